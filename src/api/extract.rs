@@ -1,0 +1,223 @@
+//! Extractors with our error format: API keys, link tokens, JSON bodies and query strings.
+//! Handlers list them in this order (key, then link token, then input), so a bad key is a 401
+//! before anything else is looked at.
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::domain::{KeyKind, Link, LinkToken, Principal};
+use crate::error::{truncate, ApiError};
+
+/// Reads `Authorization: <key>` or `Authorization: Bearer <key>`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .unwrap_or(value)
+        .trim();
+    (!key.is_empty()).then_some(key)
+}
+
+/// Authenticates the request's key, of either kind. `None` when there is no valid key.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ApiError> {
+    let Some(key) = presented_key(headers) else {
+        return Ok(None);
+    };
+    // Cheap shape check first: junk never reaches the database.
+    let shaped = ["sk_test_", "sk_live_", "pk_test_", "pk_live_"]
+        .iter()
+        .any(|p| key.starts_with(p))
+        && key.len() <= 128;
+    if !shaped {
+        return Ok(None);
+    }
+    let principal = state
+        .store
+        .find_principal(&state.keys.hash_token(key))
+        .await?;
+    // The prefix must agree with what the key was issued as (defence in depth).
+    Ok(principal
+        .filter(|p| key.starts_with(p.kind.prefix()) && key[3..].starts_with(p.mode.as_str())))
+}
+
+async fn principal_of_kind(
+    parts: &mut Parts,
+    state: &AppState,
+    kind: KeyKind,
+) -> Result<Principal, ApiError> {
+    if let Some(principal) = parts.extensions.get::<Principal>() {
+        return check_kind(principal.clone(), kind);
+    }
+    let principal = authenticate(state, &parts.headers)
+        .await?
+        .ok_or_else(ApiError::invalid_api_key)?;
+    parts.extensions.insert(principal.clone());
+    check_kind(principal, kind)
+}
+
+fn check_kind(principal: Principal, kind: KeyKind) -> Result<Principal, ApiError> {
+    if principal.kind == kind {
+        Ok(principal)
+    } else {
+        Err(ApiError::wrong_key_kind(kind.as_str()))
+    }
+}
+
+/// A request authenticated with a secret key (`sk_…`).
+#[derive(Debug, Clone)]
+pub struct SecretKey(pub Principal);
+
+impl<S> FromRequestParts<S> for SecretKey
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        principal_of_kind(parts, &state, KeyKind::Secret)
+            .await
+            .map(SecretKey)
+    }
+}
+
+/// Resolves a presented link token to a live link of the principal's organization and mode.
+/// Every failure (malformed, unknown, deleted, foreign, wrong secret) is the same error.
+pub async fn resolve_link_token(
+    state: &AppState,
+    principal: &Principal,
+    token: &str,
+) -> Result<Link, ApiError> {
+    let token = LinkToken::parse(token).ok_or_else(ApiError::invalid_link_token)?;
+    let hash = state
+        .store
+        .link_token_hash(&principal.organization_id, principal.mode, token.link_id())
+        .await?
+        .ok_or_else(ApiError::invalid_link_token)?;
+    if !state.keys.verify_token(token.expose(), &hash) {
+        return Err(ApiError::invalid_link_token());
+    }
+    state
+        .store
+        .link_by_id(&principal.organization_id, principal.mode, token.link_id())
+        .await?
+        .ok_or_else(ApiError::invalid_link_token)
+}
+
+/// The link named by the `link_token` query parameter, for a secret key.
+#[derive(Debug, Clone)]
+pub struct LinkScope {
+    /// The key's principal.
+    pub principal: Principal,
+    /// The link the token opens.
+    pub link: Link,
+}
+
+#[derive(serde::Deserialize)]
+struct LinkTokenQuery {
+    link_token: Option<String>,
+}
+
+impl<S> FromRequestParts<S> for LinkScope
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let SecretKey(principal) = SecretKey::from_request_parts(parts, state).await?;
+        let query: Query<LinkTokenQuery> = Query::from_request_parts(parts, state).await?;
+        let token = query
+            .0
+            .link_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::missing_param("link_token"))?;
+        let state = AppState::from_ref(state);
+        let link = resolve_link_token(&state, &principal, &token).await?;
+        Ok(LinkScope { principal, link })
+    }
+}
+
+/// Query-string parameters; unknown ones are ignored, wrong types are a 400 naming the problem.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(raw).map(Query).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_params",
+                format!("Invalid query string: {}", truncate(&e.to_string(), 200)),
+            )
+        })
+    }
+}
+
+/// A JSON object body. An empty body counts as `{}` (clients that send every parameter in the
+/// query string post no body); the `Content-Type` is not required, since Fintoc's API is JSON
+/// only and some clients omit it.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    body_too_large()
+                } else {
+                    ApiError::bad_request("invalid_request", "The request body could not be read.")
+                }
+            })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        let value: serde_json::Value = serde_json::from_slice(text)
+            .map_err(|e| ApiError::invalid_json(truncate(&e.to_string(), 200)))?;
+        if !value.is_object() {
+            return Err(ApiError::invalid_json("expected a JSON object"));
+        }
+        serde_json::from_value(value).map(JsonBody).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_params",
+                format!("Invalid body: {}", truncate(&e.to_string(), 200)),
+            )
+        })
+    }
+}
+
+/// The error for a body over the configured limit.
+pub fn body_too_large() -> ApiError {
+    ApiError::client(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        crate::error::ErrorType::InvalidRequest,
+        "request_too_large",
+        "The request body is too large.",
+    )
+}

@@ -1,0 +1,167 @@
+//! `Idempotency-Key` on every POST: the first response for a key is stored per organization
+//! and mode and replayed for 24 hours; the same key with a different request is an error.
+//! Nothing is stored when authentication fails. A request that ends in a 5xx releases its key,
+//! so a retry (the point of an idempotency key) really runs again; see `docs/api.md`.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::extract::{authenticate, body_too_large};
+use super::AppState;
+use crate::error::{ApiError, ErrorType};
+use crate::store::{IdempotencyClaim, StoredResponse};
+
+const HEADER: &str = "idempotency-key";
+const MAX_KEY_LEN: usize = 255;
+/// Responses larger than this are answered but not kept for replay.
+const MAX_STORED_BODY: usize = 1024 * 1024;
+
+/// The middleware.
+pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let Some(raw_key) = request.headers().get(HEADER) else {
+        return next.run(request).await;
+    };
+    let key = match raw_key.to_str().map(str::trim) {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
+        _ => {
+            return ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            )
+            .into_response()
+        }
+    };
+    let principal = match authenticate(&state, request.headers()).await {
+        Ok(Some(p)) => p,
+        // The handler answers the 401; nothing is stored for an unauthenticated request.
+        Ok(None) => return next.run(request).await,
+        Err(e) => return e.into_response(),
+    };
+
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+        return body_too_large().into_response();
+    };
+    let fingerprint = fingerprint(&parts.method, &parts.uri, &bytes);
+    let store = &state.store;
+    let (org, mode) = (&principal.organization_id, principal.mode);
+    match store
+        .claim_idempotency_key(org, mode, &key, &fingerprint)
+        .await
+    {
+        Err(e) => return ApiError::Internal(e).into_response(),
+        Ok(IdempotencyClaim::Replay(stored)) => return replay(stored),
+        Ok(IdempotencyClaim::InProgress) => {
+            return ApiError::client(
+                StatusCode::CONFLICT,
+                ErrorType::InvalidRequest,
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still being processed; retry later.",
+            )
+            .into_response()
+        }
+        Ok(IdempotencyClaim::Mismatch) => {
+            return ApiError::bad_request(
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used with different parameters.",
+            )
+            .into_response()
+        }
+        Ok(IdempotencyClaim::Claimed) => {}
+    }
+
+    parts.extensions.insert(principal.clone());
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = store.release_idempotency_key(org, mode, &key).await;
+            return ApiError::Internal(anyhow::anyhow!("response too large to store: {e}"))
+                .into_response();
+        }
+    };
+    let outcome = if status.is_server_error() {
+        store.release_idempotency_key(org, mode, &key).await
+    } else {
+        let stored = StoredResponse {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        store
+            .complete_idempotency_key(org, mode, &key, &stored)
+            .await
+    };
+    if let Err(e) = outcome {
+        tracing::error!(
+            error = format!("{e:#}"),
+            "recording an idempotent response failed"
+        );
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// What makes two requests "the same": method, path, query and the body's JSON meaning
+/// (key order and whitespace do not matter, since clients serialize differently).
+fn fingerprint(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
+    let canonical_body = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => value.to_string(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let mut hasher = Sha256::new();
+    for part in [
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        &canonical_body,
+    ] {
+        hasher.update(part.len().to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        HeaderName::from_static("idempotent-replayed"),
+        HeaderValue::from_static("true"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_json_formatting_but_not_content() {
+        let uri: axum::http::Uri = "/v1/links?x=1".parse().unwrap();
+        let a = fingerprint(&Method::POST, &uri, br#"{"a": 1, "b": 2}"#);
+        let b = fingerprint(&Method::POST, &uri, br#"{"b":2,"a":1}"#);
+        let c = fingerprint(&Method::POST, &uri, br#"{"a":1,"b":3}"#);
+        let other_uri: axum::http::Uri = "/v1/links?x=2".parse().unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(
+            a,
+            fingerprint(&Method::POST, &other_uri, br#"{"a":1,"b":2}"#)
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations so it cannot drift from
+//! the code, served at `GET /v1/openapi.json`.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{accounts, health, links, wire, AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Refresco", description = "Fintoc-compatible refresh API (Movements)."),
+    paths(
+        health::healthz,
+        health::readyz,
+        links::create_link,
+        links::list_links,
+        links::get_link,
+        links::update_link,
+        links::delete_link,
+        accounts::list_accounts,
+        accounts::get_account,
+        accounts::list_movements,
+        accounts::get_movement,
+    ),
+    components(schemas(wire::ErrorBody, wire::ErrorObject, links::LinkIn, links::LinkPatch)),
+    modifiers(&ApiKeyAuth)
+)]
+struct ApiDoc;
+
+/// Declares the `Authorization: <key>` scheme.
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "A secret key (sk_test_… or sk_live_…), raw or after `Bearer `.",
+            ))),
+        );
+    }
+}
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/openapi.json", get(|| async { Json(document()) }))
+}

@@ -1,0 +1,266 @@
+//! One typed configuration, layered: defaults < optional TOML file < `REFRESCO_*` environment
+//! < command-line flags. Validated once at start; secrets never appear in `Debug` output.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed: `Debug` and `Display` show `"[redacted]"`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+/// Which parts of Refresco a process runs (`serve --role`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Only the HTTP API (and widget).
+    Api,
+    /// Only the background workers.
+    Worker,
+    /// Everything in one process (the default).
+    #[default]
+    All,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The whole configuration of a Refresco process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds to (`--listen`, `REFRESCO_LISTEN`).
+    pub listen: SocketAddr,
+    /// Directory holding the embedded SQLite database and the generated master key
+    /// (`--data-dir`, `REFRESCO_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; `sqlite://…` an explicit SQLite file; unset means the
+    /// embedded SQLite database in `data_dir` (`--database-url`, `REFRESCO_DATABASE_URL`).
+    pub database_url: Option<Secret>,
+    /// Apply pending PostgreSQL migrations at start (`serve --migrate`). SQLite always migrates.
+    pub migrate: bool,
+    /// Base64 of the 32-byte master key that seals bank credentials and keys token hashes. When
+    /// unset, a key is generated into `data_dir/master.key` (mode 0600) on first start.
+    pub master_key: Option<Secret>,
+    /// Public base URL used in absolute `Link` pagination headers (for example behind a proxy).
+    /// When unset, it is built from the request's `Host` header over plain http.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes; larger bodies get a 413 error.
+    pub max_body_bytes: usize,
+    /// Which parts this process runs.
+    pub role: Role,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Extra latency added to every call to a sandbox bank, in milliseconds.
+    pub sandbox_latency_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./refresco-data"),
+            database_url: None,
+            migrate: false,
+            master_key: None,
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            role: Role::All,
+            log_format: LogFormat::Text,
+            sandbox_latency_ms: 0,
+        }
+    }
+}
+
+/// The database a configuration points at, decided once from the URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (kept secret: it may hold a password).
+    Postgres(Secret),
+}
+
+/// The settings read from `REFRESCO_<NAME>` variables. Other `REFRESCO_*` variables (for
+/// example the test suite's) are not configuration and must not trip `deny_unknown_fields`.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "migrate",
+    "master_key",
+    "public_url",
+    "max_body_bytes",
+    "role",
+    "log_format",
+    "sandbox_latency_ms",
+];
+
+/// A configuration problem, explained for a person.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads the layers: defaults, then `file` (TOML) when given, then `REFRESCO_*` variables,
+    /// then `overrides` (the command-line flags that were actually passed), and validates.
+    pub fn load(file: Option<&Path>, overrides: &impl Serialize) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("REFRESCO_").only(ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError("max_body_bytes must be at least 1024".into()));
+        }
+        self.database()?;
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| ConfigError(format!("public_url {url:?} is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError(
+                    "public_url must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if let Some(key) = &self.master_key {
+            crate::crypto::MasterKey::from_base64(key.expose())
+                .map_err(|e| ConfigError(format!("master_key: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The database to use, from `database_url` or the data directory.
+    pub fn database(&self) -> Result<DatabaseTarget, ConfigError> {
+        let Some(url) = &self.database_url else {
+            return Ok(DatabaseTarget::Sqlite(self.data_dir.join("refresco.db")));
+        };
+        let url = url.expose();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseTarget::Postgres(Secret::new(url)))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(ConfigError(
+                "database_url must start with postgres:// or sqlite:// (leave it unset for the \
+                 embedded SQLite database in data_dir)"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Extra latency for sandbox banks.
+    pub fn sandbox_latency(&self) -> Duration {
+        Duration::from_millis(self.sandbox_latency_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct NoFlags {}
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let config = Config {
+            database_url: Some(Secret::new("postgres://user:hunter2@db/x")),
+            master_key: Some(Secret::new("c2VjcmV0")),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("c2VjcmV0"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refresco.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nsandbox_latency_ms = 5\n",
+        )
+        .unwrap();
+        #[derive(Serialize)]
+        struct Flags {
+            sandbox_latency_ms: u64,
+        }
+        let config = Config::load(
+            Some(&file),
+            &Flags {
+                sandbox_latency_ms: 7,
+            },
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000, "file overrides default");
+        assert_eq!(config.sandbox_latency_ms, 7, "flag overrides file");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "database_url = \"mysql://x\"\n").unwrap();
+        let err = Config::load(Some(&file), &NoFlags {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("postgres://"), "{err}");
+        std::fs::write(&file, "listen = \"not an address\"\n").unwrap();
+        assert!(Config::load(Some(&file), &NoFlags {}).is_err());
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::load(Some(&file), &NoFlags {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "unknown keys are named: {err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Domain types: pure code with no I/O. Values here cannot be invalid once built (typed,
+//! prefixed ids; enums for every closed set), so the API and store layers convert at their edges.
+
+pub mod ids;
+pub mod ingest;
+pub mod model;
+pub mod time;
+
+pub use ids::*;
+pub use model::*;
+pub use time::Timestamp;

@@ -1,0 +1,221 @@
+//! Creating a link: log in to the bank, fetch accounts and their history, and store it all with
+//! sealed credentials and a hashed token. Used by `POST /v1/links` and `refresco links create`
+//! (and later by the widget).
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::convert::{account_data, bank_holder_type, movement_data};
+use crate::config::Secret;
+use crate::connectors::{
+    ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaAnswer, Registry,
+};
+use crate::crypto::MasterKey;
+use crate::domain::*;
+use crate::error::{ApiError, ErrorType};
+use crate::store::{NewLink, Store};
+
+/// Days of history fetched when a link is created (like Fintoc's first `historical` refresh).
+pub const HISTORY_DAYS: u32 = 365;
+
+/// What link creation needs.
+pub struct Linker<'a> {
+    /// Where the link goes.
+    pub store: &'a Store,
+    /// Seals credentials, hashes the token.
+    pub keys: &'a MasterKey,
+    /// Finds the bank.
+    pub registry: &'a Registry,
+}
+
+/// A request to connect a bank.
+#[derive(Debug)]
+pub struct NewLinkRequest {
+    /// Institution id.
+    pub institution_id: String,
+    /// Bank login.
+    pub username: String,
+    /// Bank password.
+    pub password: Secret,
+    /// Individual or business.
+    pub holder_type: HolderType,
+    /// A second factor given up front, for banks that ask for one at login.
+    pub mfa_code: Option<String>,
+}
+
+/// A created link; the token exists only here.
+#[derive(Debug)]
+pub struct CreatedLink {
+    /// The link.
+    pub link: Link,
+    /// Its accounts.
+    pub accounts: Vec<Account>,
+    /// Its token, to show once.
+    pub token: LinkToken,
+}
+
+/// The credentials as sealed at rest (JSON inside the AEAD).
+#[derive(Serialize, Deserialize)]
+pub struct SealedCredentials {
+    /// Bank login.
+    pub username: String,
+    /// Bank password.
+    pub password: String,
+}
+
+/// Connects a bank for `principal` (links are created in the principal's organization and mode).
+#[tracing::instrument(skip_all, fields(institution = %request.institution_id))]
+pub async fn create_link(
+    linker: &Linker<'_>,
+    principal: &Principal,
+    request: NewLinkRequest,
+) -> Result<CreatedLink, ApiError> {
+    let connector = linker
+        .registry
+        .get(&request.institution_id)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_institution",
+                "Unknown institution_id. In test mode use a sandbox bank such as cl_banco_sandbox.",
+            )
+            .with_param("institution_id")
+        })?;
+    let institution = connector.institution();
+    let credentials = Credentials {
+        username: request.username.clone(),
+        password: request.password.expose().to_owned(),
+        holder_type: bank_holder_type(request.holder_type),
+    };
+    let session = match connector.login(&credentials).await.map_err(bank_error)? {
+        LoginOutcome::LoggedIn(session) => session,
+        LoginOutcome::MfaRequired(challenge) => {
+            let Some(code) = request.mfa_code.as_deref() else {
+                return Err(ApiError::client(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorType::Link,
+                    "mfa_required",
+                    format!(
+                        "The bank asks for a second factor ({}). Send it as mfa_code, or connect \
+                         the bank through the widget.",
+                        challenge.kind.as_str()
+                    ),
+                )
+                .with_param("mfa_code"));
+            };
+            let answer = MfaAnswer::Code(code.to_owned());
+            connector
+                .answer_mfa(&challenge, &answer)
+                .await
+                .map_err(bank_error)?
+        }
+    };
+
+    let today = chrono::Utc::now().date_naive();
+    let ctx = FetchContext {
+        today,
+        refresh_number: 0,
+    };
+    let window = DateWindow::last_days(today, HISTORY_DAYS);
+    let bank_accounts = connector
+        .list_accounts(&session, &ctx)
+        .await
+        .map_err(bank_error)?;
+    let mut accounts = Vec::with_capacity(bank_accounts.len());
+    for account in &bank_accounts {
+        let movements = connector
+            .fetch_movements(&session, account, window, &ctx)
+            .await
+            .map_err(bank_error)?;
+        accounts.push((
+            account_data(account),
+            movements.iter().map(movement_data).collect(),
+        ));
+    }
+    let holder_id = bank_accounts
+        .first()
+        .map(|a| a.holder_id.clone())
+        .unwrap_or_else(|| normalize_holder_id(&request.username));
+
+    let id = LinkId::generate();
+    let token = LinkToken::generate(&id);
+    let sealed = serde_json::to_vec(&SealedCredentials {
+        username: request.username.clone(),
+        password: request.password.expose().to_owned(),
+    })
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let new = NewLink {
+        id: id.clone(),
+        organization_id: principal.organization_id.clone(),
+        mode: principal.mode,
+        token_hash: linker.keys.hash_token(token.expose()),
+        institution: InstitutionRef {
+            id: institution.id.to_owned(),
+            name: institution.name.to_owned(),
+            country: institution.country.to_owned(),
+        },
+        holder_type: request.holder_type,
+        holder_id,
+        username: request.username,
+        sealed_credentials: linker.keys.seal(id.as_str(), &sealed),
+        accounts,
+        fetched_at: Timestamp::now(),
+    };
+    let (link, accounts) = linker.store.create_link(&new).await?;
+    tracing::info!(link_id = %link.id, accounts = accounts.len(), "link created");
+    Ok(CreatedLink {
+        link,
+        accounts,
+        token,
+    })
+}
+
+/// Tax ids are shown without dots or hyphens.
+fn normalize_holder_id(username: &str) -> String {
+    username
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// How a bank's refusal at link creation reaches the client.
+fn bank_error(error: ConnectorError) -> ApiError {
+    let (status, error_type, code) = match &error {
+        ConnectorError::InvalidCredentials => (
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorType::Link,
+            "institution_credentials_invalid",
+        ),
+        ConnectorError::CredentialsLocked => (
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorType::Link,
+            "locked_credentials",
+        ),
+        ConnectorError::WrongMfaCode { .. } | ConnectorError::MfaExpired => (
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorType::Link,
+            "invalid_mfa_code",
+        ),
+        ConnectorError::Unavailable | ConnectorError::SessionExpired { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Institution,
+            "unavailable_institution",
+        ),
+        ConnectorError::SupportRequired
+        | ConnectorError::AccountFailed { .. }
+        | ConnectorError::Other(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Institution,
+            "support_required",
+        ),
+    };
+    ApiError::client(status, error_type, code, capitalize(&error.to_string()))
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}

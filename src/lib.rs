@@ -1,0 +1,112 @@
+//! Refresco: a self-hosted, Fintoc-compatible server for on-demand refreshes of bank data.
+//!
+//! The library builds the whole application from a [`Config`] and an already-bound listener
+//! ([`build`]), and runs it until a cancellation token fires ([`App::run`]). The binary is a thin
+//! CLI over this, and the integration tests start the very same app on port 0.
+//!
+//! Map of the crate:
+//! - [`config`]: the one typed configuration;
+//! - [`api`]: HTTP resources, extractors, pagination, idempotency;
+//! - [`domain`]: typed ids and objects, movement diffing (pure code);
+//! - [`store`]: the narrow storage interface over SQLite and PostgreSQL;
+//! - [`engine`]: work that talks to banks;
+//! - [`connectors`]: the bank interface and the sandbox banks;
+//! - [`crypto`]: sealing, token hashing, token generation;
+//! - [`tenants`]: organizations and API keys.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod connectors;
+pub mod crypto;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::Request;
+use axum::ServiceExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+pub use config::Config;
+
+use crate::api::AppState;
+use crate::connectors::{Registry, SandboxConfig};
+use crate::crypto::MasterKey;
+use crate::store::Store;
+
+/// A built application, ready to serve on its listener.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Loads the master key from the configuration, or from (or into) `data_dir/master.key`.
+pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    match &config.master_key {
+        Some(key) => Ok(MasterKey::from_base64(key.expose())?),
+        None => Ok(MasterKey::load_or_create(
+            &config.data_dir.join("master.key"),
+        )?),
+    }
+}
+
+/// Opens the configured database (migrating SQLite, and PostgreSQL when asked).
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database()?, config.migrate).await
+}
+
+/// Builds the application: opens the database, loads keys and connectors.
+pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
+    let keys = load_master_key(&config).context("loading the master key")?;
+    let store = open_store(&config).await?;
+    let registry = Registry::sandbox(SandboxConfig {
+        latency: config.sandbox_latency(),
+    });
+    let state = AppState {
+        store,
+        keys: Arc::new(keys),
+        registry: Arc::new(registry),
+        config: Arc::new(config),
+    };
+    Ok(App { listener, state })
+}
+
+impl App {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Shared state (for tests and the CLI).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and closes the
+    /// database.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let router = api::router(self.state.clone());
+        // Trailing slashes are trimmed before routing rather than redirected: the Python
+        // client treats any 3xx as an error.
+        let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+        let service = ServiceExt::<Request>::into_make_service(service);
+        tracing::info!(addr = %self.listener.local_addr()?, "serving");
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("HTTP server failed")?;
+        self.state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

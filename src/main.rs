@@ -1,0 +1,281 @@
+//! The `refresco` command line: a thin layer over the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use refresco::config::{LogFormat, Role, Secret};
+use refresco::domain::{HolderType, KeyKind, Mode, Principal};
+use refresco::engine::linking::{self, Linker, NewLinkRequest};
+use refresco::{tenants, Config};
+
+/// Refresco: self-hosted, Fintoc-compatible on-demand refreshes of bank data.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Optional TOML configuration file (layered under REFRESCO_* variables and flags).
+    #[arg(long, global = true, env = "REFRESCO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Database selection, shared by every command that touches the database.
+#[derive(Args, Serialize, Default)]
+struct DbArgs {
+    /// Data directory of the embedded SQLite database and the master key.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite database.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API and background work).
+    Serve(ServeArgs),
+    /// Apply database migrations (needed on PostgreSQL; SQLite migrates on start).
+    Migrate(DbArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage links.
+    #[command(subcommand)]
+    Links(LinksCommand),
+}
+
+#[derive(Args, Serialize)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<String>,
+    /// Apply pending PostgreSQL migrations before serving.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    migrate: bool,
+    /// Which parts to run.
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Role>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a secret/public key pair (and the organization, if new).
+    Create {
+        /// Organization name.
+        #[arg(long, default_value = tenants::DEFAULT_ORGANIZATION)]
+        org: String,
+        /// Mode of the keys.
+        #[arg(long, default_value = "test", value_parser = ["test", "live"])]
+        mode: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinksCommand {
+    /// Connect a sandbox bank directly in the database (test mode) and print the link token.
+    Create {
+        /// Institution id, e.g. cl_banco_sandbox.
+        #[arg(long)]
+        institution: String,
+        /// Bank username.
+        #[arg(long)]
+        username: String,
+        /// Bank password.
+        #[arg(long, env = "REFRESCO_BANK_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// individual or business.
+        #[arg(long, default_value = "individual", value_parser = ["individual", "business"])]
+        holder_type: String,
+        /// Second factor, for banks that ask for one at login.
+        #[arg(long)]
+        mfa_code: Option<String>,
+        /// Organization name.
+        #[arg(long, default_value = tenants::DEFAULT_ORGANIZATION)]
+        org: String,
+        /// Print the link as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve(args) => serve(Config::load(file, &args)?).await,
+        Command::Migrate(db) => {
+            #[derive(Serialize)]
+            struct Overrides<'a> {
+                #[serde(flatten)]
+                db: &'a DbArgs,
+                migrate: bool,
+            }
+            let config = Config::load(
+                file,
+                &Overrides {
+                    db: &db,
+                    migrate: true,
+                },
+            )?;
+            refresco::open_store(&config).await?.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create {
+            org,
+            mode,
+            json,
+            db,
+        }) => {
+            let config = Config::load(file, &db)?;
+            let mode = Mode::parse(&mode).context("mode must be test or live")?;
+            let store = refresco::open_store(&config).await?;
+            let keys = refresco::load_master_key(&config)?;
+            let pair = tenants::create_key_pair(&store, &keys, &org, mode).await?;
+            store.close().await;
+            if json {
+                println!("{}", serde_json::to_string(&pair)?);
+            } else {
+                println!("organization: {org} ({})", pair.organization_id);
+                println!("secret key:   {}", pair.secret_key);
+                println!("public key:   {}", pair.public_key);
+            }
+            Ok(())
+        }
+        Command::Links(LinksCommand::Create {
+            institution,
+            username,
+            password,
+            holder_type,
+            mfa_code,
+            org,
+            json,
+            db,
+        }) => {
+            let config = Config::load(file, &db)?;
+            let store = refresco::open_store(&config).await?;
+            let keys = refresco::load_master_key(&config)?;
+            let organization_id = store.organization_by_name(&org).await?.with_context(|| {
+                format!("no organization named {org:?} (see `refresco keys create`)")
+            })?;
+            let registry = refresco::connectors::Registry::sandbox(Default::default());
+            let linker = Linker {
+                store: &store,
+                keys: &keys,
+                registry: &registry,
+            };
+            let principal = Principal {
+                organization_id,
+                mode: Mode::Test,
+                kind: KeyKind::Secret,
+            };
+            let request = NewLinkRequest {
+                institution_id: institution,
+                username,
+                password: Secret::new(password),
+                holder_type: HolderType::parse(&holder_type).context("bad holder type")?,
+                mfa_code,
+            };
+            let created = linking::create_link(&linker, &principal, request)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.close().await;
+            if json {
+                let out = refresco::api::wire::LinkOut::new(
+                    &created.link,
+                    Some(&created.accounts),
+                    Some(&created.token),
+                );
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("link:       {}", created.link.id);
+                println!("link token: {}", created.token.expose());
+                println!("accounts:   {}", created.accounts.len());
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    refresco::telemetry::init(config.log_format);
+    tracing::info!(?config, "starting");
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let app = refresco::build(config, listener).await?;
+    if let Some(pair) =
+        tenants::ensure_default_organization(&app.state().store, &app.state().keys).await?
+    {
+        let addr = app.local_addr()?;
+        println!();
+        println!("  Created the default organization with test-mode keys (shown only now):");
+        println!("    secret key: {}", pair.secret_key);
+        println!("    public key: {}", pair.public_key);
+        println!();
+        println!(
+            "  Try:  curl -H 'Authorization: {}' http://{addr}/v1/links",
+            pair.secret_key
+        );
+        println!();
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    app.run(shutdown).await
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+}

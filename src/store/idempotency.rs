@@ -1,0 +1,140 @@
+//! Idempotency records: the first response to each `Idempotency-Key`, replayed for 24 hours.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::domain::{Mode, OrganizationId, Timestamp};
+
+/// How long a key is remembered, as Fintoc documents.
+pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// A response recorded for replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
+/// What claiming a key found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use: the caller runs the request and then records its response.
+    Claimed,
+    /// Seen before with the same request: replay this.
+    Replay(StoredResponse),
+    /// Seen before with the same request, whose first run has not finished.
+    InProgress,
+    /// Seen before with a different request.
+    Mismatch,
+}
+
+impl Store {
+    /// Claims `key` for a request with `fingerprint`, or reports what an earlier use left.
+    /// Keys older than the retention period count as new.
+    pub async fn claim_idempotency_key(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        key: &str,
+        fingerprint: &str,
+    ) -> anyhow::Result<IdempotencyClaim> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3
+               AND created_at < $4",
+        )
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .bind(key)
+        .bind(now - RETENTION_MILLIS)
+        .execute(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys
+                (organization_id, mode, idempotency_key, fingerprint, status_code,
+                 response_body, created_at)
+             VALUES ($1, $2, $3, $4, NULL, NULL, $5)
+             ON CONFLICT (organization_id, mode, idempotency_key) DO NOTHING",
+        )
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .bind(key)
+        .bind(fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let claim = if inserted == 1 {
+            IdempotencyClaim::Claimed
+        } else {
+            let row = sqlx::query(
+                "SELECT fingerprint, status_code, response_body FROM idempotency_keys
+                 WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3",
+            )
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            let stored_fingerprint: String = row.try_get("fingerprint")?;
+            let status: Option<i64> = row.try_get("status_code")?;
+            let body: Option<String> = row.try_get("response_body")?;
+            match (stored_fingerprint == fingerprint, status, body) {
+                (false, _, _) => IdempotencyClaim::Mismatch,
+                (true, Some(status), Some(body)) => IdempotencyClaim::Replay(StoredResponse {
+                    status: u16::try_from(status)?,
+                    body,
+                }),
+                (true, _, _) => IdempotencyClaim::InProgress,
+            }
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    /// Records the response of a claimed key.
+    pub async fn complete_idempotency_key(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        key: &str,
+        response: &StoredResponse,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status_code = $1, response_body = $2
+             WHERE organization_id = $3 AND mode = $4 AND idempotency_key = $5",
+        )
+        .bind(i64::from(response.status))
+        .bind(&response.body)
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .bind(key)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a claimed key whose request could not produce a response (so a retry runs).
+    pub async fn release_idempotency_key(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        key: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3
+               AND status_code IS NULL",
+        )
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .bind(key)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}

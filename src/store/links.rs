@@ -1,0 +1,258 @@
+//! Links: creation with their first accounts and movements, lookup scoped to a principal,
+//! activation and deletion.
+
+use super::rows::{account_from_row, link_from_row};
+use super::{flag, to_total, PageRequest, Paged, Store};
+use crate::domain::*;
+
+/// Everything a new link is created with, in one transaction.
+#[derive(Debug)]
+pub struct NewLink {
+    /// Its id (also inside its token).
+    pub id: LinkId,
+    /// Owner.
+    pub organization_id: OrganizationId,
+    /// Mode.
+    pub mode: Mode,
+    /// Keyed hash of the link token.
+    pub token_hash: String,
+    /// The bank.
+    pub institution: InstitutionRef,
+    /// Individual or business.
+    pub holder_type: HolderType,
+    /// Holder tax id.
+    pub holder_id: String,
+    /// Bank login.
+    pub username: String,
+    /// Credentials sealed under the master key, bound to the link id.
+    pub sealed_credentials: Vec<u8>,
+    /// Accounts and their first movements, in the bank's order.
+    pub accounts: Vec<(AccountData, Vec<MovementData>)>,
+    /// When the bank data was fetched.
+    pub fetched_at: Timestamp,
+}
+
+/// A page of links.
+pub type LinkPage = Paged<Link>;
+
+const LINK_COLUMNS: &str = "id, organization_id, mode, institution_id, institution_name, \
+    institution_country, holder_type, holder_id, username, active, credential_status, \
+    refresh_status, last_time_refreshed, created_at";
+
+impl Store {
+    /// Stores a new link, its accounts and movements atomically.
+    #[tracing::instrument(skip_all, fields(link_id = %new.id))]
+    pub async fn create_link(&self, new: &NewLink) -> anyhow::Result<(Link, Vec<Account>)> {
+        let mut tx = self.begin().await?;
+        let now = Timestamp::now().millis();
+        sqlx::query(
+            "INSERT INTO links (id, organization_id, mode, token_hash, institution_id,
+                institution_name, institution_country, holder_type, holder_id, username,
+                credentials, active, credential_status, refresh_status, last_time_refreshed,
+                refresh_count, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, 0, $15)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.organization_id.as_str())
+        .bind(new.mode.as_str())
+        .bind(&new.token_hash)
+        .bind(&new.institution.id)
+        .bind(&new.institution.name)
+        .bind(&new.institution.country)
+        .bind(new.holder_type.as_str())
+        .bind(&new.holder_id)
+        .bind(&new.username)
+        .bind(new.sealed_credentials.clone())
+        .bind(CredentialStatus::Active.as_str())
+        .bind(RefreshStatus::Refreshed.as_str())
+        .bind(new.fetched_at.millis())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for (position, (account, movements)) in new.accounts.iter().enumerate() {
+            let account_id = AccountId::generate();
+            Self::insert_account(
+                &mut tx,
+                &new.id,
+                &account_id,
+                position,
+                account,
+                new.fetched_at,
+            )
+            .await?;
+            Self::insert_movements(&mut tx, &account_id, movements, now).await?;
+        }
+        tx.commit().await?;
+        let link = self
+            .link_by_id(&new.organization_id, new.mode, &new.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("link vanished after insert"))?;
+        let accounts = self.accounts_of_link(&new.id).await?;
+        Ok((link, accounts))
+    }
+
+    async fn insert_account(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        link_id: &LinkId,
+        account_id: &AccountId,
+        position: usize,
+        account: &AccountData,
+        fetched_at: Timestamp,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name, number,
+                holder_id, holder_name, account_type, currency, balance_available,
+                balance_current, balance_limit, refreshed_at, refresh_status, next_refresh,
+                removed_from_link, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                NULL, 0, $15)",
+        )
+        .bind(account_id.as_str())
+        .bind(link_id.as_str())
+        .bind(&account.bank_id)
+        .bind(i64::try_from(position)?)
+        .bind(&account.name)
+        .bind(&account.official_name)
+        .bind(&account.number)
+        .bind(&account.holder_id)
+        .bind(&account.holder_name)
+        .bind(&account.account_type)
+        .bind(&account.currency)
+        .bind(account.balance.available)
+        .bind(account.balance.current)
+        .bind(account.balance.limit)
+        .bind(fetched_at.millis())
+        .bind(RefreshStatus::Refreshed.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A live (not deleted) link of this organization and mode.
+    pub async fn link_by_id(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        id: &LinkId,
+    ) -> anyhow::Result<Option<Link>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM links
+             WHERE id = $1 AND organization_id = $2 AND mode = $3 AND deleted_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    /// The stored token hash of a live link of this organization and mode, to check a
+    /// presented link token against.
+    pub async fn link_token_hash(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        id: &LinkId,
+    ) -> anyhow::Result<Option<String>> {
+        let hash = sqlx::query_scalar(
+            "SELECT token_hash FROM links
+             WHERE id = $1 AND organization_id = $2 AND mode = $3 AND deleted_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(hash)
+    }
+
+    /// The organization's links in this mode, newest first.
+    pub async fn list_links(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        page: PageRequest,
+    ) -> anyhow::Result<LinkPage> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM links
+             WHERE organization_id = $1 AND mode = $2 AND deleted_at IS NULL",
+        )
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .fetch_one(&self.read)
+        .await?;
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM links
+             WHERE organization_id = $1 AND mode = $2 AND deleted_at IS NULL
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        Ok(Paged {
+            items: rows
+                .iter()
+                .map(link_from_row)
+                .collect::<anyhow::Result<_>>()?,
+            total: to_total(total),
+        })
+    }
+
+    /// Turns refreshing on or off; returns the updated link, or `None` if it is gone.
+    pub async fn set_link_active(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        id: &LinkId,
+        active: bool,
+    ) -> anyhow::Result<Option<Link>> {
+        sqlx::query(
+            "UPDATE links SET active = $1
+             WHERE id = $2 AND organization_id = $3 AND mode = $4 AND deleted_at IS NULL",
+        )
+        .bind(flag(active))
+        .bind(id.as_str())
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .execute(&self.write)
+        .await?;
+        self.link_by_id(organization_id, mode, id).await
+    }
+
+    /// Deletes a link: its token stops working at once and it disappears from every list.
+    /// Rows are kept (marked deleted) so in-flight work referring to them stays consistent.
+    /// Returns false when there was no such live link.
+    pub async fn delete_link(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        id: &LinkId,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE links SET deleted_at = $1, active = 0
+             WHERE id = $2 AND organization_id = $3 AND mode = $4 AND deleted_at IS NULL",
+        )
+        .bind(Timestamp::now().millis())
+        .bind(id.as_str())
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every account of a link, in the bank's order (embedded in a retrieved link).
+    pub async fn accounts_of_link(&self, link_id: &LinkId) -> anyhow::Result<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts WHERE link_id = $1 ORDER BY position, id")
+            .bind(link_id.as_str())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+}

@@ -1,0 +1,146 @@
+//! Storage: one narrow, domain-shaped interface over two real databases.
+//!
+//! Queries are runtime-checked SQL written once in a common dialect (numbered `$n` parameters,
+//! `ON CONFLICT`, `RETURNING`, and only INTEGER/TEXT/BLOB columns) and run through sqlx's `Any`
+//! driver; what truly differs (connection setup, pragmas, migrations, how writes are serialized)
+//! lives in [`sqlite`] and [`postgres`]. Every query is exercised by the integration suite on
+//! both backends. See `docs/storage.md` for why.
+//!
+//! Row types never leave this module: methods take and return domain types.
+
+mod accounts;
+mod idempotency;
+mod keys;
+mod links;
+mod movements;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Transaction};
+
+use crate::config::DatabaseTarget;
+
+pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use keys::NewKeyPair;
+pub use links::{LinkPage, NewLink};
+pub use movements::MovementFilter;
+
+/// Which SQL engine is behind the pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Embedded SQLite: one writer connection, many readers.
+    Sqlite,
+    /// PostgreSQL: one shared pool.
+    Postgres,
+}
+
+/// The database, chosen once at start from the configuration.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// Connections for reads.
+    read: AnyPool,
+    /// Connections for writes. On SQLite this pool has exactly one connection, so writers queue
+    /// in-process instead of failing with `SQLITE_BUSY`; on PostgreSQL it is the read pool.
+    write: AnyPool,
+    dialect: Dialect,
+}
+
+/// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1-based page number.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+}
+
+impl PageRequest {
+    /// SQL `LIMIT`.
+    pub fn limit(self) -> i64 {
+        i64::from(self.per_page)
+    }
+    /// SQL `OFFSET`.
+    pub fn offset(self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.per_page)
+    }
+}
+
+/// One page of a list, and the total across pages (for `X-Total-Count`).
+#[derive(Debug)]
+pub struct Paged<T> {
+    /// This page's items.
+    pub items: Vec<T>,
+    /// Items across every page.
+    pub total: u64,
+}
+
+impl Store {
+    /// Opens (and on SQLite creates and migrates) the configured database. On PostgreSQL,
+    /// `migrate` applies pending migrations; without it, a schema that is behind is an error
+    /// that says to run `refresco migrate`.
+    pub async fn open(target: &DatabaseTarget, migrate: bool) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        match target {
+            DatabaseTarget::Sqlite(path) => sqlite::open(path).await,
+            DatabaseTarget::Postgres(url) => postgres::open(url.expose(), migrate).await,
+        }
+    }
+
+    fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
+        Self {
+            read,
+            write,
+            dialect,
+        }
+    }
+
+    /// The engine behind this store.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Starts a write transaction. On SQLite it begins `IMMEDIATE`, taking the write lock up
+    /// front, so a transaction that reads then writes cannot fail half-way on a lock upgrade
+    /// when another process (a CLI command) writes too.
+    async fn begin(&self) -> anyhow::Result<Transaction<'static, Any>> {
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.write.begin().await,
+        };
+        tx.context("beginning a transaction")
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (on shutdown).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Pool settings shared by both dialects.
+fn pool_options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+}
+
+/// Stores a boolean as 0/1 (see the migrations for why).
+fn flag(value: bool) -> i16 {
+    i16::from(value)
+}
+
+/// Counts rows of a `SELECT COUNT(*)` as an unsigned total.
+fn to_total(count: i64) -> u64 {
+    u64::try_from(count).unwrap_or(0)
+}

@@ -1,0 +1,159 @@
+//! Row types: how domain values are laid out in tables. They never leave the store.
+
+use anyhow::{anyhow, Context};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::domain::*;
+
+/// Reads a 0/1 flag column.
+pub(super) fn get_flag(row: &AnyRow, column: &str) -> anyhow::Result<bool> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// Reads an optional epoch-millisecond column.
+pub(super) fn get_time(row: &AnyRow, column: &str) -> anyhow::Result<Option<Timestamp>> {
+    Ok(row
+        .try_get::<Option<i64>, _>(column)?
+        .map(Timestamp::from_millis))
+}
+
+/// A date stored as midnight UTC in epoch milliseconds.
+pub(super) fn date_to_millis(date: NaiveDate) -> i64 {
+    Timestamp::start_of(date).millis()
+}
+
+fn millis_to_date(millis: i64) -> anyhow::Result<NaiveDate> {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.date_naive())
+        .ok_or_else(|| anyhow!("stored date {millis} out of range"))
+}
+
+/// Parses a stored enum, failing loudly on values the code does not know.
+fn parse_stored<T>(value: String, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<T> {
+    parse(&value).ok_or_else(|| anyhow!("unknown stored value {value:?}"))
+}
+
+/// A link row.
+pub(super) fn link_from_row(row: &AnyRow) -> anyhow::Result<Link> {
+    Ok(Link {
+        id: LinkId::from_trusted(row.try_get("id")?),
+        organization_id: OrganizationId::from_trusted(row.try_get("organization_id")?),
+        mode: parse_stored(row.try_get("mode")?, Mode::parse)?,
+        institution: InstitutionRef {
+            id: row.try_get("institution_id")?,
+            name: row.try_get("institution_name")?,
+            country: row.try_get("institution_country")?,
+        },
+        holder_type: parse_stored(row.try_get("holder_type")?, HolderType::parse)?,
+        holder_id: row.try_get("holder_id")?,
+        username: row.try_get("username")?,
+        active: get_flag(row, "active")?,
+        credential_status: parse_stored(
+            row.try_get("credential_status")?,
+            CredentialStatus::parse,
+        )?,
+        refresh_status: parse_stored(row.try_get("refresh_status")?, RefreshStatus::parse)?,
+        last_time_refreshed: get_time(row, "last_time_refreshed")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+/// An account row.
+pub(super) fn account_from_row(row: &AnyRow) -> anyhow::Result<Account> {
+    Ok(Account {
+        id: AccountId::from_trusted(row.try_get("id")?),
+        link_id: LinkId::from_trusted(row.try_get("link_id")?),
+        data: AccountData {
+            bank_id: row.try_get("bank_id")?,
+            name: row.try_get("name")?,
+            official_name: row.try_get("official_name")?,
+            number: row.try_get("number")?,
+            holder_id: row.try_get("holder_id")?,
+            holder_name: row.try_get("holder_name")?,
+            account_type: row.try_get("account_type")?,
+            currency: row.try_get("currency")?,
+            balance: Balance {
+                available: row.try_get("balance_available")?,
+                current: row.try_get("balance_current")?,
+                limit: row.try_get("balance_limit")?,
+            },
+        },
+        refreshed_at: get_time(row, "refreshed_at")?,
+        refresh_status: parse_stored(row.try_get("refresh_status")?, RefreshStatus::parse)?,
+        next_refresh: get_time(row, "next_refresh")?,
+        removed_from_link: get_flag(row, "removed_from_link")?,
+    })
+}
+
+/// The JSON layout of a transfer counterparty column.
+#[derive(Serialize, Deserialize)]
+pub(super) struct TransferAccountRow {
+    holder_id: Option<String>,
+    holder_name: Option<String>,
+    number: Option<String>,
+    institution_id: Option<String>,
+    institution_name: Option<String>,
+    institution_country: Option<String>,
+}
+
+pub(super) fn transfer_to_column(account: &Option<TransferAccount>) -> Option<String> {
+    account.as_ref().map(|a| {
+        let row = TransferAccountRow {
+            holder_id: a.holder_id.clone(),
+            holder_name: a.holder_name.clone(),
+            number: a.number.clone(),
+            institution_id: a.institution.as_ref().map(|i| i.id.clone()),
+            institution_name: a.institution.as_ref().map(|i| i.name.clone()),
+            institution_country: a.institution.as_ref().map(|i| i.country.clone()),
+        };
+        serde_json::to_string(&row).expect("plain strings serialize")
+    })
+}
+
+fn transfer_from_column(text: Option<String>) -> anyhow::Result<Option<TransferAccount>> {
+    let Some(text) = text else { return Ok(None) };
+    let row: TransferAccountRow =
+        serde_json::from_str(&text).context("stored transfer account is not valid JSON")?;
+    let institution = row.institution_id.map(|id| InstitutionRef {
+        id,
+        name: row.institution_name.unwrap_or_default(),
+        country: row.institution_country.unwrap_or_default(),
+    });
+    Ok(Some(TransferAccount {
+        holder_id: row.holder_id,
+        holder_name: row.holder_name,
+        number: row.number,
+        institution,
+    }))
+}
+
+/// A movement row.
+pub(super) fn movement_from_row(row: &AnyRow) -> anyhow::Result<Movement> {
+    Ok(Movement {
+        id: MovementId::from_trusted(row.try_get("id")?),
+        account_id: AccountId::from_trusted(row.try_get("account_id")?),
+        data: movement_data_from_row(row)?,
+    })
+}
+
+/// The bank data of a movement row.
+pub(super) fn movement_data_from_row(row: &AnyRow) -> anyhow::Result<MovementData> {
+    Ok(MovementData {
+        bank_id: row.try_get("bank_id")?,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        description: row.try_get("description")?,
+        post_date: millis_to_date(row.try_get("post_date")?)?,
+        transaction_date: get_time(row, "transaction_date")?,
+        movement_type: row.try_get("movement_type")?,
+        status: row.try_get("status")?,
+        pending: get_flag(row, "pending")?,
+        reference_id: row.try_get("reference_id")?,
+        comment: row.try_get("comment")?,
+        sender_account: transfer_from_column(row.try_get("sender_account")?)?,
+        recipient_account: transfer_from_column(row.try_get("recipient_account")?)?,
+    })
+}

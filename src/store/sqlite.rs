@@ -1,0 +1,58 @@
+//! The embedded SQLite backend: a file in the data directory, WAL mode, `synchronous=FULL` (a
+//! write is on disk before it is acknowledged), one writer connection and a pool of readers.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sqlx::any::AnyConnectOptions;
+use sqlx::migrate::Migrator;
+use sqlx::Executor;
+
+use super::{pool_options, Dialect, Store};
+
+/// SQLite migrations, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Read connections. Readers never block the writer in WAL mode.
+const READERS: u32 = 8;
+
+/// Opens (creating if needed) and migrates the database file at `path`.
+pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+    }
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let options: AnyConnectOptions = url
+        .parse()
+        .with_context(|| format!("SQLite path {} is not usable", path.display()))?;
+
+    let write = pool_options(1)
+        .after_connect(|conn, _| Box::pin(async move { configure(conn).await }))
+        .connect_with(options.clone())
+        .await
+        .with_context(|| format!("opening SQLite database {}", path.display()))?;
+    // WAL is a property of the file: set it once, before readers connect.
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&write)
+        .await?;
+    MIGRATOR
+        .run(&write)
+        .await
+        .context("applying SQLite migrations")?;
+    let read = pool_options(READERS)
+        .after_connect(|conn, _| Box::pin(async move { configure(conn).await }))
+        .connect_with(options)
+        .await?;
+    Ok(Store::new(read, write, Dialect::Sqlite))
+}
+
+/// Per-connection settings. `synchronous = FULL` keeps every acknowledged write durable; the
+/// busy timeout lets another process (a CLI command) hold the write lock briefly.
+async fn configure(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Every non-2xx answer is Fintoc's error JSON, and bad input is a 4xx, never a 5xx.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends! {
+    async fn framework_errors_are_fintoc_json(app: TestApp) {
+        let key = app.keys.secret_key.clone();
+        let (status, body) = into_json(app.request(Method::GET, "/v1/nope", Some(&key), None).await).await;
+        assert_error(status, &body, 404, "invalid_url");
+        let (status, body) = into_json(app.request(Method::PUT, "/v1/links", Some(&key), None).await).await;
+        assert_error(status, &body, 405, "operation_not_allowed");
+
+        // Malformed JSON, a non-object, wrong types.
+        for (raw, code) in [("{\"institution_id\": ", "invalid_json"), ("[1,2]", "invalid_json"),
+                            ("{\"username\": 5}", "invalid_params")] {
+            let response = app.client.post(format!("{}/v1/links", app.base))
+                .header("Authorization", &key).header("Content-Type", "application/json")
+                .body(raw).send().await.unwrap();
+            let (status, body) = into_json(response).await;
+            assert_error(status, &body, 400, code);
+        }
+        // Oversized body.
+        let huge = format!("{{\"username\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        let response = app.client.post(format!("{}/v1/links", app.base))
+            .header("Authorization", &key).body(huge).send().await.unwrap();
+        let (status, body) = into_json(response).await;
+        assert_error(status, &body, 413, "request_too_large");
+        // Wrong query types.
+        let (status, body) = app.get("/v1/links?page=abc").await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "page");
+        let (status, body) = app.get("/v1/links?per_page=0").await;
+        assert_error(status, &body, 400, "invalid_params");
+        let (status, body) = app.get("/v1/links?page=1&page=2").await;
+        assert_error(status, &body, 400, "invalid_params");
+    }
+
+    async fn unicode_junk_and_unknown_parameters(app: TestApp) {
+        let (_, token) = app.create_link("41614850-3").await;
+        let (_, accounts) = app.get(&format!("/v1/accounts?link_token={token}")).await;
+        let account = accounts[0]["id"].as_str().unwrap().to_owned();
+        // Unknown parameters are ignored.
+        let (status, _) = app.get(&format!("/v1/accounts?link_token={token}&foo=bar&update=function+()")).await;
+        assert_eq!(status, StatusCode::OK);
+        let junk = ["%F0%9F%92%A9", "%E2%80%AE%00", "%C3%B1%C3%B1", "%FF%FE", "'%20OR%201=1--", "..%2F..%2Fetc"];
+        for j in junk {
+            for path in [
+                format!("/v1/links/{j}"),
+                format!("/v1/accounts/{j}?link_token={token}"),
+                format!("/v1/accounts/{account}/movements?link_token={token}&since={j}"),
+                format!("/v1/accounts/{account}/movements?link_token={token}&page={j}"),
+                format!("/v1/accounts/{account}/movements/{j}?link_token={token}"),
+                format!("/v1/accounts?link_token={j}"),
+            ] {
+                let (status, body) = app.get(&path).await;
+                assert!(status.is_client_error(), "{path} gave {status}: {body}");
+                assert!(body["error"]["type"].is_string(), "{path}: {body}");
+            }
+        }
+        let response = app.request(Method::POST, "/v1/links", Some(&app.keys.secret_key),
+            Some(json!({"institution_id": "\u{202e}💩\u{0}", "username": "ñ", "password": "\u{ffff}"}))).await;
+        let (status, body) = into_json(response).await;
+        assert!(status.is_client_error(), "{body}");
+    }
+
+    async fn trailing_slash_version_header_and_health(app: TestApp) {
+        let response = app.client.get(format!("{}/v1/links/", app.base))
+            .header("Authorization", &app.keys.secret_key)
+            .header("Fintoc-Version", "2023-11-15").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "no redirect for a trailing slash");
+        let (status, body) = into_json(app.request(Method::GET, "/healthz", None, None).await).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+        let (status, _) = into_json(app.request(Method::GET, "/readyz", None, None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, doc) = into_json(app.request(Method::GET, "/v1/openapi.json", None, None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in ["/v1/links", "/v1/links/{link_token}", "/v1/accounts", "/v1/accounts/{account_id}",
+                     "/v1/accounts/{account_id}/movements", "/v1/accounts/{account_id}/movements/{movement_id}"] {
+            assert!(doc["paths"].get(path).is_some(), "documented: {path}");
+        }
+    }
+
+    async fn internal_errors_are_json_500_without_detail(app: TestApp) {
+        // Break the database under the running server: the answer must still be Fintoc JSON.
+        app.state.store.close().await;
+        let (status, body) = app.get("/v1/links").await;
+        assert_error(status, &body, 500, "internal_server_error");
+        assert_eq!(body["error"]["type"], "api_error");
+        assert!(!body.to_string().to_lowercase().contains("pool"), "no internals leak: {body}");
+        let (status, _) = into_json(app.request(Method::GET, "/readyz", None, None).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

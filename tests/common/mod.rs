@@ -1,0 +1,299 @@
+//! Test harness: starts the real application on 127.0.0.1:0 with a fresh database per test,
+//! on SQLite (a temporary directory) or PostgreSQL (a new database on the server named by
+//! `REFRESCO_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+//!
+//! When PostgreSQL is unreachable, PostgreSQL tests are skipped with a message, unless `CI` is
+//! set (or `REFRESCO_REQUIRE_POSTGRES=1`): then they fail loudly.
+#![allow(dead_code)]
+
+use std::sync::Once;
+
+use refresco::config::Secret;
+use refresco::domain::Mode;
+use refresco::tenants::{self, KeyPair};
+use refresco::Config;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    /// Test-mode keys of the organization "acme".
+    pub keys: KeyPair,
+    pub state: refresco::api::AppState,
+    pub config: Config,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+    pg_database: Option<(String, String)>,
+}
+
+fn admin_url() -> String {
+    std::env::var("REFRESCO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn postgres_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+        || std::env::var("REFRESCO_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+/// Creates a fresh database; `None` when PostgreSQL is unreachable and not required.
+async fn fresh_postgres_database() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let admin = admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) => {
+            if postgres_required() {
+                panic!("PostgreSQL is required in CI but unreachable at {admin}: {e}");
+            }
+            SKIP_NOTICE.call_once(|| {
+                eprintln!("NOTE: PostgreSQL unreachable ({e}); PostgreSQL tests are SKIPPED");
+            });
+            return None;
+        }
+    };
+    let name = format!(
+        "refresco_t_{}",
+        refresco::crypto::random_token(12).to_lowercase()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    let mut url = url::Url::parse(&admin).expect("admin URL");
+    url.set_path(&format!("/{name}"));
+    Some((name, url.to_string()))
+}
+
+impl TestApp {
+    /// Starts a server; `None` only for PostgreSQL when it is unavailable and not required.
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after letting the test adjust its configuration.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            migrate: true,
+            ..Config::default()
+        };
+        let pg_database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let (name, url) = fresh_postgres_database().await?;
+                config.database_url = Some(Secret::new(url.clone()));
+                Some((name, url))
+            }
+        };
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let app = refresco::build(config.clone(), listener)
+            .await
+            .expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let state = app.state().clone();
+        let keys = tenants::create_key_pair(&state.store, &state.keys, "acme", Mode::Test)
+            .await
+            .unwrap();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.run(shutdown.clone()));
+        Some(TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()
+                .unwrap(),
+            backend,
+            keys,
+            state,
+            config,
+            shutdown,
+            server: Some(server),
+            _dir: dir,
+            pg_database,
+        })
+    }
+
+    /// Another key pair, of organization `org` in `mode`.
+    pub async fn key_pair(&self, org: &str, mode: Mode) -> KeyPair {
+        tenants::create_key_pair(&self.state.store, &self.state.keys, org, mode)
+            .await
+            .unwrap()
+    }
+
+    /// Sends a request with `key` (no auth when `None`).
+    pub async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path_and_query}", self.base));
+        if let Some(key) = key {
+            request = request.header("Authorization", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// GET with the default secret key, returning status and JSON body.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .request(Method::GET, path, Some(&self.keys.secret_key), None)
+            .await;
+        into_json(response).await
+    }
+
+    /// Creates a sandbox link with `username` in the default organization; returns the link
+    /// JSON and its token.
+    pub async fn create_link(&self, username: &str) -> (Value, String) {
+        self.create_link_with(
+            &self.keys.secret_key,
+            "cl_banco_sandbox",
+            username,
+            "jonsnow",
+        )
+        .await
+    }
+
+    /// Creates a link with explicit key, institution and credentials.
+    pub async fn create_link_with(
+        &self,
+        key: &str,
+        institution: &str,
+        username: &str,
+        password: &str,
+    ) -> (Value, String) {
+        let response = self
+            .request(
+                Method::POST,
+                "/v1/links",
+                Some(key),
+                Some(json!({
+                    "institution_id": institution,
+                    "username": username,
+                    "password": password,
+                    "holder_type": "individual",
+                })),
+            )
+            .await;
+        let (status, body) = into_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "link creation failed: {body}");
+        let token = body["link_token"].as_str().expect("link_token").to_owned();
+        (body, token)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some((name, _)) = self.pg_database.take() {
+            // Async drop does not exist: drop the database from a helper thread.
+            let admin = admin_url();
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Status and JSON body of a response (panics on a non-JSON body: every answer must be JSON).
+pub async fn into_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    if text.is_empty() {
+        return (status, Value::Null);
+    }
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
+    (status, value)
+}
+
+/// Asserts the Fintoc error shape, the status and the code.
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(
+        status.as_u16(),
+        expected_status,
+        "unexpected status, body: {body}"
+    );
+    let error = &body["error"];
+    assert!(error["type"].is_string(), "error.type missing: {body}");
+    assert!(
+        error["message"].is_string(),
+        "error.message missing: {body}"
+    );
+    assert_eq!(error["code"], code, "unexpected code: {body}");
+}
+
+/// Runs each test function on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = TestApp::start(Backend::Sqlite).await.expect("sqlite app");
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some($app) = TestApp::start(Backend::Postgres).await else { return };
+                    $body
+                }
+            )*
+        }
+    };
+}
