@@ -84,6 +84,27 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Extra latency added to every call to a sandbox bank, in milliseconds.
     pub sandbox_latency_ms: u64,
+    /// Seconds after a successful `only_last` refresh before the link may be refreshed again.
+    pub cooldown_only_last_secs: u64,
+    /// Seconds after a successful `historical` refresh before the link may be refreshed again.
+    pub cooldown_historical_secs: u64,
+    /// Seconds the holder has to answer a second-factor challenge.
+    pub mfa_timeout_secs: u64,
+    /// Wrong second-factor answers allowed before the refresh fails.
+    pub mfa_max_attempts: u32,
+    /// Seconds from creation after which an unfinished refresh fails with `retryable_error`.
+    pub refresh_timeout_secs: u64,
+    /// Refreshes one worker process runs at the same time.
+    pub worker_concurrency: usize,
+    /// Seconds a worker's lease on a job lasts without a heartbeat; a dead worker's jobs are
+    /// taken over after this.
+    pub job_lease_secs: u64,
+    /// How often an idle worker looks for jobs, in milliseconds.
+    pub worker_poll_ms: u64,
+    /// Times a job may be started (crashes included) before its refresh fails.
+    pub job_max_attempts: u32,
+    /// Seconds a stopping worker waits for in-flight refreshes before leaving them to others.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for Config {
@@ -99,6 +120,16 @@ impl Default for Config {
             role: Role::All,
             log_format: LogFormat::Text,
             sandbox_latency_ms: 0,
+            cooldown_only_last_secs: 5 * 60,
+            cooldown_historical_secs: 60 * 60,
+            mfa_timeout_secs: 10 * 60,
+            mfa_max_attempts: 3,
+            refresh_timeout_secs: 15 * 60,
+            worker_concurrency: 64,
+            job_lease_secs: 30,
+            worker_poll_ms: 250,
+            job_max_attempts: 5,
+            shutdown_drain_secs: 30,
         }
     }
 }
@@ -125,6 +156,16 @@ const ENV_KEYS: &[&str] = &[
     "role",
     "log_format",
     "sandbox_latency_ms",
+    "cooldown_only_last_secs",
+    "cooldown_historical_secs",
+    "mfa_timeout_secs",
+    "mfa_max_attempts",
+    "refresh_timeout_secs",
+    "worker_concurrency",
+    "job_lease_secs",
+    "worker_poll_ms",
+    "job_max_attempts",
+    "shutdown_drain_secs",
 ];
 
 /// A configuration problem, explained for a person.
@@ -157,6 +198,14 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.worker_concurrency == 0 {
+            return Err(ConfigError("worker_concurrency must be at least 1".into()));
+        }
+        if self.job_lease_secs == 0 || self.mfa_max_attempts == 0 || self.job_max_attempts == 0 {
+            return Err(ConfigError(
+                "job_lease_secs, mfa_max_attempts and job_max_attempts must be at least 1".into(),
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));
         }
@@ -196,10 +245,22 @@ impl Config {
         }
     }
 
+    /// Cooldowns after successful refreshes.
+    pub fn cooldowns(&self) -> crate::domain::Cooldowns {
+        crate::domain::Cooldowns {
+            only_last_millis: secs_to_millis(self.cooldown_only_last_secs),
+            historical_millis: secs_to_millis(self.cooldown_historical_secs),
+        }
+    }
+
     /// Extra latency for sandbox banks.
     pub fn sandbox_latency(&self) -> Duration {
         Duration::from_millis(self.sandbox_latency_ms)
     }
+}
+
+fn secs_to_millis(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -40,8 +40,11 @@ use tower_http::normalize_path::NormalizePathLayer;
 pub use config::Config;
 
 use crate::api::AppState;
+use crate::config::Role;
 use crate::connectors::{Registry, SandboxConfig};
 use crate::crypto::MasterKey;
+use crate::engine::worker::Worker;
+use crate::engine::EngineContext;
 use crate::store::Store;
 
 /// A built application, ready to serve on its listener.
@@ -73,10 +76,13 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App>
         latency: config.sandbox_latency(),
     });
     let state = AppState {
-        store,
-        keys: Arc::new(keys),
-        registry: Arc::new(registry),
-        config: Arc::new(config),
+        engine: Arc::new(EngineContext {
+            store,
+            keys: Arc::new(keys),
+            registry: Arc::new(registry),
+            config: Arc::new(config),
+            wake: tokio::sync::Notify::new(),
+        }),
     };
     Ok(App { listener, state })
 }
@@ -92,10 +98,19 @@ impl App {
         &self.state
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and closes the
-    /// database.
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests, drains the
+    /// worker and closes the database. With `role = worker` only the health endpoints are
+    /// served; with `role = api` no worker runs.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let router = api::router(self.state.clone());
+        let role = self.state.config.role;
+        let worker = (role != Role::Api).then(|| {
+            let worker = Worker::new(self.state.engine.clone());
+            tokio::spawn(worker.run(shutdown.clone()))
+        });
+        let router = match role {
+            Role::Worker => api::health::router().with_state(self.state.clone()),
+            Role::Api | Role::All => api::router(self.state.clone()),
+        };
         // Trailing slashes are trimmed before routing rather than redirected: the Python
         // client treats any 3xx as an error.
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);
@@ -105,6 +120,9 @@ impl App {
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .context("HTTP server failed")?;
+        if let Some(worker) = worker {
+            worker.await.context("worker task")?;
+        }
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -221,3 +221,22 @@ pub fn body_too_large() -> ApiError {
         "The request body is too large.",
     )
 }
+
+/// A request authenticated with a public key (`pk_…`), for widget-facing endpoints.
+#[derive(Debug, Clone)]
+pub struct PublicKey(pub Principal);
+
+impl<S> FromRequestParts<S> for PublicKey
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        principal_of_kind(parts, &state, KeyKind::Public)
+            .await
+            .map(PublicKey)
+    }
+}

@@ -9,6 +9,8 @@ pub mod idempotency;
 pub mod links;
 pub mod openapi;
 pub mod pagination;
+pub mod refresh_intents;
+pub mod widget;
 pub mod wire;
 
 use std::sync::Arc;
@@ -19,23 +21,21 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
-use crate::connectors::Registry;
-use crate::crypto::MasterKey;
 use crate::engine::linking::Linker;
-use crate::store::Store;
+use crate::engine::EngineContext;
 
-/// What every handler can reach.
+/// What every handler can reach: the engine context (store, keys, connectors, config).
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Hashes tokens and seals credentials.
-    pub keys: Arc<MasterKey>,
-    /// Bank connectors by institution id.
-    pub registry: Arc<Registry>,
-    /// The process configuration.
-    pub config: Arc<Config>,
+    /// Shared with this process's worker.
+    pub engine: Arc<EngineContext>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = EngineContext;
+    fn deref(&self) -> &EngineContext {
+        &self.engine
+    }
 }
 
 impl AppState {
@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(links::router())
         .merge(accounts::router())
+        .merge(refresh_intents::router())
+        .merge(widget::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         // Layers run outermost-last-added. From the outside in:

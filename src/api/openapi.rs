@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, health, links, wire, AppState};
+use super::{accounts, health, links, refresh_intents, widget, wire, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,12 @@ use super::{accounts, health, links, wire, AppState};
         accounts::get_account,
         accounts::list_movements,
         accounts::get_movement,
+        refresh_intents::create_refresh_intent,
+        refresh_intents::get_refresh_intent,
+        refresh_intents::list_refresh_intents,
+        refresh_intents::answer_refresh_intent_mfa,
+        widget::get_widget_refresh_intent,
+        widget::answer_widget_mfa,
     ),
     components(schemas(wire::ErrorBody, wire::ErrorObject, links::LinkIn, links::LinkPatch)),
     modifiers(&ApiKeyAuth)

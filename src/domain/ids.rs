@@ -85,52 +85,91 @@ typed_id!(
     "mov"
 );
 
-/// A secret link token `link_<id>_token_<secret>`: the id names the link, the secret proves
-/// possession. Only its keyed hash is stored.
+typed_id!(
+    /// A refresh intent (link-level, or the per-account result of one): `ri_…`.
+    RefreshIntentId,
+    "ri"
+);
+
+/// An id that can own a secret token `<id><SEPARATOR><secret>`.
+pub trait TokenOwner: Clone + fmt::Display + Sized {
+    /// What joins the id and the secret.
+    const SEPARATOR: &'static str;
+    /// Parses the id part.
+    fn parse_id(text: &str) -> Option<Self>;
+}
+
+impl TokenOwner for LinkId {
+    const SEPARATOR: &'static str = "_token_";
+    fn parse_id(text: &str) -> Option<Self> {
+        LinkId::parse(text)
+    }
+}
+
+impl TokenOwner for RefreshIntentId {
+    const SEPARATOR: &'static str = "_sec_";
+    fn parse_id(text: &str) -> Option<Self> {
+        RefreshIntentId::parse(text)
+    }
+}
+
+/// A secret token naming its owner: the id says which object, the secret proves possession.
+/// Only its keyed hash is stored.
 #[derive(Clone, PartialEq, Eq)]
-pub struct LinkToken {
-    link_id: LinkId,
+pub struct SecretToken<I: TokenOwner> {
+    owner: I,
     full: String,
 }
 
-impl LinkToken {
-    const SEPARATOR: &'static str = "_token_";
+/// `link_<id>_token_<secret>`: opens a link's data.
+pub type LinkToken = SecretToken<LinkId>;
 
-    /// A new token for `link_id`.
-    pub fn generate(link_id: &LinkId) -> Self {
-        let full = format!("{link_id}{}{}", Self::SEPARATOR, random_token(24));
+/// `ri_<id>_sec_<secret>`: lets the widget answer a refresh intent's second factor.
+pub type WidgetToken = SecretToken<RefreshIntentId>;
+
+impl<I: TokenOwner> SecretToken<I> {
+    /// A new token for `owner`.
+    pub fn generate(owner: &I) -> Self {
+        let full = format!("{owner}{}{}", I::SEPARATOR, random_token(24));
         Self {
-            link_id: link_id.clone(),
+            owner: owner.clone(),
             full,
         }
     }
 
     /// Splits a token presented by a client; `None` when it is not shaped like one.
     pub fn parse(text: &str) -> Option<Self> {
-        let (id, secret) = text.split_once(Self::SEPARATOR)?;
-        let link_id = LinkId::parse(id)?;
+        let (id, secret) = text.split_once(I::SEPARATOR)?;
+        let owner = I::parse_id(id)?;
         let secret_ok =
             (16..=128).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_alphanumeric());
         secret_ok.then(|| Self {
-            link_id,
+            owner,
             full: text.to_owned(),
         })
     }
 
-    /// The link this token claims to open.
-    pub fn link_id(&self) -> &LinkId {
-        &self.link_id
+    /// The object this token claims to open.
+    pub fn owner(&self) -> &I {
+        &self.owner
     }
 
-    /// The whole token; only for hashing and for the single response that reveals it.
+    /// The whole token; only for hashing and for the responses that reveal it.
     pub fn expose(&self) -> &str {
         &self.full
     }
 }
 
-impl fmt::Debug for LinkToken {
+impl LinkToken {
+    /// The link this token claims to open.
+    pub fn link_id(&self) -> &LinkId {
+        &self.owner
+    }
+}
+
+impl<I: TokenOwner> fmt::Debug for SecretToken<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LinkToken({}_token_[redacted])", self.link_id)
+        write!(f, "SecretToken({}{}[redacted])", self.owner, I::SEPARATOR)
     }
 }
 
@@ -160,5 +199,14 @@ mod tests {
         assert!(LinkToken::parse("link_abc").is_none());
         assert!(LinkToken::parse("link_abc_token_short").is_none());
         assert!(LinkToken::parse(&format!("acc_x_token_{secret}")).is_none());
+    }
+
+    #[test]
+    fn widget_tokens_name_their_intent() {
+        let id = RefreshIntentId::generate();
+        let token = WidgetToken::generate(&id);
+        assert!(token.expose().starts_with(&format!("{id}_sec_")));
+        assert_eq!(WidgetToken::parse(token.expose()).unwrap().owner(), &id);
+        assert!(WidgetToken::parse(&token.expose().replace("_sec_", "_token_")).is_none());
     }
 }

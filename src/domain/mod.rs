@@ -4,8 +4,10 @@
 pub mod ids;
 pub mod ingest;
 pub mod model;
+pub mod refresh;
 pub mod time;
 
 pub use ids::*;
 pub use model::*;
+pub use refresh::*;
 pub use time::Timestamp;

@@ -203,6 +203,8 @@ pub struct Link {
     pub last_time_refreshed: Option<Timestamp>,
     /// Creation time.
     pub created_at: Timestamp,
+    /// The second factor the bank asks for at login (learned when the link was created).
+    pub login_mfa: Option<super::refresh::MfaMethod>,
 }
 
 impl Link {

@@ -1,10 +1,12 @@
 //! Converts the bank's view (connector types) into domain values, at the edge.
 
 use crate::connectors::{
-    BankAccount, BankMovement, HolderType as BankHolderType, TransferAccount as BankTransfer,
+    BankAccount, BankMovement, ConnectorError, HolderType as BankHolderType, MfaKind,
+    TransferAccount as BankTransfer,
 };
 use crate::domain::{
-    AccountData, Balance, HolderType, InstitutionRef, MovementData, Timestamp, TransferAccount,
+    AccountData, Balance, HolderType, InstitutionRef, MfaMethod, MovementData, PublicError,
+    Timestamp, TransferAccount,
 };
 
 /// A bank account as domain data.
@@ -64,4 +66,18 @@ pub fn bank_holder_type(holder_type: HolderType) -> BankHolderType {
         HolderType::Individual => BankHolderType::Individual,
         HolderType::Business => BankHolderType::Business,
     }
+}
+
+/// The domain's name for a bank's second factor.
+pub fn mfa_method(kind: MfaKind) -> MfaMethod {
+    match kind {
+        MfaKind::Sms => MfaMethod::Sms,
+        MfaKind::Device => MfaMethod::Device,
+        MfaKind::App => MfaMethod::App,
+    }
+}
+
+/// The `public_error` a connector failure ends a refresh with.
+pub fn public_error(error: &ConnectorError) -> PublicError {
+    PublicError::parse(error.public_error()).unwrap_or(PublicError::Retryable)
 }

@@ -8,15 +8,17 @@ use serde::{Deserialize, Serialize};
 use super::convert::{account_data, bank_holder_type, movement_data};
 use crate::config::Secret;
 use crate::connectors::{
-    ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaAnswer, Registry,
+    ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaAnswer, MfaKind,
+    Registry,
 };
 use crate::crypto::MasterKey;
 use crate::domain::*;
 use crate::error::{ApiError, ErrorType};
 use crate::store::{NewLink, Store};
 
-/// Days of history fetched when a link is created (like Fintoc's first `historical` refresh).
-pub const HISTORY_DAYS: u32 = 365;
+/// Days of history fetched when a link is created (like Fintoc's first `historical` refresh):
+/// as far back as a `historical` refresh goes.
+pub const HISTORY_DAYS: u32 = 24 * 31;
 
 /// What link creation needs.
 pub struct Linker<'a> {
@@ -86,9 +88,11 @@ pub async fn create_link(
         password: request.password.expose().to_owned(),
         holder_type: bank_holder_type(request.holder_type),
     };
+    let mut login_mfa = None;
     let session = match connector.login(&credentials).await.map_err(bank_error)? {
         LoginOutcome::LoggedIn(session) => session,
         LoginOutcome::MfaRequired(challenge) => {
+            login_mfa = Some(super::convert::mfa_method(challenge.kind));
             let Some(code) = request.mfa_code.as_deref() else {
                 return Err(ApiError::client(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -102,7 +106,12 @@ pub async fn create_link(
                 )
                 .with_param("mfa_code"));
             };
-            let answer = MfaAnswer::Code(code.to_owned());
+            // For approval in the bank's app there is no code: any mfa_code means "approved".
+            let answer = if challenge.kind == MfaKind::App {
+                MfaAnswer::Approved
+            } else {
+                MfaAnswer::Code(code.to_owned())
+            };
             connector
                 .answer_mfa(&challenge, &answer)
                 .await
@@ -122,14 +131,17 @@ pub async fn create_link(
         .map_err(bank_error)?;
     let mut accounts = Vec::with_capacity(bank_accounts.len());
     for account in &bank_accounts {
-        let movements = connector
+        // One account the bank cannot read does not stop the link: it is stored without
+        // movements, marked failed, and the next refresh tries it again.
+        let movements = match connector
             .fetch_movements(&session, account, window, &ctx)
             .await
-            .map_err(bank_error)?;
-        accounts.push((
-            account_data(account),
-            movements.iter().map(movement_data).collect(),
-        ));
+        {
+            Ok(list) => Some(list.iter().map(movement_data).collect()),
+            Err(ConnectorError::AccountFailed { .. }) => None,
+            Err(e) => return Err(bank_error(e)),
+        };
+        accounts.push((account_data(account), movements));
     }
     let holder_id = bank_accounts
         .first()
@@ -159,6 +171,7 @@ pub async fn create_link(
         sealed_credentials: linker.keys.seal(id.as_str(), &sealed),
         accounts,
         fetched_at: Timestamp::now(),
+        login_mfa,
     };
     let (link, accounts) = linker.store.create_link(&new).await?;
     tracing::info!(link_id = %link.id, accounts = accounts.len(), "link created");

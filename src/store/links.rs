@@ -26,10 +26,13 @@ pub struct NewLink {
     pub username: String,
     /// Credentials sealed under the master key, bound to the link id.
     pub sealed_credentials: Vec<u8>,
-    /// Accounts and their first movements, in the bank's order.
-    pub accounts: Vec<(AccountData, Vec<MovementData>)>,
+    /// Accounts and their first movements, in the bank's order (`None`: the bank could not
+    /// read that account's movements).
+    pub accounts: Vec<(AccountData, Option<Vec<MovementData>>)>,
     /// When the bank data was fetched.
     pub fetched_at: Timestamp,
+    /// The second factor the bank asked for at login, if any.
+    pub login_mfa: Option<MfaMethod>,
 }
 
 /// A page of links.
@@ -37,7 +40,7 @@ pub type LinkPage = Paged<Link>;
 
 const LINK_COLUMNS: &str = "id, organization_id, mode, institution_id, institution_name, \
     institution_country, holder_type, holder_id, username, active, credential_status, \
-    refresh_status, last_time_refreshed, created_at";
+    refresh_status, last_time_refreshed, created_at, login_mfa";
 
 impl Store {
     /// Stores a new link, its accounts and movements atomically.
@@ -49,8 +52,8 @@ impl Store {
             "INSERT INTO links (id, organization_id, mode, token_hash, institution_id,
                 institution_name, institution_country, holder_type, holder_id, username,
                 credentials, active, credential_status, refresh_status, last_time_refreshed,
-                refresh_count, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, 0, $15)",
+                refresh_count, created_at, login_mfa)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, 0, $15, $16)",
         )
         .bind(new.id.as_str())
         .bind(new.organization_id.as_str())
@@ -67,20 +70,28 @@ impl Store {
         .bind(RefreshStatus::Refreshed.as_str())
         .bind(new.fetched_at.millis())
         .bind(now)
+        .bind(new.login_mfa.map(MfaMethod::as_str))
         .execute(&mut *tx)
         .await?;
         for (position, (account, movements)) in new.accounts.iter().enumerate() {
             let account_id = AccountId::generate();
+            let status = match movements {
+                Some(_) => RefreshStatus::Refreshed,
+                None => RefreshStatus::Failed,
+            };
             Self::insert_account(
                 &mut tx,
                 &new.id,
                 &account_id,
                 position,
                 account,
+                status,
                 new.fetched_at,
             )
             .await?;
-            Self::insert_movements(&mut tx, &account_id, movements, now).await?;
+            if let Some(movements) = movements {
+                Self::insert_movements(&mut tx, &account_id, movements, now).await?;
+            }
         }
         tx.commit().await?;
         let link = self
@@ -97,6 +108,7 @@ impl Store {
         account_id: &AccountId,
         position: usize,
         account: &AccountData,
+        status: RefreshStatus,
         fetched_at: Timestamp,
     ) -> anyhow::Result<()> {
         sqlx::query(
@@ -122,7 +134,7 @@ impl Store {
         .bind(account.balance.current)
         .bind(account.balance.limit)
         .bind(fetched_at.millis())
-        .bind(RefreshStatus::Refreshed.as_str())
+        .bind(status.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -143,6 +155,16 @@ impl Store {
             .bind(id.as_str())
             .bind(organization_id.as_str())
             .bind(mode.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    /// A link by id whatever its owner, deleted or not (workers finishing old intents).
+    pub async fn link_including_deleted(&self, id: &LinkId) -> anyhow::Result<Option<Link>> {
+        let sql = format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
             .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(link_from_row).transpose()

@@ -10,10 +10,13 @@
 
 mod accounts;
 mod idempotency;
+mod ingest;
+mod jobs;
 mod keys;
 mod links;
 mod movements;
 pub mod postgres;
+mod refresh;
 mod rows;
 pub mod sqlite;
 
@@ -26,9 +29,12 @@ use sqlx::{Any, AnyPool, Transaction};
 use crate::config::DatabaseTarget;
 
 pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use ingest::{AccountFetch, FetchedMovements, RecordedCounts, RefreshOutcome};
+pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use keys::NewKeyPair;
 pub use links::{LinkPage, NewLink};
 pub use movements::MovementFilter;
+pub use refresh::{CreateRefreshError, NewRefreshIntent};
 
 /// Which SQL engine is behind the pools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -58,6 +58,10 @@ pub(super) fn link_from_row(row: &AnyRow) -> anyhow::Result<Link> {
         refresh_status: parse_stored(row.try_get("refresh_status")?, RefreshStatus::parse)?,
         last_time_refreshed: get_time(row, "last_time_refreshed")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        login_mfa: row
+            .try_get::<Option<String>, _>("login_mfa")?
+            .as_deref()
+            .and_then(MfaMethod::parse),
     })
 }
 

@@ -83,7 +83,7 @@ pub(crate) fn apply(
     }
 
     // Newest first like the base list; the sort is stable, so same-day order stays put.
-    movements.sort_by(|a, b| b.post_date.cmp(&a.post_date));
+    movements.sort_by_key(|m| std::cmp::Reverse(m.post_date));
 }
 
 /// Journal movement `k` sits 1 to `CHANGE_DAYS - 1` days before today.

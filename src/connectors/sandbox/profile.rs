@@ -141,7 +141,17 @@ pub(crate) fn money(rng: &mut Rng, lo: i64, hi: i64, step: i64) -> i64 {
     (value - value % step).max(step)
 }
 
-/// `Name Surname Surname`, as Chilean and Mexican banks print names.
+/// `Name Surname Surname` (father's and mother's, two different ones), as Chilean and Mexican
+/// banks print names. `last` must hold at least two surnames.
 pub(crate) fn person_name(rng: &mut Rng, first: &[&str], last: &[&str]) -> String {
-    format!("{} {} {}", rng.pick(first), rng.pick(last), rng.pick(last))
+    let len = i64::try_from(last.len()).unwrap_or(i64::MAX);
+    let father = rng.range(0, len - 1);
+    let mother = (father + rng.range(1, len - 1)) % len;
+    let surname = |i: i64| last[usize::try_from(i).unwrap_or(0)];
+    format!(
+        "{} {} {}",
+        rng.pick(first),
+        surname(father),
+        surname(mother)
+    )
 }

@@ -1,0 +1,260 @@
+//! Refresh intents: types, the state machine's final outcomes, and the rules on create
+//! (cooldowns). Pure code.
+
+use super::ids::*;
+use super::time::Timestamp;
+
+/// How far back a refresh goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshType {
+    /// The most recent movements.
+    OnlyLast,
+    /// The institution's whole history.
+    Historical,
+}
+
+impl RefreshType {
+    /// Wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshType::OnlyLast => "only_last",
+            RefreshType::Historical => "historical",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "only_last" => Some(RefreshType::OnlyLast),
+            "historical" => Some(RefreshType::Historical),
+            _ => None,
+        }
+    }
+
+    /// Days of movements the bank is asked for.
+    pub fn window_days(self) -> u32 {
+        match self {
+            RefreshType::OnlyLast => 14,
+            RefreshType::Historical => 24 * 31,
+        }
+    }
+}
+
+/// The wire status of an intent. `created` until it ends in one of the three final states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentStatus {
+    /// In progress (queued, at the bank, or waiting for MFA).
+    Created,
+    /// Every account refreshed.
+    Succeeded,
+    /// Something failed; retrying may work.
+    Failed,
+    /// The bank rejected the credentials.
+    Rejected,
+}
+
+impl IntentStatus {
+    /// Wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::Created => "created",
+            IntentStatus::Succeeded => "succeeded",
+            IntentStatus::Failed => "failed",
+            IntentStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            IntentStatus::Created,
+            IntentStatus::Succeeded,
+            IntentStatus::Failed,
+            IntentStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether the intent has ended.
+    pub fn is_final(self) -> bool {
+        self != IntentStatus::Created
+    }
+}
+
+/// Fintoc's `public_error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicError {
+    /// Retrying later may work.
+    Retryable,
+    /// Someone must look into it.
+    SupportRequired,
+    /// The holder must reconnect.
+    InvalidCredentials,
+    /// The bank locked the credentials.
+    CredentialsLocked,
+}
+
+impl PublicError {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicError::Retryable => "retryable_error",
+            PublicError::SupportRequired => "support_required_error",
+            PublicError::InvalidCredentials => "invalid_credentials_error",
+            PublicError::CredentialsLocked => "credentials_locked_error",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            PublicError::Retryable,
+            PublicError::SupportRequired,
+            PublicError::InvalidCredentials,
+            PublicError::CredentialsLocked,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == text)
+    }
+
+    /// The intent status an error ends in: credential problems (invalid or locked, both need
+    /// the holder to act) reject, the rest fail.
+    pub fn status(self) -> IntentStatus {
+        match self {
+            PublicError::InvalidCredentials | PublicError::CredentialsLocked => {
+                IntentStatus::Rejected
+            }
+            _ => IntentStatus::Failed,
+        }
+    }
+}
+
+/// The second factor a bank asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaMethod {
+    /// A code sent by SMS.
+    Sms,
+    /// A code from a token device or app.
+    Device,
+    /// Approval in the bank's app (no code).
+    App,
+}
+
+impl MfaMethod {
+    /// Storage and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Sms => "sms",
+            MfaMethod::Device => "device",
+            MfaMethod::App => "app",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sms" => Some(MfaMethod::Sms),
+            "device" => Some(MfaMethod::Device),
+            "app" => Some(MfaMethod::App),
+            _ => None,
+        }
+    }
+}
+
+/// A refresh intent as stored.
+#[derive(Clone, Debug)]
+pub struct RefreshIntent {
+    /// `ri_…`
+    pub id: RefreshIntentId,
+    /// Owner.
+    pub organization_id: OrganizationId,
+    /// Mode.
+    pub mode: super::Mode,
+    /// The refreshed link.
+    pub link_id: LinkId,
+    /// only_last or historical.
+    pub refresh_type: RefreshType,
+    /// Wire status.
+    pub status: IntentStatus,
+    /// Movements this refresh created, across accounts.
+    pub new_movements: i64,
+    /// Why it failed, in Fintoc's terms.
+    pub public_error: Option<PublicError>,
+    /// Why it failed, for people (our addition).
+    pub failure_reason: Option<String>,
+    /// The link's bank asks for a second factor and it has not been given yet.
+    pub mfa_pending: Option<MfaMethod>,
+    /// When the MFA challenge expires.
+    pub mfa_expires_at: Option<Timestamp>,
+    /// Test-mode forced outcome.
+    pub forced_result: Option<IntentStatus>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When a worker first took it.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+    /// The widget token, sealed under the master key (bound to the intent id).
+    pub widget_token_sealed: Option<Vec<u8>>,
+}
+
+/// How long after a successful refresh a new one may start (configurable; Fintoc's defaults
+/// are 5 minutes after `only_last` and 60 after `historical`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cooldowns {
+    /// After a successful `only_last`.
+    pub only_last_millis: i64,
+    /// After a successful `historical`.
+    pub historical_millis: i64,
+}
+
+impl Cooldowns {
+    /// When a link whose last success was of `kind` at `at` may be refreshed again.
+    pub fn next_allowed(self, kind: RefreshType, at: Timestamp) -> Timestamp {
+        at.plus_millis(match kind {
+            RefreshType::OnlyLast => self.only_last_millis,
+            RefreshType::Historical => self.historical_millis,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooldown_depends_on_the_last_success_kind() {
+        let c = Cooldowns {
+            only_last_millis: 300_000,
+            historical_millis: 3_600_000,
+        };
+        let t = Timestamp::from_millis(1_000);
+        assert_eq!(c.next_allowed(RefreshType::OnlyLast, t).millis(), 301_000);
+        assert_eq!(
+            c.next_allowed(RefreshType::Historical, t).millis(),
+            3_601_000
+        );
+    }
+
+    #[test]
+    fn credential_errors_reject_and_others_fail() {
+        assert_eq!(
+            PublicError::InvalidCredentials.status(),
+            IntentStatus::Rejected
+        );
+        assert_eq!(
+            PublicError::CredentialsLocked.status(),
+            IntentStatus::Rejected
+        );
+        assert_eq!(PublicError::Retryable.status(), IntentStatus::Failed);
+        for e in [
+            "retryable_error",
+            "support_required_error",
+            "invalid_credentials_error",
+            "credentials_locked_error",
+        ] {
+            assert_eq!(PublicError::parse(e).unwrap().as_str(), e);
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Running one claimed refresh job: log in (or resume after MFA), fetch, and record the outcome
+//! in one fenced transaction. A heartbeat keeps the lease while the bank is slow; if the lease
+//! is lost the run stops and writes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::convert::{account_data, bank_holder_type, mfa_method, movement_data, public_error};
+use super::linking::SealedCredentials;
+use super::EngineContext;
+use crate::connectors::{
+    BankSession, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaChallenge,
+};
+use crate::domain::*;
+use crate::store::{AccountFetch, ClaimedJob, FetchedMovements, RefreshOutcome, RefreshWork};
+
+/// What a run ended with (for logs and tests).
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunResult {
+    /// The intent reached this final status.
+    Finished(IntentStatus),
+    /// The intent waits for a second factor.
+    Parked,
+    /// Another worker holds the job now; nothing was written.
+    LeaseLost,
+}
+
+/// Runs one claimed job to its next resting point.
+#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id, attempt = job.attempts))]
+pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Result<RunResult> {
+    let work = ctx.store.refresh_work(&job.intent_id).await?;
+    let lease = ctx.lease_millis();
+    let heartbeat = async {
+        let period = Duration::from_millis(u64::try_from(lease / 3).unwrap_or(1000).max(50));
+        loop {
+            tokio::time::sleep(period).await;
+            match ctx.store.heartbeat(&job, lease).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                // A transient database error: the lease may still be valid; keep trying.
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "heartbeat failed"),
+            }
+        }
+    };
+    let until_deadline = Duration::from_millis(
+        u64::try_from(work.deadline.millis() - Timestamp::now().millis()).unwrap_or(0),
+    );
+    let step = tokio::time::timeout(until_deadline, step(ctx, &job, &work));
+    let outcome = tokio::select! {
+        result = step => match result {
+            Ok(result) => result?,
+            Err(_) => Step::Finish(failure(PublicError::Retryable, "deadline_exceeded", None)),
+        },
+        () = heartbeat => return Ok(RunResult::LeaseLost),
+    };
+    match outcome {
+        Step::Parked => Ok(RunResult::Parked),
+        Step::LeaseLost => Ok(RunResult::LeaseLost),
+        Step::Finish(outcome) => {
+            let status = outcome.status;
+            match ctx
+                .store
+                .finish_refresh(&job, &work.link.id, outcome)
+                .await?
+            {
+                Some(counts) => {
+                    tracing::info!(
+                        status = status.as_str(),
+                        new = counts.new,
+                        modified = counts.modified,
+                        removed = counts.removed,
+                        "refresh finished"
+                    );
+                    Ok(RunResult::Finished(status))
+                }
+                None => Ok(RunResult::LeaseLost),
+            }
+        }
+    }
+}
+
+/// Where one run of the step ends.
+enum Step {
+    Finish(RefreshOutcome),
+    Parked,
+    LeaseLost,
+}
+
+fn failure(
+    error: PublicError,
+    reason: &str,
+    accounts: Option<Vec<AccountFetch>>,
+) -> RefreshOutcome {
+    RefreshOutcome {
+        status: error.status(),
+        public_error: Some(error),
+        failure_reason: Some(reason.to_owned()),
+        accounts,
+        credential_status: (error.status() == IntentStatus::Rejected)
+            .then_some(CredentialStatus::LoginRequired),
+        finished_at: Timestamp::now(),
+        next_refresh: None,
+    }
+}
+
+fn bank_failure(error: &ConnectorError) -> RefreshOutcome {
+    let reason = match error {
+        ConnectorError::InvalidCredentials => "invalid_credentials",
+        ConnectorError::CredentialsLocked => "credentials_locked",
+        ConnectorError::Unavailable => "institution_unavailable",
+        ConnectorError::SupportRequired => "support_required",
+        ConnectorError::MfaExpired => "mfa_expired",
+        ConnectorError::WrongMfaCode { .. } => "mfa_wrong_code",
+        ConnectorError::SessionExpired { .. } => "bank_session_expired",
+        ConnectorError::AccountFailed { .. } | ConnectorError::Other(_) => "institution_error",
+    };
+    failure(public_error(error), reason, None)
+}
+
+async fn step(
+    ctx: &Arc<EngineContext>,
+    job: &ClaimedJob,
+    work: &RefreshWork,
+) -> anyhow::Result<Step> {
+    let intent = &work.intent;
+    // Checks that end the intent without asking the bank.
+    // A stored, unanswered challenge means the job was parked: a worker only gets it back when
+    // the challenge expired or the holder used up their attempts.
+    if work.mfa_challenge.is_some() {
+        let reason = if work.mfa_attempts >= i64::from(ctx.config.mfa_max_attempts) {
+            "mfa_attempts_exceeded"
+        } else {
+            "mfa_expired"
+        };
+        return Ok(Step::Finish(failure(PublicError::Retryable, reason, None)));
+    }
+    if job.attempts > i64::from(ctx.config.job_max_attempts) {
+        return Ok(Step::Finish(failure(
+            PublicError::Retryable,
+            "too_many_attempts",
+            None,
+        )));
+    }
+    if work.link_deleted || !work.link.active {
+        return Ok(Step::Finish(failure(
+            PublicError::Retryable,
+            "link_inactive",
+            None,
+        )));
+    }
+    if let Some(forced) = intent.forced_result {
+        return Ok(Step::Finish(forced_outcome(ctx, work, forced)));
+    }
+    let Some(connector) = ctx.registry.get(&work.link.institution.id) else {
+        return Ok(Step::Finish(failure(
+            PublicError::SupportRequired,
+            "unknown_institution",
+            None,
+        )));
+    };
+
+    let session = match &work.mfa_session {
+        Some(sealed) => {
+            let plain = ctx.keys.unseal(intent.id.as_str(), sealed)?;
+            serde_json::from_slice::<BankSession>(&plain).context("stored bank session")?
+        }
+        None => {
+            let plain = ctx
+                .keys
+                .unseal(work.link.id.as_str(), &work.sealed_credentials)?;
+            let sealed: SealedCredentials =
+                serde_json::from_slice(&plain).context("credentials")?;
+            let credentials = Credentials {
+                username: sealed.username,
+                password: sealed.password,
+                holder_type: bank_holder_type(work.link.holder_type),
+            };
+            match connector.login(&credentials).await {
+                Ok(LoginOutcome::LoggedIn(session)) => session,
+                Ok(LoginOutcome::MfaRequired(challenge)) => {
+                    return park(ctx, job, work, &challenge).await
+                }
+                Err(e) => return Ok(Step::Finish(bank_failure(&e))),
+            }
+        }
+    };
+
+    let fetch_ctx = FetchContext {
+        today: work.fetch_day,
+        refresh_number: work.refresh_number,
+    };
+    let bank_accounts = match connector.list_accounts(&session, &fetch_ctx).await {
+        Ok(accounts) => accounts,
+        Err(e) => return Ok(Step::Finish(bank_failure(&e))),
+    };
+    let window = DateWindow::last_days(work.fetch_day, intent.refresh_type.window_days());
+    let mut fetches = Vec::with_capacity(bank_accounts.len());
+    let mut worst: Option<ConnectorError> = None;
+    for account in &bank_accounts {
+        let movements = match connector
+            .fetch_movements(&session, account, window, &fetch_ctx)
+            .await
+        {
+            Ok(list) => {
+                let movements: Vec<MovementData> = list.iter().map(movement_data).collect();
+                // Removals are judged only from the oldest day the bank answered for: a
+                // bank's history slides forward, and older movements simply age out.
+                let since = movements
+                    .iter()
+                    .map(|m| m.post_date)
+                    .min()
+                    .unwrap_or(window.until);
+                Ok(FetchedMovements {
+                    since: since.max(window.since),
+                    until: window.until,
+                    movements,
+                })
+            }
+            Err(e) => {
+                let error = public_error(&e);
+                if worst.is_none() || e.is_rejection() {
+                    worst = Some(e);
+                }
+                Err(error)
+            }
+        };
+        fetches.push(AccountFetch {
+            account: account_data(account),
+            movements,
+        });
+    }
+    let outcome = match worst {
+        None => RefreshOutcome {
+            status: IntentStatus::Succeeded,
+            public_error: None,
+            failure_reason: None,
+            accounts: Some(fetches),
+            credential_status: Some(CredentialStatus::Active),
+            finished_at: Timestamp::now(),
+            next_refresh: Some(
+                ctx.config
+                    .cooldowns()
+                    .next_allowed(intent.refresh_type, Timestamp::now()),
+            ),
+        },
+        Some(e) => {
+            let mut outcome = bank_failure(&e);
+            outcome.accounts = Some(fetches);
+            outcome
+        }
+    };
+    Ok(Step::Finish(outcome))
+}
+
+/// Test mode's `result_status`: the outcome without contacting the bank. Forced outcomes
+/// never change the link's credentials (see docs/refresh-intents.md).
+fn forced_outcome(ctx: &EngineContext, work: &RefreshWork, forced: IntentStatus) -> RefreshOutcome {
+    let mut outcome = match forced {
+        IntentStatus::Failed => failure(PublicError::Retryable, "forced_by_result_status", None),
+        IntentStatus::Rejected => failure(
+            PublicError::InvalidCredentials,
+            "forced_by_result_status",
+            None,
+        ),
+        _ => RefreshOutcome {
+            status: IntentStatus::Succeeded,
+            public_error: None,
+            failure_reason: None,
+            accounts: None,
+            credential_status: None,
+            finished_at: Timestamp::now(),
+            next_refresh: Some(
+                ctx.config
+                    .cooldowns()
+                    .next_allowed(work.intent.refresh_type, Timestamp::now()),
+            ),
+        },
+    };
+    outcome.credential_status = None;
+    outcome
+}
+
+async fn park(
+    ctx: &Arc<EngineContext>,
+    job: &ClaimedJob,
+    work: &RefreshWork,
+    challenge: &MfaChallenge,
+) -> anyhow::Result<Step> {
+    let sealed = ctx
+        .keys
+        .seal(work.intent.id.as_str(), &serde_json::to_vec(challenge)?);
+    let expires_at = work
+        .intent
+        .mfa_expires_at
+        .unwrap_or_else(|| Timestamp::now().plus_millis(ctx.mfa_timeout_millis()));
+    let parked = ctx
+        .store
+        .park_for_mfa(
+            job,
+            mfa_method(challenge.kind),
+            challenge.hint.as_deref(),
+            &sealed,
+            expires_at,
+        )
+        .await?;
+    Ok(if parked {
+        Step::Parked
+    } else {
+        Step::LeaseLost
+    })
+}

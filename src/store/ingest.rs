@@ -1,0 +1,439 @@
+//! Recording the end of a refresh: accounts, movement diffs, per-account results, the intent's
+//! final state and the link's fields, in ONE transaction fenced by the worker's lease.
+//! Running the same refresh twice (a worker died after the bank answered) gives the same rows,
+//! because movements are matched by the bank's own identity.
+
+use chrono::NaiveDate;
+use sqlx::{Any, Row, Transaction};
+
+use super::jobs::ClaimedJob;
+use super::rows::{date_to_millis, movement_data_from_row, transfer_to_column};
+use super::{flag, Store};
+use crate::domain::ingest::{diff_movements, StoredMovement};
+use crate::domain::*;
+
+/// The movements the bank returned for one account.
+#[derive(Debug)]
+pub struct FetchedMovements {
+    /// First day the bank answered for (removals are judged only from here on).
+    pub since: NaiveDate,
+    /// Last day asked for.
+    pub until: NaiveDate,
+    /// What the bank returned.
+    pub movements: Vec<MovementData>,
+}
+
+/// One account as a refresh saw it.
+#[derive(Debug)]
+pub struct AccountFetch {
+    /// The bank's data of the account.
+    pub account: AccountData,
+    /// Its movements, or why they could not be read.
+    pub movements: Result<FetchedMovements, PublicError>,
+}
+
+/// How a refresh ended.
+#[derive(Debug)]
+pub struct RefreshOutcome {
+    /// Final status.
+    pub status: IntentStatus,
+    /// Fintoc's reason when not succeeded.
+    pub public_error: Option<PublicError>,
+    /// Our reason, for people.
+    pub failure_reason: Option<String>,
+    /// The accounts the bank listed, or `None` when it was not reached (every known account
+    /// then gets the intent's outcome).
+    pub accounts: Option<Vec<AccountFetch>>,
+    /// New credential status of the link, when the bank judged them.
+    pub credential_status: Option<CredentialStatus>,
+    /// When the refresh ended.
+    pub finished_at: Timestamp,
+    /// Earliest next refresh (for `next_refresh`), after a success.
+    pub next_refresh: Option<Timestamp>,
+}
+
+/// What recording produced, per account (for logs and tests).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecordedCounts {
+    /// Movements created.
+    pub new: i64,
+    /// Movements modified.
+    pub modified: i64,
+    /// Movements removed.
+    pub removed: i64,
+}
+
+impl Store {
+    /// Records the outcome of a refresh; `Ok(None)` when the lease was lost (nothing written).
+    #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
+    pub async fn finish_refresh(
+        &self,
+        job: &ClaimedJob,
+        link_id: &LinkId,
+        outcome: RefreshOutcome,
+    ) -> anyhow::Result<Option<RecordedCounts>> {
+        let mut tx = self.begin().await?;
+        let now = outcome.finished_at.millis();
+        // The fence: only the lease holder can move its job to done.
+        let fenced = sqlx::query(
+            "UPDATE refresh_jobs SET state = 'done', lease_token = NULL, lease_owner = NULL,
+                 lease_expires_at = NULL, updated_at = $1
+             WHERE intent_id = $2 AND lease_token = $3 AND state = 'running'",
+        )
+        .bind(now)
+        .bind(job.intent_id.as_str())
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if fenced.rows_affected() != 1 {
+            tracing::warn!("lease lost before recording; nothing written");
+            return Ok(None);
+        }
+
+        let succeeded = outcome.status == IntentStatus::Succeeded;
+        let account_status = |ok: bool| match (ok, outcome.status) {
+            (true, _) => RefreshStatus::Refreshed,
+            (false, IntentStatus::Rejected) => RefreshStatus::Interrupted,
+            _ => RefreshStatus::Failed,
+        };
+        let mut totals = RecordedCounts::default();
+        match &outcome.accounts {
+            Some(fetches) => {
+                let listed: Vec<&str> =
+                    fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
+                mark_unlisted_accounts_removed(&mut tx, link_id, &listed).await?;
+                for fetch in fetches {
+                    let ok = fetch.movements.is_ok();
+                    let account_id = upsert_account(
+                        &mut tx,
+                        link_id,
+                        &fetch.account,
+                        account_status(ok),
+                        ok.then_some(now),
+                        outcome.next_refresh.filter(|_| ok),
+                    )
+                    .await?;
+                    let (counts, changes) = match &fetch.movements {
+                        Ok(fetched) => apply_movements(&mut tx, &account_id, fetched, now).await?,
+                        Err(_) => (RecordedCounts::default(), Vec::new()),
+                    };
+                    let (status, error) = match &fetch.movements {
+                        Ok(_) => (IntentStatus::Succeeded, None),
+                        Err(e) => (e.status(), Some(*e)),
+                    };
+                    insert_result(
+                        &mut tx,
+                        &job.intent_id,
+                        &account_id,
+                        status,
+                        error,
+                        &counts,
+                        &changes,
+                        now,
+                    )
+                    .await?;
+                    totals.new += counts.new;
+                    totals.modified += counts.modified;
+                    totals.removed += counts.removed;
+                }
+            }
+            None => {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM accounts WHERE link_id = $1 AND removed_from_link = 0
+                     ORDER BY position",
+                )
+                .bind(link_id.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+                for id in ids {
+                    let account_id = AccountId::from_trusted(id);
+                    sqlx::query("UPDATE accounts SET refresh_status = $1 WHERE id = $2")
+                        .bind(account_status(succeeded).as_str())
+                        .bind(account_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_result(
+                        &mut tx,
+                        &job.intent_id,
+                        &account_id,
+                        outcome.status,
+                        outcome.public_error,
+                        &RecordedCounts::default(),
+                        &[],
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+
+        sqlx::query(
+            "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
+                 failure_reason = $4, finished_at = $5, mfa_challenge = NULL, mfa_session = NULL
+             WHERE id = $6",
+        )
+        .bind(outcome.status.as_str())
+        .bind(totals.new)
+        .bind(outcome.public_error.map(PublicError::as_str))
+        .bind(outcome.failure_reason.as_deref())
+        .bind(now)
+        .bind(job.intent_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let link_status = account_status(succeeded);
+        sqlx::query(
+            "UPDATE links SET refresh_status = $1,
+                 last_time_refreshed = CASE WHEN $2 = 1 THEN $3 ELSE last_time_refreshed END,
+                 credential_status = COALESCE($4, credential_status),
+                 refresh_count = refresh_count + 1
+             WHERE id = $5",
+        )
+        .bind(link_status.as_str())
+        .bind(flag(succeeded))
+        .bind(now)
+        .bind(outcome.credential_status.map(CredentialStatus::as_str))
+        .bind(link_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(totals))
+    }
+}
+
+async fn mark_unlisted_accounts_removed(
+    tx: &mut Transaction<'static, Any>,
+    link_id: &LinkId,
+    listed: &[&str],
+) -> anyhow::Result<()> {
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, bank_id FROM accounts WHERE link_id = $1 AND removed_from_link = 0",
+    )
+    .bind(link_id.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    for (id, bank_id) in stored {
+        if !listed.contains(&bank_id.as_str()) {
+            sqlx::query(
+                "UPDATE accounts SET removed_from_link = 1, next_refresh = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Updates an account by the bank's identity, or adds it after the others.
+async fn upsert_account(
+    tx: &mut Transaction<'static, Any>,
+    link_id: &LinkId,
+    account: &AccountData,
+    status: RefreshStatus,
+    refreshed_at: Option<i64>,
+    next_refresh: Option<Timestamp>,
+) -> anyhow::Result<AccountId> {
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE link_id = $1 AND bank_id = $2")
+            .bind(link_id.as_str())
+            .bind(&account.bank_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let id = match existing {
+        Some(id) => AccountId::from_trusted(id),
+        None => {
+            let id = AccountId::generate();
+            let position: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(position), -1) + 1 FROM accounts WHERE link_id = $1",
+            )
+            .bind(link_id.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name, number,
+                    holder_id, holder_name, account_type, currency, balance_available,
+                    balance_current, balance_limit, refresh_status, removed_from_link, created_at)
+                 VALUES ($1, $2, $3, $4, '', '', '', '', '', '', '', 0, 0, 0, $5, 0, $6)",
+            )
+            .bind(id.as_str())
+            .bind(link_id.as_str())
+            .bind(&account.bank_id)
+            .bind(position)
+            .bind(status.as_str())
+            .bind(Timestamp::now().millis())
+            .execute(&mut **tx)
+            .await?;
+            id
+        }
+    };
+    sqlx::query(
+        "UPDATE accounts SET name = $1, official_name = $2, number = $3, holder_id = $4,
+             holder_name = $5, account_type = $6, currency = $7, balance_available = $8,
+             balance_current = $9, balance_limit = $10, refresh_status = $11,
+             refreshed_at = COALESCE($12, refreshed_at),
+             next_refresh = COALESCE($13, next_refresh), removed_from_link = 0
+         WHERE id = $14",
+    )
+    .bind(&account.name)
+    .bind(&account.official_name)
+    .bind(&account.number)
+    .bind(&account.holder_id)
+    .bind(&account.holder_name)
+    .bind(&account.account_type)
+    .bind(&account.currency)
+    .bind(account.balance.available)
+    .bind(account.balance.current)
+    .bind(account.balance.limit)
+    .bind(status.as_str())
+    .bind(refreshed_at)
+    .bind(next_refresh.map(Timestamp::millis))
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Diffs an account's stored movements against the fetch and applies the difference.
+async fn apply_movements(
+    tx: &mut Transaction<'static, Any>,
+    account_id: &AccountId,
+    fetched: &FetchedMovements,
+    now: i64,
+) -> anyhow::Result<(RecordedCounts, Vec<(MovementId, &'static str)>)> {
+    let rows = sqlx::query("SELECT * FROM movements WHERE account_id = $1")
+        .bind(account_id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    let stored = rows
+        .iter()
+        .map(|row| {
+            Ok(StoredMovement {
+                id: MovementId::from_trusted(row.try_get("id")?),
+                data: movement_data_from_row(row)?,
+                removed: row.try_get::<Option<i64>, _>("removed_at")?.is_some(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let diff = diff_movements(
+        &stored,
+        fetched.movements.clone(),
+        fetched.since,
+        fetched.until,
+    );
+    Store::insert_movements(tx, account_id, &diff.new, now).await?;
+    let mut changes = Vec::new();
+    for (id, data) in &diff.modified {
+        sqlx::query(
+            "UPDATE movements SET amount = $1, currency = $2, description = $3, post_date = $4,
+                 transaction_date = $5, movement_type = $6, status = $7, pending = $8,
+                 reference_id = $9, comment = $10, sender_account = $11, recipient_account = $12,
+                 removed_at = NULL, updated_at = $13
+             WHERE id = $14",
+        )
+        .bind(data.amount)
+        .bind(&data.currency)
+        .bind(&data.description)
+        .bind(date_to_millis(data.post_date))
+        .bind(data.transaction_date.map(Timestamp::millis))
+        .bind(&data.movement_type)
+        .bind(&data.status)
+        .bind(flag(data.pending))
+        .bind(&data.reference_id)
+        .bind(&data.comment)
+        .bind(transfer_to_column(&data.sender_account))
+        .bind(transfer_to_column(&data.recipient_account))
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        changes.push((id.clone(), "modified"));
+    }
+    for id in &diff.removed {
+        sqlx::query("UPDATE movements SET removed_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        changes.push((id.clone(), "removed"));
+    }
+    let counts = RecordedCounts {
+        new: i64::try_from(diff.new.len())?,
+        modified: i64::try_from(diff.modified.len())?,
+        removed: i64::try_from(diff.removed.len())?,
+    };
+    Ok((counts, changes))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_result(
+    tx: &mut Transaction<'static, Any>,
+    intent_id: &RefreshIntentId,
+    account_id: &AccountId,
+    status: IntentStatus,
+    public_error: Option<PublicError>,
+    counts: &RecordedCounts,
+    changes: &[(MovementId, &'static str)],
+    now: i64,
+) -> anyhow::Result<()> {
+    let result_id = RefreshIntentId::generate();
+    sqlx::query(
+        "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
+             public_error, new_movements, modified_movements, removed_movements, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(result_id.as_str())
+    .bind(intent_id.as_str())
+    .bind(account_id.as_str())
+    .bind(status.as_str())
+    .bind(public_error.map(PublicError::as_str))
+    .bind(counts.new)
+    .bind(counts.modified)
+    .bind(counts.removed)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for (movement_id, change) in changes {
+        sqlx::query(
+            "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES ($1, $2, $3)",
+        )
+        .bind(result_id.as_str())
+        .bind(movement_id.as_str())
+        .bind(*change)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Per-account results of an intent: (account id, status, public_error, new, modified,
+    /// removed), in account order.
+    pub async fn account_results(
+        &self,
+        intent_id: &RefreshIntentId,
+    ) -> anyhow::Result<Vec<(AccountId, IntentStatus, Option<PublicError>, i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT r.account_id, r.status, r.public_error, r.new_movements, r.modified_movements,
+                    r.removed_movements
+             FROM account_refresh_results r JOIN accounts a ON a.id = r.account_id
+             WHERE r.refresh_intent_id = $1 ORDER BY a.position",
+        )
+        .bind(intent_id.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let error: Option<String> = row.try_get("public_error")?;
+                Ok((
+                    AccountId::from_trusted(row.try_get("account_id")?),
+                    IntentStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status"))?,
+                    error.as_deref().and_then(PublicError::parse),
+                    row.try_get("new_movements")?,
+                    row.try_get("modified_movements")?,
+                    row.try_get("removed_movements")?,
+                ))
+            })
+            .collect()
+    }
+}

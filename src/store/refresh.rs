@@ -1,0 +1,266 @@
+//! Refresh intents: creation (with its job, in one transaction, under the rules on create)
+//! and reads.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::rows::get_time;
+use super::{to_total, PageRequest, Paged, Store};
+use crate::domain::*;
+
+/// A refresh intent to create.
+#[derive(Debug)]
+pub struct NewRefreshIntent {
+    /// Its id.
+    pub id: RefreshIntentId,
+    /// Owner.
+    pub organization_id: OrganizationId,
+    /// Mode.
+    pub mode: Mode,
+    /// The link to refresh.
+    pub link_id: LinkId,
+    /// only_last or historical.
+    pub refresh_type: RefreshType,
+    /// Test-mode forced outcome.
+    pub forced_result: Option<IntentStatus>,
+    /// Keyed hash of the widget token, when the link's bank asks for a second factor.
+    pub widget_token_hash: Option<String>,
+    /// The widget token sealed under the master key (to show `requires_mfa` again).
+    pub widget_token_sealed: Option<Vec<u8>>,
+    /// The second factor the bank is expected to ask for.
+    pub mfa: Option<MfaMethod>,
+    /// Creation time.
+    pub now: Timestamp,
+    /// When the whole refresh must be over.
+    pub deadline: Timestamp,
+}
+
+/// Why an intent could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateRefreshError {
+    /// Another intent of the link is in progress.
+    #[error("a refresh intent is already in progress for this link")]
+    InProgress,
+    /// The link was refreshed successfully too recently.
+    #[error("the link was refreshed recently; next refresh allowed at {0:?}")]
+    Cooldown(Timestamp),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for CreateRefreshError {
+    fn from(e: sqlx::Error) -> Self {
+        let unique = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+        if unique {
+            CreateRefreshError::InProgress
+        } else {
+            CreateRefreshError::Store(e.into())
+        }
+    }
+}
+
+const INTENT_COLUMNS: &str = "id, organization_id, mode, link_id, refresh_type, status, \
+    forced_result, new_movements, public_error, failure_reason, mfa_kind, mfa_completed, \
+    mfa_expires_at, created_at, started_at, finished_at, widget_token_sealed";
+
+pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
+    let parse = |col: &str| -> anyhow::Result<String> { Ok(row.try_get::<String, _>(col)?) };
+    let status =
+        IntentStatus::parse(&parse("status")?).ok_or_else(|| anyhow::anyhow!("bad status"))?;
+    let mfa_kind: Option<String> = row.try_get("mfa_kind")?;
+    let mfa_completed = row.try_get::<i64, _>("mfa_completed")? != 0;
+    let forced: Option<String> = row.try_get("forced_result")?;
+    let public_error: Option<String> = row.try_get("public_error")?;
+    Ok(RefreshIntent {
+        id: RefreshIntentId::from_trusted(parse("id")?),
+        organization_id: OrganizationId::from_trusted(parse("organization_id")?),
+        mode: Mode::parse(&parse("mode")?).ok_or_else(|| anyhow::anyhow!("bad mode"))?,
+        link_id: LinkId::from_trusted(parse("link_id")?),
+        refresh_type: RefreshType::parse(&parse("refresh_type")?)
+            .ok_or_else(|| anyhow::anyhow!("bad refresh type"))?,
+        status,
+        new_movements: row.try_get("new_movements")?,
+        public_error: public_error.as_deref().and_then(PublicError::parse),
+        failure_reason: row.try_get("failure_reason")?,
+        mfa_pending: mfa_kind
+            .as_deref()
+            .and_then(MfaMethod::parse)
+            .filter(|_| !mfa_completed && status == IntentStatus::Created),
+        mfa_expires_at: get_time(row, "mfa_expires_at")?,
+        forced_result: forced.as_deref().and_then(IntentStatus::parse),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        started_at: get_time(row, "started_at")?,
+        finished_at: get_time(row, "finished_at")?,
+        widget_token_sealed: row.try_get("widget_token_sealed")?,
+    })
+}
+
+impl Store {
+    /// Creates an intent and its job in one transaction, unless another intent of the link is
+    /// in progress (the database's partial unique index decides races) or the link is cooling
+    /// down after a success.
+    #[tracing::instrument(skip_all, fields(intent_id = %new.id, link_id = %new.link_id))]
+    pub async fn create_refresh_intent(
+        &self,
+        new: &NewRefreshIntent,
+        cooldowns: Cooldowns,
+    ) -> Result<RefreshIntent, CreateRefreshError> {
+        let mut tx = self.begin().await?;
+        let in_progress: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1 AND status = 'created'",
+        )
+        .bind(new.link_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if in_progress > 0 {
+            return Err(CreateRefreshError::InProgress);
+        }
+        let last_success = sqlx::query(
+            "SELECT refresh_type, finished_at FROM refresh_intents
+             WHERE link_id = $1 AND status = 'succeeded' AND forced_result IS NULL
+             ORDER BY finished_at DESC LIMIT 1",
+        )
+        .bind(new.link_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = last_success {
+            let kind: String = row.try_get("refresh_type")?;
+            let finished = Timestamp::from_millis(row.try_get("finished_at")?);
+            let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
+            let allowed = cooldowns.next_allowed(kind, finished);
+            if new.now < allowed {
+                return Err(CreateRefreshError::Cooldown(allowed));
+            }
+        }
+        // The bank's view of "how many times was this link refreshed before", fixed now so a
+        // retried job asks the same question.
+        let earlier: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1")
+                .bind(new.link_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        let fetch_day = Timestamp::start_of(
+            chrono::DateTime::from_timestamp_millis(new.now.millis())
+                .unwrap_or_default()
+                .date_naive(),
+        );
+        sqlx::query(
+            "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
+                forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
+                created_at, deadline_at, refresh_number, fetch_day)
+             VALUES ($1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.organization_id.as_str())
+        .bind(new.mode.as_str())
+        .bind(new.link_id.as_str())
+        .bind(new.refresh_type.as_str())
+        .bind(new.forced_result.map(IntentStatus::as_str))
+        .bind(new.widget_token_hash.as_deref())
+        .bind(new.widget_token_sealed.clone())
+        .bind(new.mfa.map(MfaMethod::as_str))
+        .bind(new.now.millis())
+        .bind(new.deadline.millis())
+        .bind(earlier + 1)
+        .bind(fetch_day.millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
+             VALUES ($1, 'ready', $2, 0, $2)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.now.millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE links SET refresh_status = 'refreshing' WHERE id = $1")
+            .bind(new.link_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.refresh_intent_by_id(&new.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("intent vanished after insert").into())
+    }
+
+    /// Any intent by id (internal use: workers and MFA).
+    pub async fn refresh_intent_by_id(
+        &self,
+        id: &RefreshIntentId,
+    ) -> anyhow::Result<Option<RefreshIntent>> {
+        let row = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM refresh_intents WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(intent_from_row).transpose()
+    }
+
+    /// One intent of a link.
+    pub async fn refresh_intent(
+        &self,
+        link_id: &LinkId,
+        id: &RefreshIntentId,
+    ) -> anyhow::Result<Option<RefreshIntent>> {
+        let row = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM refresh_intents WHERE id = $1 AND link_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(link_id.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(intent_from_row).transpose()
+    }
+
+    /// A page of a link's intents, newest first.
+    pub async fn list_refresh_intents(
+        &self,
+        link_id: &LinkId,
+        page: PageRequest,
+    ) -> anyhow::Result<Paged<RefreshIntent>> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1")
+                .bind(link_id.as_str())
+                .fetch_one(&self.read)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM refresh_intents WHERE link_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(link_id.as_str())
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        Ok(Paged {
+            items: rows
+                .iter()
+                .map(intent_from_row)
+                .collect::<anyhow::Result<_>>()?,
+            total: to_total(total),
+        })
+    }
+
+    /// The widget token hash and the intent it opens (for the widget-facing MFA endpoint).
+    pub async fn widget_token_hash(
+        &self,
+        id: &RefreshIntentId,
+    ) -> anyhow::Result<Option<(String, OrganizationId, Mode)>> {
+        let row = sqlx::query(
+            "SELECT widget_token_hash, organization_id, mode FROM refresh_intents
+             WHERE id = $1 AND widget_token_hash IS NOT NULL",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mode: String = row.try_get("mode")?;
+        Ok(Some((
+            row.try_get("widget_token_hash")?,
+            OrganizationId::from_trusted(row.try_get("organization_id")?),
+            Mode::parse(&mode).ok_or_else(|| anyhow::anyhow!("bad mode"))?,
+        )))
+    }
+}
