@@ -1,0 +1,10 @@
+//! Refresh intents end to end: the real server (API and worker) on port 0, both backends.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod fencing;
+mod mfa;
+mod rules;
+mod scenarios;
+mod support;

@@ -1,0 +1,130 @@
+//! Rules on create: one in progress per link (under a race), cooldown, retry after failure,
+//! inactive links, bad input; forced outcomes; get and list.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use super::support::*;
+use crate::both_backends;
+use crate::common::*;
+
+both_backends! {
+    async fn fifty_concurrent_creates_make_exactly_one_intent(app: TestApp) {
+        let (_, token) = cl_link(&app, "jonsnow+slow200ms").await;
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let app = app.clone();
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move { create(&app, json!({"link_token": token})).await }));
+        }
+        let mut created = 0;
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            match status.as_u16() {
+                201 => created += 1,
+                _ => assert_error(status, &body, 422, "refresh_intent_in_progress"),
+            }
+        }
+        assert_eq!(created, 1);
+        let (_, list) = app.get(&format!("/v1/refresh_intents?link_token={token}")).await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "exactly one intent exists");
+    }
+
+    async fn cooldown_after_success_and_retry_after_failure(app: TestApp) {
+        let (_, token) = cl_link(&app, "jonsnow").await;
+        let first = create_ok(&app, &token).await;
+        let (status, body) = create(&app, json!({"link_token": token})).await;
+        assert_error(status, &body, 422, "refresh_intent_in_progress");
+        assert_eq!(wait_final(&app, &token, first["id"].as_str().unwrap()).await["status"], "succeeded");
+        let (status, body) = create(&app, json!({"link_token": token})).await;
+        assert_error(status, &body, 429, "rate_limit_exceeded");
+        let next = body["error"]["next_refresh_at"].as_str().unwrap();
+        assert!(next > first["created_at"].as_str().unwrap());
+        assert!(body["error"]["retry_after_seconds"].as_i64().unwrap() > 200, "about 5 minutes: {body}");
+
+        // A failed (forced) refresh neither blocks nor starts a cooldown.
+        let (_, other) = cl_link(&app, "jonsnow").await;
+        let (status, failed) = create(&app, json!({"link_token": other, "result_status": "failed"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let done = wait_final(&app, &other, failed["id"].as_str().unwrap()).await;
+        assert_eq!((done["status"].as_str(), done["public_error"].as_str()), (Some("failed"), Some("retryable_error")));
+        assert_eq!(create(&app, json!({"link_token": other})).await.0, StatusCode::CREATED);
+    }
+
+    async fn configured_cooldown_is_honoured(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::start_with(backend, |c| c.cooldown_only_last_secs = 0).await.unwrap();
+        let (_, token) = cl_link(&app, "jonsnow").await;
+        let first = create_ok(&app, &token).await;
+        wait_final(&app, &token, first["id"].as_str().unwrap()).await;
+        assert_eq!(create(&app, json!({"link_token": token})).await.0, StatusCode::CREATED, "no cooldown configured");
+    }
+
+    async fn forced_outcomes_in_test_mode(app: TestApp) {
+        for (forced, error) in [("succeeded", None), ("failed", Some("retryable_error")), ("rejected", Some("invalid_credentials_error"))] {
+            let (_, token) = cl_link(&app, "jonsnow+mfa_sms").await;
+            // Query-string form, as link-scoped clients send it.
+            let response = app.request(Method::POST, &format!("/v1/refresh_intents?link_token={token}&result_status={forced}"),
+                Some(&app.keys.secret_key), None).await;
+            let (status, intent) = into_json(response).await;
+            assert_eq!(status, StatusCode::CREATED, "{intent}");
+            assert!(intent["requires_mfa"].is_null(), "forced outcomes skip the bank and its MFA");
+            let done = wait_final(&app, &token, intent["id"].as_str().unwrap()).await;
+            assert_eq!(done["status"], forced);
+            assert_eq!(done["public_error"].as_str(), error);
+            let (_, link) = app.get(&format!("/v1/links/{token}")).await;
+            assert_eq!(link["status"], "active", "forced outcomes never touch credentials");
+        }
+    }
+
+    async fn inactive_deleted_foreign_and_invalid(app: TestApp) {
+        let (link, token) = cl_link(&app, "jonsnow").await;
+        let (status, body) = create(&app, json!({"link_token": token, "refresh_type": "everything"})).await;
+        assert_error(status, &body, 400, "invalid_refresh_type");
+        let (status, body) = create(&app, json!({"link_token": token, "result_status": "maybe"})).await;
+        assert_error(status, &body, 400, "invalid_enum");
+        let (status, body) = create(&app, json!({})).await;
+        assert_error(status, &body, 400, "missing_parameter");
+        let (status, body) = create(&app, json!({"link_token": "link_nope_token_AAAAAAAAAAAAAAAAAAAAAAAA"})).await;
+        assert_error(status, &body, 404, "invalid_link_token");
+        let other = app.key_pair("globex", refresco::domain::Mode::Test).await;
+        let (status, body) = into_json(app.request(Method::POST, "/v1/refresh_intents", Some(&other.secret_key),
+            Some(json!({"link_token": token}))).await).await;
+        assert_error(status, &body, 404, "invalid_link_token");
+
+        app.request(Method::PATCH, &format!("/v1/links/{token}"), Some(&app.keys.secret_key), Some(json!({"active": false}))).await;
+        let (status, body) = create(&app, json!({"link_token": token})).await;
+        assert_error(status, &body, 400, "invalid_on_demand_link");
+        let id = link["id"].as_str().unwrap();
+        app.request(Method::DELETE, &format!("/v1/links/{id}"), Some(&app.keys.secret_key), None).await;
+        let (status, body) = create(&app, json!({"link_token": token})).await;
+        assert_error(status, &body, 404, "invalid_link_token");
+    }
+
+    async fn get_and_list_newest_first(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::start_with(backend, |c| c.cooldown_only_last_secs = 0).await.unwrap();
+        let (_, token) = cl_link(&app, "jonsnow").await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let intent = create_ok(&app, &token).await;
+            let id = intent["id"].as_str().unwrap().to_owned();
+            wait_final(&app, &token, &id).await;
+            ids.push(id);
+        }
+        ids.reverse();
+        let (status, page) = app.get(&format!("/v1/refresh_intents?link_token={token}&per_page=2")).await;
+        assert_eq!(status, StatusCode::OK);
+        let got: Vec<_> = page.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(got, ids[..2]);
+        let (_, page2) = app.get(&format!("/v1/refresh_intents?link_token={token}&per_page=2&page=2")).await;
+        assert_eq!(page2[0]["id"], ids[2].as_str());
+        // Another link's intents are not reachable through this token.
+        let (_, other) = cl_link(&app, "jonsnow").await;
+        let (status, body) = app.get(&format!("/v1/refresh_intents/{}?link_token={other}", ids[0])).await;
+        assert_error(status, &body, 404, "missing_resource");
+    }
+}
