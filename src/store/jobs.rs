@@ -309,3 +309,18 @@ impl Store {
         Ok(true)
     }
 }
+
+impl Store {
+    /// A job's state and how many times it was claimed (for operators and tests).
+    pub async fn job_status(
+        &self,
+        intent_id: &RefreshIntentId,
+    ) -> anyhow::Result<Option<(String, i64)>> {
+        let row = sqlx::query("SELECT state, attempts FROM refresh_jobs WHERE intent_id = $1")
+            .bind(intent_id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((r.try_get("state")?, r.try_get("attempts")?)))
+            .transpose()
+    }
+}

@@ -208,6 +208,11 @@ impl TestApp {
 
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
+        self.stop_server().await;
+    }
+
+    /// Stops the server (graceful: the worker drains) but keeps the database for inspection.
+    pub async fn stop_server(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();

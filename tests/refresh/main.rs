@@ -4,6 +4,7 @@
 mod common;
 
 mod fencing;
+mod lifecycle;
 mod mfa;
 mod rules;
 mod scenarios;

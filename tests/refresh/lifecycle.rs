@@ -1,0 +1,55 @@
+//! Worker lifecycle: heartbeats keep a slow refresh's lease; shutdown drains in-flight work.
+
+use std::sync::Arc;
+
+use refresco::config::Role;
+use refresco::domain::RefreshIntentId;
+use refresco::engine::worker::Worker;
+use tokio_util::sync::CancellationToken;
+
+use super::support::*;
+use crate::both_backends;
+use crate::common::*;
+
+both_backends! {
+    async fn heartbeats_keep_a_slow_refresh_on_one_worker(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        // A 1 s lease, a bank taking 0.7 s per call (about 2.8 s per refresh), and two workers
+        // competing: without heartbeats the other worker would take the job over.
+        let app = TestApp::start_with(backend, |c| {
+            c.role = Role::Api;
+            c.job_lease_secs = 1;
+            c.worker_poll_ms = 20;
+        }).await.unwrap();
+        let (_, token) = cl_link(&app, "jonsnow+instant+slow700ms").await;
+        let intent = create_ok(&app, &token).await;
+        let id = intent["id"].as_str().unwrap().to_owned();
+        let stop = CancellationToken::new();
+        let workers: Vec<_> = (0..2).map(|_| {
+            tokio::spawn(Worker::new(Arc::clone(&app.state.engine)).run(stop.clone()))
+        }).collect();
+        let done = wait_final(&app, &token, &id).await;
+        stop.cancel();
+        for w in workers { w.await.unwrap(); }
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let (state, attempts) = app.state.store.job_status(&RefreshIntentId::parse(&id).unwrap()).await.unwrap().unwrap();
+        assert_eq!((state.as_str(), attempts), ("done", 1), "claimed once, never taken over");
+    }
+
+    async fn shutdown_drains_in_flight_refreshes(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        // 0.4 s per bank call: the refresh is still at the bank when shutdown starts.
+        let mut app = TestApp::start_with(backend, |c| c.sandbox_latency_ms = 400).await.unwrap();
+        let (_, token) = cl_link(&app, "jonsnow+instant").await;
+        let intent = create_ok(&app, &token).await;
+        let id = intent["id"].as_str().unwrap().to_owned();
+        wait_until(&app, &token, &id, |i| i["started_at"].is_string()).await;
+        app.stop_server().await; // cancels, and returns only once the worker has drained
+        let store = refresco::open_store(&app.config).await.unwrap();
+        let intent = store.refresh_intent_by_id(&RefreshIntentId::parse(&id).unwrap()).await.unwrap().unwrap();
+        assert_eq!(intent.status.as_str(), "succeeded", "drained, not abandoned");
+        store.close().await;
+    }
+}
