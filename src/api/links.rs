@@ -131,10 +131,19 @@ pub async fn get_link(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LinkPatch {
     /// Keep refreshing the link (`true`) or stop (`false`).
+    #[schema(value_type = Option<bool>)]
     pub active: Option<serde_json::Value>,
+    /// Our addition, test mode: new bank password, to reconnect a link whose credentials the
+    /// bank rejected. Checked by logging in before it is stored.
+    pub password: Option<String>,
+    /// With `password`: a new bank login (the link's when absent). Ignored without `password`.
+    pub username: Option<String>,
+    /// With `password`: the second factor, for banks that ask for one at login.
+    pub mfa_code: Option<String>,
 }
 
-/// Activates or deactivates a link. Other fields are ignored.
+/// Activates or deactivates a link, and (test mode) reconnects it with new credentials. Other
+/// fields are ignored.
 #[utoipa::path(patch, path = "/v1/links/{link_token}", tag = "links", request_body = LinkPatch,
     params(("link_token" = String, Path, description = "The link token")),
     responses((status = 200, body = LinkOut), (status = "4XX", body = ErrorBody)),
@@ -145,7 +154,20 @@ pub async fn update_link(
     Path(token): Path<String>,
     JsonBody(patch): JsonBody<LinkPatch>,
 ) -> Result<Json<LinkOut>, ApiError> {
-    let link = resolve_link_token(&state, &principal, &token).await?;
+    let mut link = resolve_link_token(&state, &principal, &token).await?;
+    if let Some(password) = patch.password.as_deref().filter(|p| !p.is_empty()) {
+        if principal.mode != Mode::Test {
+            return Err(ApiError::test_mode_only(
+                "Reconnecting links through the API",
+            ));
+        }
+        let request = linking::Reconnection {
+            username: patch.username.clone().filter(|u| !u.trim().is_empty()),
+            password: Secret::new(password),
+            mfa_code: patch.mfa_code.clone(),
+        };
+        link = linking::reconnect(&state.linking(), &link, request).await?;
+    }
     let link = match patch.active {
         None => link,
         Some(serde_json::Value::Bool(active)) => state

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::convert::{account_data, bank_holder_type, movement_data};
 use crate::config::Secret;
 use crate::connectors::{
-    ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaAnswer, MfaKind,
-    Registry,
+    BankSession, Connector, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome,
+    MfaAnswer, MfaKind, Registry,
 };
 use crate::crypto::MasterKey;
 use crate::domain::*;
@@ -88,36 +88,12 @@ pub async fn create_link(
         password: request.password.expose().to_owned(),
         holder_type: bank_holder_type(request.holder_type),
     };
-    let mut login_mfa = None;
-    let session = match connector.login(&credentials).await.map_err(bank_error)? {
-        LoginOutcome::LoggedIn(session) => session,
-        LoginOutcome::MfaRequired(challenge) => {
-            login_mfa = Some(super::convert::mfa_method(challenge.kind));
-            let Some(code) = request.mfa_code.as_deref() else {
-                return Err(ApiError::client(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorType::Link,
-                    "mfa_required",
-                    format!(
-                        "The bank asks for a second factor ({}). Send it as mfa_code, or connect \
-                         the bank through the widget.",
-                        challenge.kind.as_str()
-                    ),
-                )
-                .with_param("mfa_code"));
-            };
-            // For approval in the bank's app there is no code: any mfa_code means "approved".
-            let answer = if challenge.kind == MfaKind::App {
-                MfaAnswer::Approved
-            } else {
-                MfaAnswer::Code(code.to_owned())
-            };
-            connector
-                .answer_mfa(&challenge, &answer)
-                .await
-                .map_err(bank_error)?
-        }
-    };
+    let (session, login_mfa) = log_in(
+        connector.as_ref(),
+        &credentials,
+        request.mfa_code.as_deref(),
+    )
+    .await?;
 
     let today = chrono::Utc::now().date_naive();
     let ctx = FetchContext {
@@ -180,6 +156,101 @@ pub async fn create_link(
         accounts,
         token,
     })
+}
+
+/// Logs in, answering the bank's second factor with `mfa_code` when it asks for one. Returns
+/// the session and the second factor the bank asked for, if any.
+async fn log_in(
+    connector: &dyn Connector,
+    credentials: &Credentials,
+    mfa_code: Option<&str>,
+) -> Result<(BankSession, Option<MfaMethod>), ApiError> {
+    match connector.login(credentials).await.map_err(bank_error)? {
+        LoginOutcome::LoggedIn(session) => Ok((session, None)),
+        LoginOutcome::MfaRequired(challenge) => {
+            let Some(code) = mfa_code else {
+                return Err(ApiError::client(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorType::Link,
+                    "mfa_required",
+                    format!(
+                        "The bank asks for a second factor ({}). Send it as mfa_code, or connect \
+                         the bank through the widget.",
+                        challenge.kind.as_str()
+                    ),
+                )
+                .with_param("mfa_code"));
+            };
+            // For approval in the bank's app there is no code: any mfa_code means "approved".
+            let answer = if challenge.kind == MfaKind::App {
+                MfaAnswer::Approved
+            } else {
+                MfaAnswer::Code(code.to_owned())
+            };
+            let session = connector
+                .answer_mfa(&challenge, &answer)
+                .await
+                .map_err(bank_error)?;
+            Ok((session, Some(super::convert::mfa_method(challenge.kind))))
+        }
+    }
+}
+
+/// New credentials for an existing link (test mode: Fintoc reconnects through the widget).
+#[derive(Debug)]
+pub struct Reconnection {
+    /// Bank login; the link's when absent.
+    pub username: Option<String>,
+    /// The new password.
+    pub password: Secret,
+    /// A second factor, for banks that ask for one at login.
+    pub mfa_code: Option<String>,
+}
+
+/// Reconnects a link: logs in with the new credentials and, if the bank accepts them, stores
+/// them sealed and marks the link's credentials active again.
+#[tracing::instrument(skip_all, fields(link_id = %link.id))]
+pub async fn reconnect(
+    linker: &Linker<'_>,
+    link: &Link,
+    request: Reconnection,
+) -> Result<Link, ApiError> {
+    let connector = linker.registry.get(&link.institution.id).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "institution {} vanished",
+            link.institution.id
+        ))
+    })?;
+    let username = request.username.unwrap_or_else(|| link.username.clone());
+    let credentials = Credentials {
+        username: username.clone(),
+        password: request.password.expose().to_owned(),
+        holder_type: bank_holder_type(link.holder_type),
+    };
+    let (_, login_mfa) = log_in(
+        connector.as_ref(),
+        &credentials,
+        request.mfa_code.as_deref(),
+    )
+    .await?;
+    let sealed = serde_json::to_vec(&SealedCredentials {
+        username,
+        password: request.password.expose().to_owned(),
+    })
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    linker
+        .store
+        .update_link_credentials(
+            &link.id,
+            &linker.keys.seal(link.id.as_str(), &sealed),
+            login_mfa,
+        )
+        .await?;
+    linker
+        .store
+        .link_by_id(&link.organization_id, link.mode, &link.id)
+        .await?
+        .ok_or_else(ApiError::invalid_link_token)
 }
 
 /// Tax ids are shown without dots or hyphens.

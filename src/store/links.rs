@@ -247,6 +247,26 @@ impl Store {
         self.link_by_id(organization_id, mode, id).await
     }
 
+    /// Replaces a link's sealed credentials after a successful login with them, and marks the
+    /// credentials active again.
+    pub async fn update_link_credentials(
+        &self,
+        id: &LinkId,
+        sealed_credentials: &[u8],
+        login_mfa: Option<MfaMethod>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE links SET credentials = $1, login_mfa = $2, credential_status = 'active'
+             WHERE id = $3 AND deleted_at IS NULL",
+        )
+        .bind(sealed_credentials.to_vec())
+        .bind(login_mfa.map(MfaMethod::as_str))
+        .bind(id.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     /// Deletes a link: its token stops working at once and it disappears from every list.
     /// Rows are kept (marked deleted) so in-flight work referring to them stays consistent.
     /// Returns false when there was no such live link.

@@ -182,3 +182,39 @@ both_backends! {
         assert!(done["requires_mfa"].is_null(), "no MFA pending once answered");
     }
 }
+
+mod reconnect {
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    use super::super::support::*;
+    use crate::both_backends;
+    use crate::common::*;
+
+    both_backends! {
+        async fn a_rejected_link_refreshes_again_after_reconnecting(app: TestApp) {
+            let (_, token) = cl_link(&app, "jonsnow+invalid@1").await;
+            let intent = create_ok(&app, &token).await;
+            assert_eq!(wait_final(&app, &token, intent["id"].as_str().unwrap()).await["status"], "rejected");
+            assert_error_code(&app, &token, "rejected_refresh_intent").await;
+
+            // Wrong new credentials are refused and change nothing.
+            let path = format!("/v1/links/{token}");
+            let patch = |body| app.request(Method::PATCH, &path, Some(&app.keys.secret_key), Some(body));
+            let (status, body) = into_json(patch(json!({"password": "wrong"})).await).await;
+            assert_error(status, &body, 406, "institution_credentials_invalid");
+            assert_error_code(&app, &token, "rejected_refresh_intent").await;
+
+            let (status, link) = into_json(patch(json!({"password": "jonsnow"})).await).await;
+            assert_eq!(status, StatusCode::OK, "{link}");
+            assert_eq!(link["status"], "active");
+            let intent = create_ok(&app, &token).await;
+            assert_eq!(wait_final(&app, &token, intent["id"].as_str().unwrap()).await["status"], "succeeded");
+        }
+    }
+
+    async fn assert_error_code(app: &TestApp, token: &str, code: &str) {
+        let (status, body) = create(app, json!({"link_token": token})).await;
+        assert_error(status, &body, 422, code);
+    }
+}
