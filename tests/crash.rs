@@ -3,9 +3,11 @@
 //! duplicated. SQLite: one process killed and restarted. PostgreSQL: an API process and two
 //! worker processes, one of them killed; the other takes over its jobs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "common/process.rs"]
+mod process;
+use process::spawn;
 
 use refresco::config::{DatabaseTarget, Secret};
 use refresco::domain::RefreshIntentId;
@@ -13,78 +15,6 @@ use refresco::store::Store;
 use serde_json::{json, Value};
 
 const LINKS: usize = 100;
-
-/// A running `refresco serve`, logging to files in `dir`.
-struct Server {
-    child: Child,
-    addr: String,
-    stdout: PathBuf,
-}
-
-fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, String)]) -> Server {
-    let stdout = dir.join(format!("{name}.out"));
-    let stderr = dir.join(format!("{name}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_refresco"))
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
-        .env("REFRESCO_WORKER_POLL_MS", "50")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .expect("refresco starts");
-    // The bound address is in the "serving" log line.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
-        if let Some(addr) = log
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["fields"]["message"] == "serving")
-            .and_then(|v| v["fields"]["addr"].as_str().map(str::to_owned))
-        {
-            break addr;
-        }
-        assert!(Instant::now() < deadline, "{name} did not start:\n{log}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Server {
-        child,
-        addr: format!("http://{addr}"),
-        stdout,
-    }
-}
-
-impl Server {
-    fn secret_key(&self) -> String {
-        let out = std::fs::read_to_string(&self.stdout).unwrap();
-        out.lines()
-            .find_map(|l| l.trim().strip_prefix("secret key: ").map(str::to_owned))
-            .expect("first start prints the keys")
-    }
-
-    fn kill_9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "graceful stop exits 0: {status}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()

@@ -1,0 +1,258 @@
+//! The command line on the real binary: keys, links, migrations, configuration errors, and the
+//! keys printed on the first start.
+
+use serde_json::Value;
+
+#[path = "common/process.rs"]
+mod process;
+use process::{run, spawn};
+
+async fn get(base: &str, key: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{base}{path}"))
+        .header("Authorization", key)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_links_from_the_cli_work_against_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let (ok, out, err) = run(
+        &[
+            "keys",
+            "create",
+            "--org",
+            "acme",
+            "--json",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let keys: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    let secret = keys["secret_key"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sk_test_"));
+    assert!(keys["public_key"].as_str().unwrap().starts_with("pk_test_"));
+
+    let (ok, out, _) = run(
+        &[
+            "keys",
+            "create",
+            "--org",
+            "acme",
+            "--mode",
+            "live",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert!(ok);
+    assert!(
+        out.contains("sk_live_") && out.contains("pk_live_"),
+        "{out}"
+    );
+
+    // The password from the environment keeps it out of the process list and shell history.
+    let (ok, out, err) = run(
+        &[
+            "links",
+            "create",
+            "--institution",
+            "cl_banco_sandbox",
+            "--username",
+            "41614850-3",
+            "--org",
+            "acme",
+            "--json",
+            "--data-dir",
+            data,
+        ],
+        &[("REFRESCO_BANK_PASSWORD", "jonsnow")],
+    );
+    assert!(ok, "{err}");
+    let link: Value = serde_json::from_str(&out).unwrap();
+    let token = link["link_token"].as_str().unwrap().to_owned();
+    assert!(!err.contains("jonsnow"), "the password is never logged");
+
+    let (ok, _, err) = run(
+        &[
+            "links",
+            "create",
+            "--institution",
+            "cl_banco_sandbox",
+            "--username",
+            "41614850-3",
+            "--password",
+            "nope",
+            "--org",
+            "acme",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("rejected the username or password"), "{err}");
+
+    // An existing organization: the server does not create the default one or print keys.
+    let server = spawn(dir.path(), "serve", &["--data-dir", data], &[]);
+    assert!(!std::fs::read_to_string(&server.stdout)
+        .unwrap()
+        .contains("secret key"));
+    let (status, got) = get(&server.addr, &secret, &format!("/v1/links/{token}")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["id"], link["id"]);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_prints_working_keys_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let first = spawn(dir.path(), "first", &["--data-dir", data], &[]);
+    let key = first.secret_key();
+    let (status, _) = get(&first.addr, &key, "/v1/links").await;
+    assert_eq!(status, 200);
+    let log = std::fs::read_to_string(&first.stderr).unwrap();
+    assert!(
+        !log.contains(&key),
+        "keys are printed on stdout for the person, never logged"
+    );
+    first.stop();
+    let second = spawn(dir.path(), "second", &["--data-dir", data], &[]);
+    assert!(!std::fs::read_to_string(&second.stdout)
+        .unwrap()
+        .contains("secret key"));
+    let (status, _) = get(&second.addr, &key, "/v1/links").await;
+    assert_eq!(status, 200, "the key survives restarts");
+    second.stop();
+}
+
+#[test]
+fn configuration_errors_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (ok, _, err) = run(
+        &["serve", "--data-dir", data, "--database-url", "mysql://x"],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("postgres://"), "{err}");
+    let (ok, _, err) = run(
+        &["serve", "--data-dir", data],
+        &[("REFRESCO_LISTEN", "not-an-address")],
+    );
+    assert!(!ok);
+    assert!(
+        err.to_lowercase().contains("listen"),
+        "names the setting: {err}"
+    );
+    let file = dir.path().join("refresco.toml");
+    std::fs::write(&file, "worker_concurrency = 0\n").unwrap();
+    let (ok, _, err) = run(
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("worker_concurrency"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+            "--database-url",
+            "postgres://u:hunter2@127.0.0.1:1/x",
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("connecting to PostgreSQL"), "{err}");
+    assert!(
+        !err.contains("hunter2"),
+        "the database password is never echoed: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_needs_migrations_before_serving() {
+    use sqlx::Connection;
+    let admin = std::env::var("REFRESCO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false"),
+            "PostgreSQL is required in CI but unreachable"
+        );
+        eprintln!("NOTE: PostgreSQL unreachable; migration test SKIPPED");
+        return;
+    };
+    let name = format!(
+        "refresco_cli_{}",
+        refresco::crypto::random_token(8).to_lowercase()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let url = url.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+
+    let (ok, _, err) = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+            "--database-url",
+            &url,
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("refresco migrate"), "{err}");
+    let (ok, out, err) = run(
+        &["migrate", "--data-dir", data, "--database-url", &url],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("migrations applied"));
+    let server = spawn(
+        dir.path(),
+        "pg",
+        &["--data-dir", data, "--database-url", &url],
+        &[],
+    );
+    let key = server.secret_key();
+    assert_eq!(get(&server.addr, &key, "/readyz").await.0, 200);
+    server.stop();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}

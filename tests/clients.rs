@@ -1,0 +1,310 @@
+//! The official Fintoc clients, unmodified, against the real server; and a schemathesis fuzz
+//! pass over the OpenAPI document.
+//!
+//! - `tests/clients/python/test_official_client.py` drives `fintoc` 2.26.0 (Python) and
+//!   `tests/clients/node/test_official_client.js` drives `fintoc` 1.15.0 (Node). Each runs as
+//!   a subprocess against a server on 127.0.0.1:0, on both backends, and compares what the client
+//!   sees with raw HTTP answers of the same server.
+//! - schemathesis (from the same Python environment) fuzzes every operation of
+//!   `/v1/openapi.json` and checks for 5xx answers and answers the document does not describe.
+//!
+//! The tools come from `.venv-test/` (Python) and `tests/clients/node/node_modules/`, both made
+//! by `scripts/test`. When they are missing the tests print `SKIPPED` and pass, except in CI
+//! (`CI` set, not `false`), where they fail.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::process::Command;
+
+/// How long one client script may run (each takes a few seconds).
+const CLIENT_LIMIT: Duration = Duration::from_secs(180);
+/// How long one schemathesis run may take (each takes well under a minute).
+const FUZZ_LIMIT: Duration = Duration::from_secs(420);
+/// Fixed so that a failing run can be replayed exactly.
+const FUZZ_SEED: &str = "20261123";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
+/// True when `tool` is usable; otherwise fails in CI, or prints SKIPPED and returns false.
+fn require(test: &str, tool: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    let hint = "run scripts/test, which installs it";
+    if in_ci() {
+        panic!("{test}: {tool} is missing ({hint}); CI must not skip this test");
+    }
+    // Straight to the process's stderr: libtest captures `eprintln!`, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {tool} is missing ({hint})"
+    );
+    false
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    repo().join(".venv-test/bin").join(name)
+}
+
+fn node_dir() -> PathBuf {
+    repo().join("tests/clients/node")
+}
+
+fn node_available() -> bool {
+    std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A command with proxies switched off: everything it talks to is on 127.0.0.1.
+fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs `cmd` to completion within `limit`; panics with its whole output when it fails.
+async fn run(mut cmd: Command, what: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(output) => output.unwrap_or_else(|e| panic!("{what}: waiting failed: {e}")),
+        Err(_) => panic!("{what}: still running after {limit:?}; killed"),
+    };
+    let text = format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{what} failed ({}) after {:.1?}:\n{text}",
+        output.status,
+        started.elapsed()
+    );
+    println!("{what} passed in {:.1?}:\n{text}", started.elapsed());
+    text
+}
+
+/// Three links of "acme": the one the scripts read and update (with an account holding over
+/// 60 confirmed movements), one they delete, and one more so that lists span three pages of one.
+async fn client_env(app: &TestApp) -> Vec<(&'static str, String)> {
+    let (_, link_token) = app.create_link("41614850-3").await;
+    let (_, delete_token) = app.create_link("40427672-7").await;
+    app.create_link("41579263-8").await;
+    vec![
+        ("FINTOC_BASE_URL", app.base.clone()),
+        ("FINTOC_SECRET_KEY", app.keys.secret_key.clone()),
+        ("FINTOC_LINK_TOKEN", link_token),
+        ("FINTOC_DELETE_LINK_TOKEN", delete_token),
+    ]
+}
+
+both_backends! {
+    async fn python_official_client(app: TestApp) {
+        let test = format!("python_official_client ({:?})", app.backend);
+        let python = venv_bin("python");
+        if !require(&test, ".venv-test (Python with fintoc 2.26.0)", python.exists()) {
+            return;
+        }
+        let mut cmd = command(&python);
+        cmd.arg(repo().join("tests/clients/python/test_official_client.py"))
+            .envs(client_env(&app).await);
+        let out = run(cmd, &test, CLIENT_LIMIT).await;
+        assert!(out.contains(" passed, 0 failed"), "the script reported its checks:\n{out}");
+    }
+
+    async fn node_official_client(app: TestApp) {
+        let test = format!("node_official_client ({:?})", app.backend);
+        let installed = node_dir().join("node_modules/fintoc/package.json").exists();
+        if !require(&test, "node", node_available())
+            || !require(&test, "tests/clients/node/node_modules (fintoc 1.15.0)", installed)
+        {
+            return;
+        }
+        let mut cmd = command("node");
+        cmd.arg(node_dir().join("test_official_client.js"))
+            .current_dir(node_dir())
+            .envs(client_env(&app).await);
+        let out = run(cmd, &test, CLIENT_LIMIT).await;
+        assert!(out.contains(" passed, 0 failed"), "the script reported its checks:\n{out}");
+    }
+}
+
+/// schemathesis's configuration: realistic values for the identifiers, so that most generated
+/// requests reach the handlers instead of stopping at "no such link"; each binding still lets
+/// generated values through a quarter of the time (half for the bank credentials).
+fn fuzz_config(link_token: &str, accounts: &[String], movements: &[String]) -> String {
+    let list = |values: &[String]| {
+        let quoted: Vec<String> = values
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    format!(
+        r#"# Written by tests/clients.rs for one run.
+[dictionaries]
+link_token = {{ values = {link_tokens} }}
+account_id = {{ values = {accounts} }}
+movement_id = {{ values = {movements} }}
+institution_id = {{ values = ["cl_banco_sandbox"] }}
+username = {{ values = ["41614850-3", "40427672-7", "41579263-8"] }}
+password = {{ values = ["jonsnow"] }}
+holder_type = {{ values = ["individual", "business"] }}
+
+[parameters]
+"query.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
+"path.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
+"path.account_id" = {{ dictionary = "account_id", probability = 0.75 }}
+"path.movement_id" = {{ dictionary = "movement_id", probability = 0.75 }}
+"body.institution_id" = {{ dictionary = "institution_id", probability = 0.5 }}
+"body.username" = {{ dictionary = "username", probability = 0.5 }}
+"body.password" = {{ dictionary = "password", probability = 0.5 }}
+"body.holder_type" = {{ dictionary = "holder_type", probability = 0.75 }}
+"body.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
+"#,
+        link_tokens = list(&[link_token.to_owned()]),
+        accounts = list(accounts),
+        movements = list(movements),
+    )
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// One schemathesis run over the operations `selection` picks.
+async fn schemathesis(app: &TestApp, dir: &Path, selection: &[&str], max_examples: u32) -> String {
+    let mut cmd = command(venv_bin("schemathesis"));
+    cmd.current_dir(dir)
+        .arg("--config-file")
+        .arg(dir.join("schemathesis.toml"))
+        .arg("run")
+        .arg(format!("{}/v1/openapi.json", app.base))
+        .args(["--url", &app.base])
+        .args(["--header", &format!("Authorization: {}", app.keys.secret_key)])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        .args(["--max-examples", &max_examples.to_string()])
+        .args(["--seed", FUZZ_SEED])
+        .args(["--workers", "1"])
+        .args(["--generation-database", "none"])
+        .args(["--request-timeout", "10"])
+        .arg("--no-color")
+        .args(selection);
+    run(
+        cmd,
+        &format!("schemathesis {}", selection.join(" ")),
+        FUZZ_LIMIT,
+    )
+    .await
+}
+
+/// The run's summary says `Selected: N/M` and `Tested: N`, with N > 0.
+fn assert_every_selected_operation_tested(out: &str) {
+    let value = |label: &str| {
+        out.lines()
+            .find_map(|line| line.trim().strip_prefix(label))
+            .map(|rest| rest.trim().split('/').next().unwrap().trim().to_owned())
+            .unwrap_or_else(|| panic!("no `{label}` line in the schemathesis summary:\n{out}"))
+    };
+    let selected: u32 = value("Selected:").parse().expect("a count");
+    let tested: u32 = value("Tested:").parse().expect("a count");
+    assert!(selected > 0, "schemathesis selected operations:\n{out}");
+    assert_eq!(
+        tested, selected,
+        "every selected operation was tested:\n{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzz_openapi_with_schemathesis() {
+    let present = venv_bin("schemathesis").exists();
+    if !require(
+        "fuzz_openapi_with_schemathesis",
+        ".venv-test (schemathesis 4.32.5)",
+        present,
+    ) {
+        return;
+    }
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite app");
+    let (link, token) = app.create_link("41614850-3").await;
+    let accounts = ids(&link["accounts"]);
+    let (status, page) = app
+        .get(&format!(
+            "/v1/accounts/{}/movements?link_token={token}&per_page=5",
+            accounts[0]
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let movements = ids(&page);
+    assert!(!movements.is_empty(), "the sandbox account has movements");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("schemathesis.toml"),
+        fuzz_config(&token, &accounts, &movements),
+    )
+    .unwrap();
+
+    // Everything but DELETE first: its stateful phase would otherwise delete the link (by the
+    // ids GET /v1/links returns) early on, and later requests would stop at 404.
+    let out = schemathesis(&app, dir.path(), &["--exclude-method", "DELETE"], 100).await;
+    assert_every_selected_operation_tested(&out);
+    let (status, body) = app.get(&format!("/v1/links/{token}")).await;
+    assert_eq!(status, StatusCode::OK, "the link survived: {body}");
+
+    let out = schemathesis(&app, dir.path(), &["--include-method", "DELETE"], 50).await;
+    assert_every_selected_operation_tested(&out);
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the server is still healthy: {body}"
+    );
+    app.stop().await;
+}
