@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+#[path = "common/postgres.rs"]
+mod postgres;
 #[path = "common/process.rs"]
 mod process;
 use process::{run, spawn};
@@ -197,28 +199,10 @@ fn configuration_errors_are_explained() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_needs_migrations_before_serving() {
-    use sqlx::Connection;
-    let admin = std::env::var("REFRESCO_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false"),
-            "PostgreSQL is required in CI but unreachable"
-        );
-        eprintln!("NOTE: PostgreSQL unreachable; migration test SKIPPED");
+    let Some(database) = postgres::fresh_database("cli").await else {
         return;
     };
-    let name = format!(
-        "refresco_cli_{}",
-        refresco::crypto::random_token(8).to_lowercase()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    let url = url.to_string();
+    let url = database.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
 
@@ -251,8 +235,4 @@ async fn postgres_needs_migrations_before_serving() {
     let key = server.secret_key();
     assert_eq!(get(&server.addr, &key, "/readyz").await.0, 200);
     server.stop();
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "common/postgres.rs"]
+mod postgres;
 #[path = "common/process.rs"]
 mod process;
 use process::spawn;
@@ -236,29 +238,10 @@ async fn sqlite_kill_9_and_restart_finishes_every_intent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_workers_one_killed_the_other_takes_over() {
-    use sqlx::Connection;
-    let admin = std::env::var("REFRESCO_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
-        let required = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-        assert!(
-            !required,
-            "PostgreSQL is required in CI but unreachable at {admin}"
-        );
-        eprintln!("NOTE: PostgreSQL unreachable; crash test on PostgreSQL SKIPPED");
+    let Some(database) = postgres::fresh_database("crash").await else {
         return;
     };
-    let name = format!(
-        "refresco_crash_{}",
-        refresco::crypto::random_token(8).to_lowercase()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    let url = url.to_string();
+    let url = database.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     let data_arg = dir.path().join("data");
@@ -298,8 +281,4 @@ async fn postgres_two_workers_one_killed_the_other_takes_over() {
     store.close().await;
     survivor.stop();
     api.stop();
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }

@@ -31,8 +31,16 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// Middleware body: leaves JSON and successful responses alone, rewrites the rest.
-pub async fn ensure_json_errors(response: Response) -> Response {
+pub async fn ensure_json_errors(mut response: Response) -> Response {
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read: the connection cannot carry another request.
+        // Saying so stops clients from reusing it (they would see a truncated answer).
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -24,6 +24,11 @@ impl Rut {
     /// `K` as check digit) and checks the digit.
     pub fn parse(input: &str) -> Result<Self, RutError> {
         let compact: String = input.trim().chars().filter(|c| *c != '.').collect();
+        // A RUT is ASCII; checking first also keeps the byte-based split below on a character
+        // boundary whatever a client sends.
+        if !compact.is_ascii() {
+            return Err(RutError::Malformed);
+        }
         // The hyphen, when present, must sit right before the check digit.
         let (body, dv) = match compact.split_once('-') {
             Some((body, dv)) => (body.to_string(), dv.to_string()),
@@ -110,6 +115,14 @@ pub fn check_digit(body: u32) -> char {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn non_ascii_input_is_malformed_not_a_panic() {
+        for junk in ["𥙶", "4𥙶", "41614850-𥙶", "ñ", "\u{202e}1-9"] {
+            assert_eq!(Rut::parse(junk), Err(RutError::Malformed), "{junk:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! Accounts of a link.
 
 use super::rows::account_from_row;
-use super::{to_total, PageRequest, Paged, Store};
+use super::{PageRequest, Paged, Store};
 use crate::domain::{Account, AccountId, LinkId};
 
 impl Store {
@@ -23,13 +23,7 @@ impl Store {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        Ok(Paged {
-            items: rows
-                .iter()
-                .map(account_from_row)
-                .collect::<anyhow::Result<_>>()?,
-            total: to_total(total),
-        })
+        Paged::from_rows(&rows, total, account_from_row)
     }
 
     /// One account, only if it belongs to `link_id`.

@@ -2,7 +2,7 @@
 //! activation and deletion.
 
 use super::rows::{account_from_row, link_from_row};
-use super::{flag, to_total, PageRequest, Paged, Store};
+use super::{flag, PageRequest, Paged, Store};
 use crate::domain::*;
 
 /// Everything a new link is created with, in one transaction.
@@ -217,13 +217,7 @@ impl Store {
             .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
-        Ok(Paged {
-            items: rows
-                .iter()
-                .map(link_from_row)
-                .collect::<anyhow::Result<_>>()?,
-            total: to_total(total),
-        })
+        Paged::from_rows(&rows, total, link_from_row)
     }
 
     /// Turns refreshing on or off; returns the updated link, or `None` if it is gone.

@@ -85,6 +85,20 @@ pub struct Paged<T> {
     pub total: u64,
 }
 
+impl<T> Paged<T> {
+    /// Maps fetched rows into a page; `count` is the `COUNT(*)` across pages.
+    fn from_rows(
+        rows: &[sqlx::any::AnyRow],
+        count: i64,
+        map: impl Fn(&sqlx::any::AnyRow) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Self> {
+        Ok(Paged {
+            items: rows.iter().map(map).collect::<anyhow::Result<_>>()?,
+            total: to_total(count),
+        })
+    }
+}
+
 impl Store {
     /// Opens (and on SQLite creates and migrates) the configured database. On PostgreSQL,
     /// `migrate` applies pending migrations; without it, a schema that is behind is an error

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::rows::{date_to_millis, movement_from_row, transfer_to_column};
-use super::{flag, to_total, PageRequest, Paged, Store};
+use super::{flag, PageRequest, Paged, Store};
 use crate::domain::{AccountId, Movement, MovementData, MovementId};
 
 /// Filters of the movements list (all optional).
@@ -90,13 +90,7 @@ impl Store {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        Ok(Paged {
-            items: rows
-                .iter()
-                .map(movement_from_row)
-                .collect::<anyhow::Result<_>>()?,
-            total: to_total(total),
-        })
+        Paged::from_rows(&rows, total, movement_from_row)
     }
 
     /// One movement of an account (not one the bank removed).

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::rows::get_time;
-use super::{to_total, PageRequest, Paged, Store};
+use super::{PageRequest, Paged, Store};
 use crate::domain::*;
 
 /// A refresh intent to create.
@@ -234,13 +234,7 @@ impl Store {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        Ok(Paged {
-            items: rows
-                .iter()
-                .map(intent_from_row)
-                .collect::<anyhow::Result<_>>()?,
-            total: to_total(total),
-        })
+        Paged::from_rows(&rows, total, intent_from_row)
     }
 
     /// The widget token hash and the intent it opens (for the widget-facing MFA endpoint).

@@ -27,6 +27,7 @@ both_backends! {
         let huge = format!("{{\"username\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
         let response = app.client.post(format!("{}/v1/links", app.base))
             .header("Authorization", &key).body(huge).send().await.unwrap();
+        assert_eq!(response.headers()["connection"], "close", "the unread body ends the connection");
         let (status, body) = into_json(response).await;
         assert_error(status, &body, 413, "request_too_large");
         // Wrong query types.
@@ -65,6 +66,15 @@ both_backends! {
             Some(json!({"institution_id": "\u{202e}💩\u{0}", "username": "ñ", "password": "\u{ffff}"}))).await;
         let (status, body) = into_json(response).await;
         assert!(status.is_client_error(), "{body}");
+        // Junk usernames reach the banks' own parsers (RUT, RFC): still a 4xx.
+        for (institution, username) in [("cl_banco_sandbox", "ñ"), ("cl_banco_sandbox", "𥙶"),
+                                        ("cl_banco_sandbox", "4𥙶-k"), ("mx_banco_sandbox", "𥙶𥙶𥙶𥙶𥙶𥙶𥙶𥙶𥙶𥙶𥙶𥙶𥙶"),
+                                        ("mx_banco_sandbox", "ñ")] {
+            let response = app.request(Method::POST, "/v1/links", Some(&app.keys.secret_key),
+                Some(json!({"institution_id": institution, "username": username, "password": "jonsnow"}))).await;
+            let (status, body) = into_json(response).await;
+            assert_error(status, &body, 406, "institution_credentials_invalid");
+        }
     }
 
     async fn trailing_slash_version_header_and_health(app: TestApp) {

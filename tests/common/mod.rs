@@ -6,7 +6,7 @@
 //! set (or `REFRESCO_REQUIRE_POSTGRES=1`): then they fail loudly.
 #![allow(dead_code)]
 
-use std::sync::Once;
+pub mod postgres;
 
 use refresco::config::Secret;
 use refresco::domain::Mode;
@@ -35,48 +35,8 @@ pub struct TestApp {
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
-    pg_database: Option<(String, String)>,
-}
-
-fn admin_url() -> String {
-    std::env::var("REFRESCO_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn postgres_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
-        || std::env::var("REFRESCO_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
-}
-
-static SKIP_NOTICE: Once = Once::new();
-
-/// Creates a fresh database; `None` when PostgreSQL is unreachable and not required.
-async fn fresh_postgres_database() -> Option<(String, String)> {
-    use sqlx::Connection;
-    let admin = admin_url();
-    let mut conn = match sqlx::PgConnection::connect(&admin).await {
-        Ok(c) => c,
-        Err(e) => {
-            if postgres_required() {
-                panic!("PostgreSQL is required in CI but unreachable at {admin}: {e}");
-            }
-            SKIP_NOTICE.call_once(|| {
-                eprintln!("NOTE: PostgreSQL unreachable ({e}); PostgreSQL tests are SKIPPED");
-            });
-            return None;
-        }
-    };
-    let name = format!(
-        "refresco_t_{}",
-        refresco::crypto::random_token(12).to_lowercase()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("creating a test database");
-    let mut url = url::Url::parse(&admin).expect("admin URL");
-    url.set_path(&format!("/{name}"));
-    Some((name, url.to_string()))
+    /// Dropped after the server stops (field order), which drops the database.
+    _pg_database: Option<postgres::FreshDatabase>,
 }
 
 impl TestApp {
@@ -97,9 +57,9 @@ impl TestApp {
         let pg_database = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let (name, url) = fresh_postgres_database().await?;
-                config.database_url = Some(Secret::new(url.clone()));
-                Some((name, url))
+                let database = postgres::fresh_database("t").await?;
+                config.database_url = Some(Secret::new(database.url.clone()));
+                Some(database)
             }
         };
         adjust(&mut config);
@@ -128,7 +88,7 @@ impl TestApp {
             shutdown,
             server: Some(server),
             _dir: dir,
-            pg_database,
+            _pg_database: pg_database,
         })
     }
 
@@ -223,26 +183,6 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if let Some((name, _)) = self.pg_database.take() {
-            // Async drop does not exist: drop the database from a helper thread.
-            let admin = admin_url();
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async move {
-                    use sqlx::Connection;
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
-                    }
-                });
-            })
-            .join();
-        }
     }
 }
 
