@@ -139,6 +139,27 @@ impl TestApp {
         .await
     }
 
+    /// Creates a Chilean sandbox link whose bank asks for a second factor at login.
+    pub async fn create_link_with_mfa(&self, password: &str, code: &str) -> (Value, String) {
+        let response = self
+            .request(
+                Method::POST,
+                "/v1/links",
+                Some(&self.keys.secret_key),
+                Some(json!({
+                    "institution_id": "cl_banco_sandbox",
+                    "username": "41614850-3",
+                    "password": password,
+                    "mfa_code": code,
+                })),
+            )
+            .await;
+        let (status, body) = into_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "link creation failed: {body}");
+        let token = body["link_token"].as_str().expect("link_token").to_owned();
+        (body, token)
+    }
+
     /// Creates a link with explicit key, institution and credentials.
     pub async fn create_link_with(
         &self,
