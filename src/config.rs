@@ -105,6 +105,27 @@ pub struct Config {
     pub job_max_attempts: u32,
     /// Seconds a stopping worker waits for in-flight refreshes before leaving them to others.
     pub shutdown_drain_secs: u64,
+    /// Seconds a link intent's widget token and exchange token stay usable after creation
+    /// (Fintoc's `exchange_token_expires_at`; 30 minutes in its documented example).
+    pub link_intent_ttl_secs: u64,
+    /// Milliseconds a webhook receiver has to answer one attempt.
+    pub webhook_timeout_ms: u64,
+    /// Milliseconds before the first retry of a failed delivery; each retry doubles it.
+    pub webhook_retry_base_ms: u64,
+    /// Retries after the first attempt before a delivery is given up.
+    pub webhook_max_retries: u32,
+    /// Longest wait between two attempts, in seconds (also caps `Retry-After`).
+    pub webhook_max_backoff_secs: u64,
+    /// An endpoint whose deliveries have failed continuously for this many seconds is disabled.
+    pub webhook_disable_after_secs: u64,
+    /// Deliveries one process sends at the same time.
+    pub webhook_concurrency: usize,
+    /// Deliveries in flight to one endpoint at the same time (a slow endpoint cannot take more).
+    pub webhook_per_endpoint_concurrency: u32,
+    /// Let every endpoint reach loopback, private and link-local addresses.
+    pub webhook_allow_private: bool,
+    /// Let test-mode endpoints reach them (a receiver on a developer's localhost).
+    pub webhook_allow_private_in_test: bool,
 }
 
 impl Default for Config {
@@ -130,6 +151,16 @@ impl Default for Config {
             worker_poll_ms: 250,
             job_max_attempts: 5,
             shutdown_drain_secs: 30,
+            link_intent_ttl_secs: 30 * 60,
+            webhook_timeout_ms: 10_000,
+            webhook_retry_base_ms: 3_000,
+            webhook_max_retries: 17,
+            webhook_max_backoff_secs: 6 * 60 * 60,
+            webhook_disable_after_secs: 3 * 24 * 60 * 60,
+            webhook_concurrency: 64,
+            webhook_per_endpoint_concurrency: 4,
+            webhook_allow_private: false,
+            webhook_allow_private_in_test: true,
         }
     }
 }
@@ -166,6 +197,16 @@ const ENV_KEYS: &[&str] = &[
     "worker_poll_ms",
     "job_max_attempts",
     "shutdown_drain_secs",
+    "link_intent_ttl_secs",
+    "webhook_timeout_ms",
+    "webhook_retry_base_ms",
+    "webhook_max_retries",
+    "webhook_max_backoff_secs",
+    "webhook_disable_after_secs",
+    "webhook_concurrency",
+    "webhook_per_endpoint_concurrency",
+    "webhook_allow_private",
+    "webhook_allow_private_in_test",
 ];
 
 /// A configuration problem, explained for a person.
@@ -198,6 +239,15 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.webhook_concurrency == 0 || self.webhook_per_endpoint_concurrency == 0 {
+            return Err(ConfigError(
+                "webhook_concurrency and webhook_per_endpoint_concurrency must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.webhook_timeout_ms == 0 {
+            return Err(ConfigError("webhook_timeout_ms must be at least 1".into()));
+        }
         if self.worker_concurrency == 0 {
             return Err(ConfigError("worker_concurrency must be at least 1".into()));
         }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use crate::crypto::MasterKey;
 use crate::engine::worker::Worker;
 use crate::engine::EngineContext;
 use crate::store::Store;
+use crate::webhooks::dispatcher::Dispatcher;
 
 /// A built application, ready to serve on its listener.
 pub struct App {
@@ -82,6 +84,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App>
             registry: Arc::new(registry),
             config: Arc::new(config),
             wake: tokio::sync::Notify::new(),
+            webhook_wake: tokio::sync::Notify::new(),
         }),
     };
     Ok(App { listener, state })
@@ -103,10 +106,13 @@ impl App {
     /// served; with `role = api` no worker runs.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let role = self.state.config.role;
-        let worker = (role != Role::Api).then(|| {
+        let mut background = Vec::new();
+        if role != Role::Api {
             let worker = Worker::new(self.state.engine.clone());
-            tokio::spawn(worker.run(shutdown.clone()))
-        });
+            background.push(tokio::spawn(worker.run(shutdown.clone())));
+            let dispatcher = Dispatcher::new(self.state.engine.clone())?;
+            background.push(tokio::spawn(dispatcher.run(shutdown.clone())));
+        }
         let router = match role {
             Role::Worker => api::health::router().with_state(self.state.clone()),
             Role::Api | Role::All => api::router(self.state.clone()),
@@ -120,8 +126,8 @@ impl App {
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .context("HTTP server failed")?;
-        if let Some(worker) = worker {
-            worker.await.context("worker task")?;
+        for task in background {
+            task.await.context("background task")?;
         }
         self.state.store.close().await;
         tracing::info!("stopped");

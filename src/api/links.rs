@@ -42,7 +42,8 @@ pub struct LinkIn {
     pub mfa_code: Option<String>,
 }
 
-fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+/// A required, non-blank text parameter.
+pub(super) fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
     match value.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(ApiError::missing_param(name)),

@@ -2,15 +2,20 @@
 //! middleware stack in one place.
 
 pub mod accounts;
+pub mod events;
 pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod idempotency;
+pub mod link_intents;
 pub mod links;
 pub mod openapi;
 pub mod pagination;
 pub mod refresh_intents;
+pub mod webhook_endpoints;
 pub mod widget;
+pub mod widget_link_intents;
+pub mod widget_pages;
 pub mod wire;
 
 use std::sync::Arc;
@@ -41,11 +46,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// The link-creation service over this state.
     pub fn linking(&self) -> Linker<'_> {
-        Linker {
-            store: &self.store,
-            keys: &self.keys,
-            registry: &self.registry,
-        }
+        self.engine.linker()
     }
 }
 
@@ -58,7 +59,12 @@ pub fn router(state: AppState) -> Router {
         .merge(links::router())
         .merge(accounts::router())
         .merge(refresh_intents::router())
+        .merge(events::router())
+        .merge(webhook_endpoints::router())
         .merge(widget::router())
+        .merge(link_intents::router())
+        .merge(widget_link_intents::router())
+        .merge(widget_pages::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         // Layers run outermost-last-added. From the outside in:

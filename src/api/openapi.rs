@@ -6,7 +6,10 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, health, links, refresh_intents, widget, wire, AppState};
+use super::{
+    accounts, health, link_intents, links, refresh_intents, widget, widget_link_intents, wire,
+    AppState,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +32,13 @@ use super::{accounts, health, links, refresh_intents, widget, wire, AppState};
         refresh_intents::answer_refresh_intent_mfa,
         widget::get_widget_refresh_intent,
         widget::answer_widget_mfa,
+        link_intents::create_link_intent,
+        link_intents::get_link_intent,
+        link_intents::exchange_link,
+        widget_link_intents::get_widget_link_intent,
+        widget_link_intents::list_widget_institutions,
+        widget_link_intents::submit_widget_credentials,
+        widget_link_intents::answer_widget_link_mfa,
     ),
     components(schemas(wire::ErrorBody, wire::ErrorObject, links::LinkIn, links::LinkPatch)),
     modifiers(&ApiKeyAuth)

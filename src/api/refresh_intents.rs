@@ -14,6 +14,7 @@ use super::pagination::{base_url, PageQuery, PageResponse};
 use super::wire::ErrorBody;
 use super::AppState;
 use crate::connectors::MfaAnswer;
+use crate::crypto::MasterKey;
 use crate::domain::*;
 use crate::engine::{intents, mfa};
 use crate::error::ApiError;
@@ -79,10 +80,10 @@ pub struct RefreshIntentOut {
 
 impl RefreshIntentOut {
     /// The wire form; `requires_mfa` shows the widget token while the second factor is pending.
-    pub fn new(state: &AppState, intent: &RefreshIntent) -> Self {
+    pub fn new(keys: &MasterKey, intent: &RefreshIntent) -> Self {
         let requires_mfa = intent.mfa_pending.and_then(|_| {
             let sealed = intent.widget_token_sealed.as_ref()?;
-            let token = state.keys.unseal(intent.id.as_str(), sealed).ok()?;
+            let token = keys.unseal(intent.id.as_str(), sealed).ok()?;
             Some(RequiresMfaOut {
                 widget_token: String::from_utf8(token.to_vec()).ok()?,
             })
@@ -165,7 +166,7 @@ pub async fn create_refresh_intent(
     };
     let link = resolve_link_token(&state, &principal, &token).await?;
     let created = intents::create(&state, &link, refresh_type, forced).await?;
-    let mut out = RefreshIntentOut::new(&state, &created.intent);
+    let mut out = RefreshIntentOut::new(&state.keys, &created.intent);
     if let Some(token) = &created.widget_token {
         out.requires_mfa = Some(RequiresMfaOut {
             widget_token: token.expose().to_owned(),
@@ -199,7 +200,7 @@ pub async fn get_refresh_intent(
     Path(id): Path<String>,
 ) -> Result<Json<RefreshIntentOut>, ApiError> {
     let intent = intent_in_scope(&state, &scope, &id).await?;
-    Ok(Json(RefreshIntentOut::new(&state, &intent)))
+    Ok(Json(RefreshIntentOut::new(&state.keys, &intent)))
 }
 
 /// Lists the link's refresh intents, newest first.
@@ -223,7 +224,7 @@ pub async fn list_refresh_intents(
         items: page
             .items
             .iter()
-            .map(|i| RefreshIntentOut::new(&state, i))
+            .map(|i| RefreshIntentOut::new(&state.keys, i))
             .collect(),
         total: page.total,
         request,
@@ -272,5 +273,5 @@ pub async fn answer_refresh_intent_mfa(
     let intent = intent_in_scope(&state, &scope, &id).await?;
     mfa::answer(&state, &intent, body.answer()?).await?;
     let intent = intent_in_scope(&state, &scope, &id).await?;
-    Ok(Json(RefreshIntentOut::new(&state, &intent)))
+    Ok(Json(RefreshIntentOut::new(&state.keys, &intent)))
 }

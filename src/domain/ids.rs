@@ -91,6 +91,33 @@ typed_id!(
     "ri"
 );
 
+typed_id!(
+    /// A link intent (one attempt to connect a bank through the widget): `li_…`.
+    LinkIntentId,
+    "li"
+);
+
+typed_id!(
+    /// An event: `evt_…`.
+    EventId,
+    "evt"
+);
+typed_id!(
+    /// A webhook endpoint: `we_…`.
+    WebhookEndpointId,
+    "we"
+);
+typed_id!(
+    /// One delivery of an event to an endpoint: `whd_…`.
+    DeliveryId,
+    "whd"
+);
+typed_id!(
+    /// One attempt of a delivery: `wha_…`.
+    AttemptId,
+    "wha"
+);
+
 /// An id that can own a secret token `<id><SEPARATOR><secret>`.
 pub trait TokenOwner: Clone + fmt::Display + Sized {
     /// What joins the id and the secret.
@@ -113,6 +140,32 @@ impl TokenOwner for RefreshIntentId {
     }
 }
 
+impl TokenOwner for LinkIntentId {
+    const SEPARATOR: &'static str = "_sec_";
+    fn parse_id(text: &str) -> Option<Self> {
+        LinkIntentId::parse(text)
+    }
+}
+
+/// The link intent an exchange token belongs to. A separate owner type because one link intent
+/// owns two tokens with different separators: its widget token and its exchange token.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ExchangeOf(pub LinkIntentId);
+
+impl fmt::Display for ExchangeOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl TokenOwner for ExchangeOf {
+    // Fintoc's current documentation shows `li_…_exc_…` (older pages `li_…_exchange_token_…`).
+    const SEPARATOR: &'static str = "_exc_";
+    fn parse_id(text: &str) -> Option<Self> {
+        LinkIntentId::parse(text).map(ExchangeOf)
+    }
+}
+
 /// A secret token naming its owner: the id says which object, the secret proves possession.
 /// Only its keyed hash is stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -126,6 +179,12 @@ pub type LinkToken = SecretToken<LinkId>;
 
 /// `ri_<id>_sec_<secret>`: lets the widget answer a refresh intent's second factor.
 pub type WidgetToken = SecretToken<RefreshIntentId>;
+
+/// `li_<id>_sec_<secret>`: lets the widget connect a bank for a link intent.
+pub type LinkWidgetToken = SecretToken<LinkIntentId>;
+
+/// `li_<id>_exc_<secret>`: swaps a succeeded link intent for its link (once, with the secret key).
+pub type ExchangeToken = SecretToken<ExchangeOf>;
 
 impl<I: TokenOwner> SecretToken<I> {
     /// A new token for `owner`.
@@ -208,5 +267,24 @@ mod tests {
         assert!(token.expose().starts_with(&format!("{id}_sec_")));
         assert_eq!(WidgetToken::parse(token.expose()).unwrap().owner(), &id);
         assert!(WidgetToken::parse(&token.expose().replace("_sec_", "_token_")).is_none());
+    }
+
+    #[test]
+    fn link_intent_tokens_do_not_open_each_other() {
+        let id = LinkIntentId::generate();
+        assert!(id.as_str().starts_with("li_"));
+        let widget = LinkWidgetToken::generate(&id);
+        let exchange = ExchangeToken::generate(&ExchangeOf(id.clone()));
+        assert!(exchange.expose().starts_with(&format!("{id}_exc_")));
+        assert_eq!(
+            ExchangeToken::parse(exchange.expose()).unwrap().owner().0,
+            id
+        );
+        assert!(ExchangeToken::parse(widget.expose()).is_none());
+        assert!(LinkWidgetToken::parse(exchange.expose()).is_none());
+        // A refresh intent's widget token is not a link intent's, and the reverse.
+        assert!(WidgetToken::parse(widget.expose()).is_none());
+        let ri = WidgetToken::generate(&RefreshIntentId::generate());
+        assert!(LinkWidgetToken::parse(ri.expose()).is_none());
     }
 }

@@ -1,6 +1,9 @@
 //! Creating a link: log in to the bank, fetch accounts and their history, and store it all with
-//! sealed credentials and a hashed token. Used by `POST /v1/links` and `refresco links create`
-//! (and later by the widget).
+//! sealed credentials and a hashed token. `POST /v1/links` and `refresco links create` do it in
+//! one call ([`create_link`]); the widget logs in first and may answer a second factor in a
+//! later request ([`super::link_intents`]), then shares [`prepare_link`].
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -65,36 +68,77 @@ pub struct SealedCredentials {
     pub password: String,
 }
 
-/// Connects a bank for `principal` (links are created in the principal's organization and mode).
+impl NewLinkRequest {
+    /// What the connector logs in with.
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            username: self.username.clone(),
+            password: self.password.expose().to_owned(),
+            holder_type: bank_holder_type(self.holder_type),
+        }
+    }
+}
+
+/// The connector of `institution_id`, or the error a client sees for an unknown bank.
+pub fn connector_for(
+    registry: &Registry,
+    institution_id: &str,
+) -> Result<Arc<dyn Connector>, ApiError> {
+    registry.get(institution_id).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_institution",
+            "Unknown institution_id. In test mode use a sandbox bank such as cl_banco_sandbox.",
+        )
+        .with_param("institution_id")
+    })
+}
+
+/// Connects a bank for `principal` in one call (`POST /v1/links`, `refresco links create`):
+/// logs in, answering a second factor with `mfa_code`, then fetches and stores the link. Links
+/// are created in the principal's organization and mode.
 #[tracing::instrument(skip_all, fields(institution = %request.institution_id))]
 pub async fn create_link(
     linker: &Linker<'_>,
     principal: &Principal,
     request: NewLinkRequest,
 ) -> Result<CreatedLink, ApiError> {
-    let connector = linker
-        .registry
-        .get(&request.institution_id)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_institution",
-                "Unknown institution_id. In test mode use a sandbox bank such as cl_banco_sandbox.",
-            )
-            .with_param("institution_id")
-        })?;
-    let institution = connector.institution();
-    let credentials = Credentials {
-        username: request.username.clone(),
-        password: request.password.expose().to_owned(),
-        holder_type: bank_holder_type(request.holder_type),
-    };
+    let connector = connector_for(linker.registry, &request.institution_id)?;
     let (session, login_mfa) = log_in(
         connector.as_ref(),
-        &credentials,
+        &request.credentials(),
         request.mfa_code.as_deref(),
     )
     .await?;
+    let (new, token) = prepare_link(
+        linker,
+        principal,
+        connector.as_ref(),
+        &request,
+        &session,
+        login_mfa,
+    )
+    .await?;
+    let (link, accounts) = linker.store.create_link(&new).await?;
+    tracing::info!(link_id = %link.id, accounts = accounts.len(), "link created");
+    Ok(CreatedLink {
+        link,
+        accounts,
+        token,
+    })
+}
 
+/// Everything a new link is stored with, fetched through a logged-in `session`: the accounts
+/// and their history, the sealed credentials, and a fresh token (returned beside, to show
+/// once). The API stores it at once; the widget stores it together with its link intent.
+pub async fn prepare_link(
+    linker: &Linker<'_>,
+    principal: &Principal,
+    connector: &dyn Connector,
+    request: &NewLinkRequest,
+    session: &BankSession,
+    login_mfa: Option<MfaMethod>,
+) -> Result<(NewLink, LinkToken), ApiError> {
+    let institution = connector.institution();
     let today = chrono::Utc::now().date_naive();
     let ctx = FetchContext {
         today,
@@ -102,7 +146,7 @@ pub async fn create_link(
     };
     let window = DateWindow::last_days(today, HISTORY_DAYS);
     let bank_accounts = connector
-        .list_accounts(&session, &ctx)
+        .list_accounts(session, &ctx)
         .await
         .map_err(bank_error)?;
     let mut accounts = Vec::with_capacity(bank_accounts.len());
@@ -110,7 +154,7 @@ pub async fn create_link(
         // One account the bank cannot read does not stop the link: it is stored without
         // movements, marked failed, and the next refresh tries it again.
         let movements = match connector
-            .fetch_movements(&session, account, window, &ctx)
+            .fetch_movements(session, account, window, &ctx)
             .await
         {
             Ok(list) => Some(list.iter().map(movement_data).collect()),
@@ -143,19 +187,13 @@ pub async fn create_link(
         },
         holder_type: request.holder_type,
         holder_id,
-        username: request.username,
+        username: request.username.clone(),
         sealed_credentials: linker.keys.seal(id.as_str(), &sealed),
         accounts,
         fetched_at: Timestamp::now(),
         login_mfa,
     };
-    let (link, accounts) = linker.store.create_link(&new).await?;
-    tracing::info!(link_id = %link.id, accounts = accounts.len(), "link created");
-    Ok(CreatedLink {
-        link,
-        accounts,
-        token,
-    })
+    Ok((new, token))
 }
 
 /// Logs in, answering the bank's second factor with `mfa_code` when it asks for one. Returns
@@ -263,7 +301,7 @@ fn normalize_holder_id(username: &str) -> String {
 }
 
 /// How a bank's refusal at link creation reaches the client.
-fn bank_error(error: ConnectorError) -> ApiError {
+pub fn bank_error(error: ConnectorError) -> ApiError {
     let (status, error_type, code) = match &error {
         ConnectorError::InvalidCredentials => (
             StatusCode::NOT_ACCEPTABLE,

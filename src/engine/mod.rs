@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod intents;
+pub mod link_intents;
 pub mod linking;
 pub mod mfa;
 pub mod refresh;
@@ -30,6 +31,8 @@ pub struct EngineContext {
     /// Wakes this process's worker when a job becomes ready here, so it need not wait for
     /// its next poll (other processes find the job by polling).
     pub wake: Notify,
+    /// Wakes this process's webhook dispatcher when deliveries were queued here.
+    pub webhook_wake: Notify,
 }
 
 impl EngineContext {
@@ -46,6 +49,20 @@ impl EngineContext {
     /// Whole-refresh deadline in milliseconds.
     pub fn refresh_timeout_millis(&self) -> i64 {
         secs_to_millis(self.config.refresh_timeout_secs)
+    }
+
+    /// How long a link intent's tokens work, in milliseconds.
+    pub fn link_intent_ttl_millis(&self) -> i64 {
+        secs_to_millis(self.config.link_intent_ttl_secs)
+    }
+
+    /// The link-creation service over this context.
+    pub fn linker(&self) -> linking::Linker<'_> {
+        linking::Linker {
+            store: &self.store,
+            keys: &self.keys,
+            registry: &self.registry,
+        }
     }
 }
 

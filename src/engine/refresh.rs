@@ -60,11 +60,16 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
         Step::LeaseLost => Ok(RunResult::LeaseLost),
         Step::Finish(outcome) => {
             let status = outcome.status;
-            match ctx
+            // The events are made inside the recording transaction, from what it committed.
+            let make_events = |recorded: &crate::store::RecordedRefresh| {
+                crate::api::events::refresh_events(&ctx.keys, recorded)
+            };
+            let recorded = ctx
                 .store
-                .finish_refresh(&job, &work.link.id, outcome)
-                .await?
-            {
+                .finish_refresh(&job, &work.link.id, outcome, &make_events)
+                .await?;
+            ctx.webhook_wake.notify_one();
+            match recorded {
                 Some(counts) => {
                     tracing::info!(
                         status = status.as_str(),

@@ -7,7 +7,10 @@ use chrono::NaiveDate;
 use sqlx::{Any, Row, Transaction};
 
 use super::jobs::ClaimedJob;
-use super::rows::{date_to_millis, movement_data_from_row, transfer_to_column};
+use super::rows::{
+    account_from_row, date_to_millis, link_from_row, movement_data_from_row, movement_from_row,
+    transfer_to_column,
+};
 use super::{flag, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::*;
@@ -63,14 +66,52 @@ pub struct RecordedCounts {
     pub removed: i64,
 }
 
+/// One account's part of a recorded refresh, as committed.
+#[derive(Debug)]
+pub struct RecordedAccount {
+    /// The account-level result's id (`ri_…`).
+    pub result_id: RefreshIntentId,
+    /// The account after the refresh.
+    pub account: Account,
+    /// Its outcome.
+    pub status: IntentStatus,
+    /// Why it failed.
+    pub public_error: Option<PublicError>,
+    /// Movements created.
+    pub new_movements: i64,
+    /// Movements the bank changed (as stored now).
+    pub modified: Vec<Movement>,
+    /// Movements the bank removed.
+    pub removed: Vec<Movement>,
+}
+
+/// A refresh as committed, from which its events are made (inside the same transaction).
+#[derive(Debug)]
+pub struct RecordedRefresh {
+    /// The intent in its final state.
+    pub intent: RefreshIntent,
+    /// The link after the refresh.
+    pub link: Link,
+    /// One entry per account result.
+    pub accounts: Vec<RecordedAccount>,
+    /// The link's credentials stopped working with this refresh.
+    pub credentials_changed: bool,
+}
+
+/// Makes the events of a recorded refresh. The store calls it inside the recording
+/// transaction, so the events commit (or roll back) with the change.
+pub type EventMaker<'a> = &'a (dyn Fn(&RecordedRefresh) -> anyhow::Result<Vec<NewEvent>> + Sync);
+
 impl Store {
-    /// Records the outcome of a refresh; `Ok(None)` when the lease was lost (nothing written).
+    /// Records the outcome of a refresh and its events; `Ok(None)` when the lease was lost
+    /// (nothing written).
     #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
     pub async fn finish_refresh(
         &self,
         job: &ClaimedJob,
         link_id: &LinkId,
         outcome: RefreshOutcome,
+        make_events: EventMaker<'_>,
     ) -> anyhow::Result<Option<RecordedCounts>> {
         let mut tx = self.begin().await?;
         let now = outcome.finished_at.millis();
@@ -97,6 +138,7 @@ impl Store {
             _ => RefreshStatus::Failed,
         };
         let mut totals = RecordedCounts::default();
+        let mut results = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
                 let listed: Vec<&str> =
@@ -121,7 +163,7 @@ impl Store {
                         Ok(_) => (IntentStatus::Succeeded, None),
                         Err(e) => (e.status(), Some(*e)),
                     };
-                    insert_result(
+                    let result_id = insert_result(
                         &mut tx,
                         &job.intent_id,
                         &account_id,
@@ -132,6 +174,7 @@ impl Store {
                         now,
                     )
                     .await?;
+                    results.push((result_id, account_id, status, error, counts.new, changes));
                     totals.new += counts.new;
                     totals.modified += counts.modified;
                     totals.removed += counts.removed;
@@ -152,7 +195,7 @@ impl Store {
                         .bind(account_id.as_str())
                         .execute(&mut *tx)
                         .await?;
-                    insert_result(
+                    let result_id = insert_result(
                         &mut tx,
                         &job.intent_id,
                         &account_id,
@@ -163,6 +206,14 @@ impl Store {
                         now,
                     )
                     .await?;
+                    results.push((
+                        result_id,
+                        account_id,
+                        outcome.status,
+                        outcome.public_error,
+                        0,
+                        Vec::new(),
+                    ));
                 }
             }
         }
@@ -180,6 +231,13 @@ impl Store {
         .bind(job.intent_id.as_str())
         .execute(&mut *tx)
         .await?;
+        let before: String =
+            sqlx::query_scalar("SELECT credential_status FROM links WHERE id = $1")
+                .bind(link_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        let credentials_changed = before == CredentialStatus::Active.as_str()
+            && outcome.credential_status == Some(CredentialStatus::LoginRequired);
         let link_status = account_status(succeeded);
         sqlx::query(
             "UPDATE links SET refresh_status = $1,
@@ -194,6 +252,24 @@ impl Store {
         .bind(outcome.credential_status.map(CredentialStatus::as_str))
         .bind(link_id.as_str())
         .execute(&mut *tx)
+        .await?;
+
+        let recorded = read_recorded(
+            &mut tx,
+            &job.intent_id,
+            link_id,
+            results,
+            credentials_changed,
+        )
+        .await?;
+        let events = make_events(&recorded)?;
+        super::events::insert_events(
+            &mut tx,
+            &recorded.intent.organization_id,
+            recorded.intent.mode,
+            &events,
+            outcome.finished_at,
+        )
         .await?;
         tx.commit().await?;
         Ok(Some(totals))
@@ -364,6 +440,75 @@ async fn apply_movements(
     Ok((counts, changes))
 }
 
+type ResultRow = (
+    RefreshIntentId,
+    AccountId,
+    IntentStatus,
+    Option<PublicError>,
+    i64,
+    Vec<(MovementId, &'static str)>,
+);
+
+/// Reads back, inside the transaction, what the refresh committed.
+async fn read_recorded(
+    tx: &mut Transaction<'static, Any>,
+    intent_id: &RefreshIntentId,
+    link_id: &LinkId,
+    results: Vec<ResultRow>,
+    credentials_changed: bool,
+) -> anyhow::Result<RecordedRefresh> {
+    let intent_row = sqlx::query(&format!(
+        "SELECT {} FROM refresh_intents WHERE id = $1",
+        super::refresh::INTENT_COLUMNS
+    ))
+    .bind(intent_id.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let link_row = sqlx::query(&format!(
+        "SELECT {} FROM links WHERE id = $1",
+        super::links::LINK_COLUMNS
+    ))
+    .bind(link_id.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut accounts = Vec::with_capacity(results.len());
+    for (result_id, account_id, status, public_error, new_movements, changes) in results {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(account_id.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+        let mut modified = Vec::new();
+        let mut removed = Vec::new();
+        for (movement_id, change) in changes {
+            let row = sqlx::query("SELECT * FROM movements WHERE id = $1")
+                .bind(movement_id.as_str())
+                .fetch_one(&mut **tx)
+                .await?;
+            let movement = movement_from_row(&row)?;
+            if change == "removed" {
+                removed.push(movement);
+            } else {
+                modified.push(movement);
+            }
+        }
+        accounts.push(RecordedAccount {
+            result_id,
+            account: account_from_row(&row)?,
+            status,
+            public_error,
+            new_movements,
+            modified,
+            removed,
+        });
+    }
+    Ok(RecordedRefresh {
+        intent: super::refresh::intent_from_row(&intent_row)?,
+        link: link_from_row(&link_row)?,
+        accounts,
+        credentials_changed,
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn insert_result(
     tx: &mut Transaction<'static, Any>,
@@ -374,7 +519,7 @@ async fn insert_result(
     counts: &RecordedCounts,
     changes: &[(MovementId, &'static str)],
     now: i64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<RefreshIntentId> {
     let result_id = RefreshIntentId::generate();
     sqlx::query(
         "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
@@ -402,7 +547,7 @@ async fn insert_result(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    Ok(result_id)
 }
 
 impl Store {

@@ -38,7 +38,8 @@ pub struct NewLink {
 /// A page of links.
 pub type LinkPage = Paged<Link>;
 
-const LINK_COLUMNS: &str = "id, organization_id, mode, institution_id, institution_name, \
+pub(super) const LINK_COLUMNS: &str =
+    "id, organization_id, mode, institution_id, institution_name, \
     institution_country, holder_type, holder_id, username, active, credential_status, \
     refresh_status, last_time_refreshed, created_at, login_mfa";
 
@@ -47,6 +48,27 @@ impl Store {
     #[tracing::instrument(skip_all, fields(link_id = %new.id))]
     pub async fn create_link(&self, new: &NewLink) -> anyhow::Result<(Link, Vec<Account>)> {
         let mut tx = self.begin().await?;
+        Self::insert_link(&mut tx, new).await?;
+        tx.commit().await?;
+        self.created_link(new).await
+    }
+
+    /// The link just stored from `new`, with its accounts.
+    pub(super) async fn created_link(&self, new: &NewLink) -> anyhow::Result<(Link, Vec<Account>)> {
+        let link = self
+            .link_by_id(&new.organization_id, new.mode, &new.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("link vanished after insert"))?;
+        let accounts = self.accounts_of_link(&new.id).await?;
+        Ok((link, accounts))
+    }
+
+    /// Inserts a new link, its accounts and movements inside the caller's transaction (link
+    /// intents complete in the same one).
+    pub(super) async fn insert_link(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        new: &NewLink,
+    ) -> anyhow::Result<()> {
         let now = Timestamp::now().millis();
         sqlx::query(
             "INSERT INTO links (id, organization_id, mode, token_hash, institution_id,
@@ -71,7 +93,7 @@ impl Store {
         .bind(new.fetched_at.millis())
         .bind(now)
         .bind(new.login_mfa.map(MfaMethod::as_str))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         for (position, (account, movements)) in new.accounts.iter().enumerate() {
             let account_id = AccountId::generate();
@@ -80,7 +102,7 @@ impl Store {
                 None => RefreshStatus::Failed,
             };
             Self::insert_account(
-                &mut tx,
+                tx,
                 &new.id,
                 &account_id,
                 position,
@@ -90,16 +112,10 @@ impl Store {
             )
             .await?;
             if let Some(movements) = movements {
-                Self::insert_movements(&mut tx, &account_id, movements, now).await?;
+                Self::insert_movements(tx, &account_id, movements, now).await?;
             }
         }
-        tx.commit().await?;
-        let link = self
-            .link_by_id(&new.organization_id, new.mode, &new.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("link vanished after insert"))?;
-        let accounts = self.accounts_of_link(&new.id).await?;
-        Ok((link, accounts))
+        Ok(())
     }
 
     async fn insert_account(

@@ -9,16 +9,19 @@
 //! Row types never leave this module: methods take and return domain types.
 
 mod accounts;
+mod events;
 mod idempotency;
 mod ingest;
 mod jobs;
 mod keys;
+mod link_intents;
 mod links;
 mod movements;
 pub mod postgres;
 mod refresh;
 mod rows;
 pub mod sqlite;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -28,13 +31,19 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::DatabaseTarget;
 
+pub use events::EventFilter;
 pub use idempotency::{IdempotencyClaim, StoredResponse};
-pub use ingest::{AccountFetch, FetchedMovements, RecordedCounts, RefreshOutcome};
+pub use ingest::{
+    AccountFetch, EventMaker, FetchedMovements, RecordedAccount, RecordedCounts, RecordedRefresh,
+    RefreshOutcome,
+};
 pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use keys::NewKeyPair;
+pub use link_intents::{LinkIntentSecrets, NewLinkIntent, ParkedLogin};
 pub use links::{LinkPage, NewLink};
 pub use movements::MovementFilter;
 pub use refresh::{CreateRefreshError, NewRefreshIntent};
+pub use webhooks::{AfterAttempt, DueDelivery, EndpointPatch, NewEndpoint};
 
 /// Which SQL engine is behind the pools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -60,7 +60,8 @@ impl From<sqlx::Error> for CreateRefreshError {
     }
 }
 
-const INTENT_COLUMNS: &str = "id, organization_id, mode, link_id, refresh_type, status, \
+pub(super) const INTENT_COLUMNS: &str =
+    "id, organization_id, mode, link_id, refresh_type, status, \
     forced_result, new_movements, public_error, failure_reason, mfa_kind, mfa_completed, \
     mfa_expires_at, created_at, started_at, finished_at, widget_token_sealed";
 

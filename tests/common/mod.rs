@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod receiver;
 
 use refresco::config::Secret;
 use refresco::domain::Mode;
@@ -190,6 +191,20 @@ impl TestApp {
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
         self.stop_server().await;
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database and master key
+    /// (the keys and data survive; the address changes).
+    pub async fn restart(&mut self) {
+        self.stop_server().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = refresco::build(self.config.clone(), listener)
+            .await
+            .expect("app rebuilds");
+        self.base = format!("http://{}", app.local_addr().unwrap());
+        self.state = app.state().clone();
+        self.shutdown = CancellationToken::new();
+        self.server = Some(tokio::spawn(app.run(self.shutdown.clone())));
     }
 
     /// Stops the server (graceful: the worker drains) but keeps the database for inspection.

@@ -1,0 +1,370 @@
+//! `/v1/events`: list, retrieve, trigger (test mode); and the payloads of the events a refresh
+//! emits, built from what the refresh committed (called inside its transaction).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::extract::{JsonBody, Query, SecretKey};
+use super::pagination::{base_url, PageQuery, PageResponse};
+use super::refresh_intents::RefreshIntentOut;
+use super::wire::{ErrorBody, LinkOut, MovementOut};
+use super::AppState;
+use crate::crypto::MasterKey;
+use crate::domain::*;
+use crate::error::ApiError;
+use crate::store::{EventFilter, RecordedRefresh};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/events", get(list_events))
+        .route("/v1/events/trigger", post(trigger_event))
+        .route("/v1/events/{id}", get(get_event))
+}
+
+/// An Event object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// `evt_…`
+    pub id: String,
+    /// Always `event`.
+    pub object: &'static str,
+    /// e.g. `account.refresh_intent.succeeded`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `test` or `live`.
+    pub mode: String,
+    /// When the change happened.
+    pub created_at: String,
+    /// The object the event is about.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+impl From<&Event> for EventOut {
+    fn from(event: &Event) -> Self {
+        Self {
+            id: event.id.to_string(),
+            object: "event",
+            event_type: event.event_type.clone(),
+            mode: event.mode.as_str().to_owned(),
+            created_at: event.created_at.to_wire(),
+            data: serde_json::from_str(&event.data).unwrap_or(Value::Null),
+        }
+    }
+}
+
+fn new_event(
+    event_type: EventType,
+    link_id: Option<&LinkId>,
+    data: &impl Serialize,
+) -> anyhow::Result<NewEvent> {
+    Ok(NewEvent {
+        id: EventId::generate(),
+        event_type,
+        link_id: link_id.cloned(),
+        data: serde_json::to_string(data)?,
+    })
+}
+
+/// The events of a recorded refresh: per account its outcome (and its modified and removed
+/// movements), `link.credentials_changed` when the credentials stopped working, and last the
+/// link-level outcome, which tells a client the refresh is over.
+pub fn refresh_events(
+    keys: &MasterKey,
+    recorded: &RecordedRefresh,
+) -> anyhow::Result<Vec<NewEvent>> {
+    let intent = &recorded.intent;
+    let link_id = Some(&recorded.link.id);
+    let mut events = Vec::new();
+    for account in &recorded.accounts {
+        let data = json!({
+            "id": account.result_id.as_str(),
+            "object": "refresh_intent",
+            "refreshed_object": "account",
+            "refreshed_object_id": account.account.id.as_str(),
+            "status": account.status.as_str(),
+            "public_error": account.public_error.map(PublicError::as_str),
+            "created_at": intent.created_at.to_wire(),
+            "type": intent.refresh_type.as_str(),
+            "new_movements": account.new_movements,
+            // Our addition: the link-level intent this account result belongs to.
+            "refresh_intent_id": intent.id.as_str(),
+        });
+        events.push(new_event(
+            EventType::for_account(account.status),
+            link_id,
+            &data,
+        )?);
+        for (event_type, key, movements) in [
+            (
+                EventType::AccountMovementsModified,
+                "movements_changed",
+                &account.modified,
+            ),
+            (
+                EventType::AccountMovementsRemoved,
+                "movements_removed",
+                &account.removed,
+            ),
+        ] {
+            if movements.is_empty() {
+                continue;
+            }
+            let list: Vec<MovementOut> = movements.iter().map(MovementOut::from).collect();
+            let data = json!({
+                "account_id": account.account.id.as_str(),
+                key: list,
+                "refresh_intent_id": intent.id.as_str(),
+            });
+            events.push(new_event(event_type, link_id, &data)?);
+        }
+    }
+    if recorded.credentials_changed {
+        let data = LinkOut::new(&recorded.link, None, None);
+        events.push(new_event(
+            EventType::LinkCredentialsChanged,
+            link_id,
+            &data,
+        )?);
+    }
+    let data = RefreshIntentOut::new(keys, intent);
+    events.push(new_event(
+        EventType::for_link(intent.status),
+        link_id,
+        &data,
+    )?);
+    Ok(events)
+}
+
+/// A plausible `data` for a test event of `event_type`.
+pub fn sample_data(event_type: EventType) -> Value {
+    let intent = |status: &str, error: Value| {
+        json!({
+            "id": "ri_sample000000000000", "object": "refresh_intent",
+            "refreshed_object": "account", "refreshed_object_id": "acc_sample000000000000",
+            "status": status, "public_error": error, "created_at": Timestamp::now().to_wire(),
+            "type": "only_last", "new_movements": if status == "succeeded" { 3 } else { 0 },
+            "refresh_intent_id": "ri_sample111111111111",
+        })
+    };
+    let movement = json!({
+        "id": "mov_sample000000000000", "object": "movement", "amount": 59400,
+        "comment": null, "currency": "CLP", "description": "Traspaso de: Fintoc SpA",
+        "pending": false, "post_date": Timestamp::now().to_wire(), "recipient_account": null,
+        "reference_id": "123740123", "sender_account": null, "status": "confirmed",
+        "transaction_date": null, "type": "transfer",
+    });
+    match event_type {
+        EventType::AccountRefreshSucceeded => intent("succeeded", Value::Null),
+        EventType::AccountRefreshFailed => intent("failed", json!("retryable_error")),
+        EventType::AccountRefreshRejected => intent("rejected", json!("invalid_credentials_error")),
+        EventType::AccountMovementsModified => {
+            json!({"account_id": "acc_sample000000000000", "movements_changed": [movement]})
+        }
+        EventType::AccountMovementsRemoved => {
+            json!({"account_id": "acc_sample000000000000", "movements_removed": [movement]})
+        }
+        EventType::LinkCredentialsChanged => json!({
+            "id": "link_sample000000000000", "object": "link", "accounts": null, "active": true,
+            "created_at": Timestamp::now().to_wire(), "holder_id": "416148503", "holder_type": "individual",
+            "institution": {"id": "cl_banco_sandbox", "name": "Banco Sandbox Chile", "country": "cl"},
+            "last_time_refreshed": null, "link_token": null, "mode": "test",
+            "refresh_status": "interrupted", "status": "login_required", "username": "41614850-3",
+        }),
+        EventType::LinkRefreshSucceeded
+        | EventType::LinkRefreshFailed
+        | EventType::LinkRefreshRejected => {
+            let status = event_type
+                .as_str()
+                .rsplit('.')
+                .next()
+                .unwrap_or("succeeded");
+            let mut data = intent(
+                status,
+                match status {
+                    "failed" => json!("retryable_error"),
+                    "rejected" => json!("invalid_credentials_error"),
+                    _ => Value::Null,
+                },
+            );
+            data["id"] = json!("ri_sample111111111111");
+            data["refreshed_object"] = json!("link");
+            data["refreshed_object_id"] = json!("link_sample000000000000");
+            data["requires_mfa"] = Value::Null;
+            data
+        }
+    }
+}
+
+/// Parses a client's event type, with the Fintoc error for an unknown one.
+pub fn parse_event_type(name: Option<&str>) -> Result<EventType, ApiError> {
+    let name = name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::missing_param("type"))?;
+    EventType::parse(name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_webhook_subscription",
+            format!("Unknown event type {}", crate::error::truncate(name, 80)),
+        )
+        .with_param("type")
+    })
+}
+
+/// Filters of `GET /v1/events`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only events about this link (`link_…`).
+    pub link_id: Option<String>,
+    /// Only events created at or after this ISO 8601 time.
+    pub since: Option<String>,
+    /// Only events created before this ISO 8601 time.
+    pub until: Option<String>,
+}
+
+fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    let Some(text) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(Timestamp::from_datetime(
+            at.with_timezone(&chrono::Utc),
+        )));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| Some(Timestamp::start_of(d)))
+        .map_err(|_| {
+            ApiError::bad_request("invalid_date", format!("{name} must be an ISO 8601 time"))
+                .with_param(name)
+        })
+}
+
+/// Lists the organization's events of the key's mode, newest first.
+#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery, PageQuery),
+    responses((status = 200, body = [EventOut]), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Query(query): Query<EventQuery>,
+    Query(page): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<PageResponse<EventOut>, ApiError> {
+    let request = page.validate()?;
+    let event_type = match query.event_type.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some(name) => Some(parse_event_type(Some(name))?.as_str().to_owned()),
+    };
+    let link_id = match query.link_id.as_deref().filter(|l| !l.is_empty()) {
+        None => None,
+        Some(id) => Some(
+            LinkId::parse(id)
+                .ok_or_else(|| ApiError::invalid_param("link_id", "is not a link id"))?,
+        ),
+    };
+    let filter = EventFilter {
+        event_type,
+        link_id,
+        since: parse_time("since", query.since.as_deref())?,
+        until: parse_time("until", query.until.as_deref())?,
+    };
+    let page = state
+        .store
+        .list_events(&principal.organization_id, principal.mode, &filter, request)
+        .await?;
+    Ok(PageResponse {
+        items: page.items.iter().map(EventOut::from).collect(),
+        total: page.total,
+        request,
+        base: base_url(state.config.public_url.as_deref(), &headers),
+        uri,
+    })
+}
+
+/// Retrieves one event.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
+    responses((status = 200, body = EventOut), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get_event(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<EventOut>, ApiError> {
+    let parsed = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event", &id))?;
+    let event = state
+        .store
+        .event(&principal.organization_id, principal.mode, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    Ok(Json(EventOut::from(&event)))
+}
+
+/// Body of `POST /v1/events/trigger`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TriggerIn {
+    /// The event type to fire.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Fields that replace the sample's `data` fields.
+    #[schema(value_type = Option<Object>)]
+    pub overrides: Option<Value>,
+}
+
+/// The sample `data` for a trigger, with the client's overrides applied (top-level fields).
+pub fn triggered_data(event_type: EventType, overrides: Option<Value>) -> Result<Value, ApiError> {
+    let mut data = sample_data(event_type);
+    match overrides {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(fields)) => {
+            if let Some(target) = data.as_object_mut() {
+                target.extend(fields);
+            }
+        }
+        Some(_) => return Err(ApiError::invalid_param("overrides", "must be an object")),
+    }
+    Ok(data)
+}
+
+/// Fires a sample event (test mode), delivered to every subscribed endpoint.
+#[utoipa::path(post, path = "/v1/events/trigger", tag = "events", request_body = TriggerIn,
+    responses((status = 201, body = EventOut), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn trigger_event(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    JsonBody(body): JsonBody<TriggerIn>,
+) -> Result<Response, ApiError> {
+    if principal.mode != Mode::Test {
+        return Err(ApiError::test_mode_only("Triggering events"));
+    }
+    let event_type = parse_event_type(body.event_type.as_deref())?;
+    let data = triggered_data(event_type, body.overrides)?;
+    let event = new_event(event_type, None, &data)?;
+    state
+        .store
+        .publish_events(
+            &principal.organization_id,
+            principal.mode,
+            std::slice::from_ref(&event),
+        )
+        .await?;
+    state.webhook_wake.notify_one();
+    let stored = state
+        .store
+        .event(&principal.organization_id, principal.mode, &event.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("event vanished")))?;
+    Ok((StatusCode::CREATED, Json(EventOut::from(&stored))).into_response())
+}

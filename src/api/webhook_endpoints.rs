@@ -1,0 +1,539 @@
+//! `/v1/webhook_endpoints`: create, list, retrieve, update, delete, send a test event; and our
+//! additions for operations: the attempt log, resending one event, recovering failures.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::events::{parse_event_type, triggered_data, EventOut};
+use super::extract::{JsonBody, Query, SecretKey};
+use super::pagination::{base_url, PageQuery, PageResponse};
+use super::wire::ErrorBody;
+use super::AppState;
+use crate::domain::*;
+use crate::error::{truncate, ApiError};
+use crate::store::{EndpointPatch, NewEndpoint};
+use crate::webhooks::{client::is_internal, signing};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/webhook_endpoints",
+            get(list_endpoints).post(create_endpoint),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}",
+            get(get_endpoint)
+                .patch(update_endpoint)
+                .delete(delete_endpoint),
+        )
+        .route("/v1/webhook_endpoints/{id}/test", post(test_endpoint))
+        .route(
+            "/v1/webhook_endpoints/{id}/attempts",
+            get(list_endpoint_attempts),
+        )
+        .route("/v1/webhook_endpoints/{id}/resend", post(resend_event))
+        .route("/v1/webhook_endpoints/{id}/recover", post(recover_endpoint))
+        .route("/v1/events/{id}/attempts", get(list_event_attempts))
+}
+
+/// A Webhook Endpoint object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEndpointOut {
+    /// `we_…`
+    pub id: String,
+    /// Always `webhook_endpoint`.
+    pub object: &'static str,
+    /// Creation time.
+    pub created_at: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Event types, or `["*"]`.
+    pub enabled_events: Vec<String>,
+    /// `test` or `live`.
+    pub mode: String,
+    /// `whsec_…`: only in the answer that creates the endpoint.
+    pub secret: Option<String>,
+    /// `enabled` or `disabled`.
+    pub status: &'static str,
+    /// Where events go.
+    pub url: String,
+    /// Same as `status == "disabled"` (older clients read it).
+    pub disabled: bool,
+    /// Our addition: why it is disabled (`client`, `gone`, `failing`).
+    pub disabled_reason: Option<String>,
+}
+
+impl WebhookEndpointOut {
+    fn new(endpoint: &WebhookEndpoint, secret: Option<String>) -> Self {
+        Self {
+            id: endpoint.id.to_string(),
+            object: "webhook_endpoint",
+            created_at: endpoint.created_at.to_wire(),
+            description: endpoint.description.clone(),
+            enabled_events: endpoint.enabled_events.names(),
+            mode: endpoint.mode.as_str().to_owned(),
+            secret,
+            status: if endpoint.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            },
+            url: endpoint.url.clone(),
+            disabled: endpoint.disabled,
+            disabled_reason: endpoint.disabled_reason.clone(),
+        }
+    }
+}
+
+/// One attempt, for the attempt log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptOut {
+    /// `wha_…`
+    pub id: String,
+    /// Always `webhook_attempt`.
+    pub object: &'static str,
+    /// The delivery it belongs to.
+    pub delivery_id: String,
+    /// The endpoint.
+    pub webhook_endpoint_id: String,
+    /// The event.
+    pub event_id: String,
+    /// When.
+    pub attempted_at: String,
+    /// The receiver's status code, when it answered.
+    pub status_code: Option<u16>,
+    /// Milliseconds from sending to the end of the answer.
+    pub latency_ms: i64,
+    /// The start of the answer (1 KiB at most).
+    pub response_body: Option<String>,
+    /// Why there was no answer.
+    pub error: Option<String>,
+    /// 2xx.
+    pub succeeded: bool,
+}
+
+impl From<&Attempt> for AttemptOut {
+    fn from(a: &Attempt) -> Self {
+        Self {
+            id: a.id.to_string(),
+            object: "webhook_attempt",
+            delivery_id: a.delivery_id.to_string(),
+            webhook_endpoint_id: a.endpoint_id.to_string(),
+            event_id: a.event_id.to_string(),
+            attempted_at: a.attempted_at.to_wire(),
+            status_code: a.status_code,
+            latency_ms: a.latency_ms,
+            response_body: a.response_body.clone(),
+            error: a.error.clone(),
+            succeeded: a.succeeded,
+        }
+    }
+}
+
+/// Checks a receiver URL: http(s), a host, no credentials; https in live mode; and in live
+/// mode without `webhook_allow_private`, no literal internal address (names are checked
+/// again after DNS resolution at delivery time).
+fn validate_url(state: &AppState, mode: Mode, url: &str) -> Result<String, ApiError> {
+    let invalid = |why: &str| {
+        ApiError::bad_request("invalid_url", format!("Invalid url: {why}")).with_param("url")
+    };
+    if url.len() > 2048 {
+        return Err(invalid("longer than 2048 characters"));
+    }
+    let parsed = url::Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
+    match (parsed.scheme(), mode) {
+        ("https", _) | ("http", Mode::Test) => {}
+        ("http", Mode::Live) => return Err(invalid("live mode requires https")),
+        _ => return Err(invalid("the scheme must be http or https")),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("credentials in the URL are not allowed"));
+    }
+    let host = parsed.host().ok_or_else(|| invalid("no host"))?;
+    let guarded = !(state.config.webhook_allow_private
+        || (mode == Mode::Test && state.config.webhook_allow_private_in_test));
+    let literal = match host {
+        url::Host::Ipv4(ip) => Some(std::net::IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(std::net::IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
+    };
+    if guarded && literal.is_some_and(is_internal) {
+        return Err(invalid(
+            "internal addresses cannot receive webhooks (see docs/webhooks.md)",
+        ));
+    }
+    Ok(parsed.to_string())
+}
+
+fn parse_enabled(list: Option<Vec<String>>) -> Result<Option<EnabledEvents>, ApiError> {
+    list.map(|names| {
+        EnabledEvents::parse(&names).map_err(|why| {
+            ApiError::bad_request("invalid_webhook_subscription", truncate(&why, 200))
+                .with_param("enabled_events")
+        })
+    })
+    .transpose()
+}
+
+/// Body of `POST /v1/webhook_endpoints`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookEndpointIn {
+    /// Receiver URL (https; http allowed in test mode).
+    pub url: Option<String>,
+    /// Event types to receive, or `["*"]`.
+    pub enabled_events: Option<Vec<String>>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// Creates an endpoint; the answer is the only one that shows its secret.
+#[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhook_endpoints", request_body = WebhookEndpointIn,
+    responses((status = 201, body = WebhookEndpointOut), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create_endpoint(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    JsonBody(body): JsonBody<WebhookEndpointIn>,
+) -> Result<Response, ApiError> {
+    let url = body
+        .url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::missing_param("url"))?;
+    let url = validate_url(&state, principal.mode, url)?;
+    let enabled_events = parse_enabled(body.enabled_events)?
+        .ok_or_else(|| ApiError::missing_param("enabled_events"))?;
+    let id = WebhookEndpointId::generate();
+    let secret = signing::new_secret();
+    let endpoint = state
+        .store
+        .create_endpoint(&NewEndpoint {
+            sealed_secret: state.keys.seal(id.as_str(), secret.as_bytes()),
+            id,
+            organization_id: principal.organization_id.clone(),
+            mode: principal.mode,
+            url,
+            description: body.description.map(|d| truncate(&d, 1000)),
+            enabled_events,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookEndpointOut::new(&endpoint, Some(secret))),
+    )
+        .into_response())
+}
+
+async fn endpoint_of(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<WebhookEndpoint, ApiError> {
+    let parsed =
+        WebhookEndpointId::parse(id).ok_or_else(|| ApiError::not_found("webhook_endpoint", id))?;
+    state
+        .store
+        .endpoint(&principal.organization_id, principal.mode, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook_endpoint", id))
+}
+
+/// Lists endpoints, newest first.
+#[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhook_endpoints", params(PageQuery),
+    responses((status = 200, body = [WebhookEndpointOut]), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_endpoints(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Query(page): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<PageResponse<WebhookEndpointOut>, ApiError> {
+    let request = page.validate()?;
+    let page = state
+        .store
+        .list_endpoints(&principal.organization_id, principal.mode, request)
+        .await?;
+    Ok(PageResponse {
+        items: page
+            .items
+            .iter()
+            .map(|e| WebhookEndpointOut::new(e, None))
+            .collect(),
+        total: page.total,
+        request,
+        base: base_url(state.config.public_url.as_deref(), &headers),
+        uri,
+    })
+}
+
+/// Retrieves an endpoint (its secret is not shown again).
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhook_endpoints", params(("id" = String, Path)),
+    responses((status = 200, body = WebhookEndpointOut), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get_endpoint(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookEndpointOut>, ApiError> {
+    Ok(Json(WebhookEndpointOut::new(
+        &endpoint_of(&state, &principal, &id).await?,
+        None,
+    )))
+}
+
+/// Body of `PATCH /v1/webhook_endpoints/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookEndpointPatch {
+    /// New URL.
+    pub url: Option<String>,
+    /// New event types.
+    pub enabled_events: Option<Vec<String>>,
+    /// New description.
+    pub description: Option<String>,
+    /// Disable (`true`) or enable (`false`).
+    pub disabled: Option<bool>,
+}
+
+/// Updates an endpoint.
+#[utoipa::path(patch, path = "/v1/webhook_endpoints/{id}", tag = "webhook_endpoints", params(("id" = String, Path)),
+    request_body = WebhookEndpointPatch,
+    responses((status = 200, body = WebhookEndpointOut), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update_endpoint(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<WebhookEndpointPatch>,
+) -> Result<Json<WebhookEndpointOut>, ApiError> {
+    let endpoint = endpoint_of(&state, &principal, &id).await?;
+    let patch = EndpointPatch {
+        url: body
+            .url
+            .as_deref()
+            .map(|u| validate_url(&state, principal.mode, u))
+            .transpose()?,
+        description: body.description.map(|d| truncate(&d, 1000)),
+        enabled_events: parse_enabled(body.enabled_events)?,
+        disabled: body.disabled,
+    };
+    let updated = state
+        .store
+        .update_endpoint(
+            &principal.organization_id,
+            principal.mode,
+            &endpoint.id,
+            &patch,
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook_endpoint", &id))?;
+    Ok(Json(WebhookEndpointOut::new(&updated, None)))
+}
+
+/// Deletes an endpoint; its pending deliveries are canceled.
+#[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhook_endpoints", params(("id" = String, Path)),
+    responses((status = 200, description = "`{id, object, deleted: true}`"), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let endpoint = endpoint_of(&state, &principal, &id).await?;
+    state
+        .store
+        .delete_endpoint(&principal.organization_id, principal.mode, &endpoint.id)
+        .await?;
+    Ok(Json(
+        json!({"id": endpoint.id.as_str(), "object": "webhook_endpoint", "deleted": true}),
+    ))
+}
+
+/// Body of `POST /v1/webhook_endpoints/{id}/test`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TestIn {
+    /// The event type to send.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+}
+
+/// Sends a sample event of the given type to this endpoint only.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/test", tag = "webhook_endpoints", params(("id" = String, Path)),
+    request_body = TestIn,
+    responses((status = 200, body = EventOut), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn test_endpoint(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TestIn>,
+) -> Result<Json<EventOut>, ApiError> {
+    let endpoint = endpoint_of(&state, &principal, &id).await?;
+    let event_type = parse_event_type(body.event_type.as_deref())?;
+    let event = NewEvent {
+        id: EventId::generate(),
+        event_type,
+        link_id: None,
+        data: serde_json::to_string(&triggered_data(event_type, None)?)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+    };
+    // A test event goes to this endpoint only, so it is published without fan-out.
+    state
+        .store
+        .publish_event_to(
+            &principal.organization_id,
+            principal.mode,
+            &event,
+            &endpoint.id,
+        )
+        .await?;
+    state.webhook_wake.notify_one();
+    let stored = state
+        .store
+        .event(&principal.organization_id, principal.mode, &event.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("event vanished")))?;
+    Ok(Json(EventOut::from(&stored)))
+}
+
+async fn attempts_page(
+    state: &AppState,
+    endpoint: Option<&WebhookEndpointId>,
+    event: Option<&EventId>,
+    page: PageQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<PageResponse<AttemptOut>, ApiError> {
+    let request = page.validate()?;
+    let page = state.store.list_attempts(endpoint, event, request).await?;
+    Ok(PageResponse {
+        items: page.items.iter().map(AttemptOut::from).collect(),
+        total: page.total,
+        request,
+        base: base_url(state.config.public_url.as_deref(), &headers),
+        uri,
+    })
+}
+
+/// Our addition: the attempts made to this endpoint, newest first.
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/attempts", tag = "webhook_endpoints",
+    params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = [AttemptOut]), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_endpoint_attempts(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<PageResponse<AttemptOut>, ApiError> {
+    let endpoint = endpoint_of(&state, &principal, &id).await?;
+    attempts_page(&state, Some(&endpoint.id), None, page, headers, uri).await
+}
+
+/// Our addition: the attempts made to deliver this event, newest first.
+#[utoipa::path(get, path = "/v1/events/{id}/attempts", tag = "events",
+    params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = [AttemptOut]), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_event_attempts(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<PageResponse<AttemptOut>, ApiError> {
+    let parsed = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event", &id))?;
+    let event = state
+        .store
+        .event(&principal.organization_id, principal.mode, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    attempts_page(&state, None, Some(&event.id), page, headers, uri).await
+}
+
+/// Body of `POST /v1/webhook_endpoints/{id}/resend`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResendIn {
+    /// The event to deliver again.
+    pub event_id: Option<String>,
+}
+
+/// Our addition: delivers one event to this endpoint again.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/resend", tag = "webhook_endpoints",
+    params(("id" = String, Path)), request_body = ResendIn,
+    responses((status = 202, description = "Queued: `{delivery_id}`"), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn resend_event(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ResendIn>,
+) -> Result<Response, ApiError> {
+    let endpoint = endpoint_of(&state, &principal, &id).await?;
+    let event_id = body
+        .event_id
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ApiError::missing_param("event_id"))?;
+    let parsed = EventId::parse(event_id).ok_or_else(|| ApiError::not_found("event", event_id))?;
+    let event = state
+        .store
+        .event(&principal.organization_id, principal.mode, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", event_id))?;
+    let delivery = state.store.queue_delivery(&event.id, &endpoint.id).await?;
+    state.webhook_wake.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"delivery_id": delivery.as_str()})),
+    )
+        .into_response())
+}
+
+/// Body of `POST /v1/webhook_endpoints/{id}/recover`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RecoverIn {
+    /// Deliveries that failed for good since this ISO 8601 time are queued again.
+    pub since: Option<String>,
+}
+
+/// Our addition: queues again every delivery to this endpoint that failed since a time.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/recover", tag = "webhook_endpoints",
+    params(("id" = String, Path)), request_body = RecoverIn,
+    responses((status = 202, description = "`{recovered}`: how many were queued"), (status = "4XX", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn recover_endpoint(
+    State(state): State<AppState>,
+    SecretKey(principal): SecretKey,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecoverIn>,
+) -> Result<Response, ApiError> {
+    let endpoint = endpoint_of(&state, &principal, &id).await?;
+    let since = body
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::missing_param("since"))?;
+    let since = chrono::DateTime::parse_from_rfc3339(since)
+        .map(|t| Timestamp::from_datetime(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| {
+            ApiError::bad_request("invalid_date", "since must be an ISO 8601 time")
+                .with_param("since")
+        })?;
+    let recovered = state
+        .store
+        .recover_failed_deliveries(&endpoint.id, since)
+        .await?;
+    state.webhook_wake.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(json!({"recovered": recovered}))).into_response())
+}

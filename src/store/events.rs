@@ -1,0 +1,217 @@
+//! Events: the outbox insert (inside the transaction of the change that causes the events, with
+//! one pending delivery per subscribed endpoint) and reads.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::rows::get_time;
+use super::{PageRequest, Paged, Store};
+use crate::domain::*;
+
+/// Filters of the events list.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Only this type.
+    pub event_type: Option<String>,
+    /// Only events about this link.
+    pub link_id: Option<LinkId>,
+    /// Created at or after.
+    pub since: Option<Timestamp>,
+    /// Created before.
+    pub until: Option<Timestamp>,
+}
+
+pub(super) fn event_from_row(row: &AnyRow) -> anyhow::Result<Event> {
+    let mode: String = row.try_get("mode")?;
+    Ok(Event {
+        id: EventId::from_trusted(row.try_get("id")?),
+        organization_id: OrganizationId::from_trusted(row.try_get("organization_id")?),
+        mode: Mode::parse(&mode).ok_or_else(|| anyhow::anyhow!("bad mode"))?,
+        event_type: row.try_get("event_type")?,
+        link_id: row
+            .try_get::<Option<String>, _>("link_id")?
+            .map(LinkId::from_trusted),
+        data: row.try_get("data")?,
+        created_at: get_time(row, "created_at")?.unwrap_or(Timestamp::from_millis(0)),
+    })
+}
+
+/// Writes `events` and queues a delivery of each to every enabled endpoint of the owner that
+/// subscribes to its type, all inside `tx`: an event exists if and only if its change
+/// committed, and is delivered at least once.
+pub(super) async fn insert_events(
+    tx: &mut Transaction<'static, Any>,
+    organization_id: &OrganizationId,
+    mode: Mode,
+    events: &[NewEvent],
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let subscriptions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT e.id, s.event_type FROM webhook_endpoints e
+         JOIN webhook_endpoint_events s ON s.endpoint_id = e.id
+         WHERE e.organization_id = $1 AND e.mode = $2 AND e.deleted_at IS NULL AND e.disabled = 0",
+    )
+    .bind(organization_id.as_str())
+    .bind(mode.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    for event in events {
+        insert_event_row(tx, organization_id, mode, event, now).await?;
+        let mut endpoints: Vec<&str> = subscriptions
+            .iter()
+            .filter(|(_, t)| t == "*" || t == event.event_type.as_str())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        endpoints.dedup();
+        for endpoint in endpoints {
+            queue_delivery(tx, &event.id, endpoint, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the event row itself.
+async fn insert_event_row(
+    tx: &mut Transaction<'static, Any>,
+    organization_id: &OrganizationId,
+    mode: Mode,
+    event: &NewEvent,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.id.as_str())
+    .bind(organization_id.as_str())
+    .bind(mode.as_str())
+    .bind(event.event_type.as_str())
+    .bind(event.link_id.as_ref().map(LinkId::as_str))
+    .bind(&event.data)
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues one delivery of an event to an endpoint, due now.
+pub(super) async fn queue_delivery(
+    tx: &mut Transaction<'static, Any>,
+    event_id: &EventId,
+    endpoint_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<DeliveryId> {
+    let id = DeliveryId::generate();
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, state, attempts,
+             next_attempt_at, created_at)
+         VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+    )
+    .bind(id.as_str())
+    .bind(event_id.as_str())
+    .bind(endpoint_id)
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+impl Store {
+    /// Writes events (and their deliveries) in a transaction of their own: for events that
+    /// are the change itself (test events).
+    pub async fn publish_events(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        events: &[NewEvent],
+    ) -> anyhow::Result<()> {
+        let mut tx = self.begin().await?;
+        insert_events(&mut tx, organization_id, mode, events, Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes one event delivered to one endpoint only (test events).
+    pub async fn publish_event_to(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        event: &NewEvent,
+        endpoint_id: &WebhookEndpointId,
+    ) -> anyhow::Result<()> {
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        insert_event_row(&mut tx, organization_id, mode, event, now).await?;
+        queue_delivery(&mut tx, &event.id, endpoint_id.as_str(), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One event of the owner.
+    pub async fn event(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        id: &EventId,
+    ) -> anyhow::Result<Option<Event>> {
+        let row = sqlx::query(
+            "SELECT * FROM events WHERE id = $1 AND organization_id = $2 AND mode = $3",
+        )
+        .bind(id.as_str())
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    /// A page of the owner's events, newest first.
+    pub async fn list_events(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> anyhow::Result<Paged<Event>> {
+        // Absent filters become conditions that always hold, so one statement serves all.
+        const WHERE: &str = "organization_id = $1 AND mode = $2
+            AND ($3 = '' OR event_type = $3) AND ($4 = '' OR link_id = $4)
+            AND created_at >= $5 AND created_at < $6";
+        let type_filter = filter.event_type.clone().unwrap_or_default();
+        let link_filter = filter
+            .link_id
+            .as_ref()
+            .map(|l| l.to_string())
+            .unwrap_or_default();
+        let since = filter.since.map_or(i64::MIN, Timestamp::millis);
+        let until = filter.until.map_or(i64::MAX, Timestamp::millis);
+        let count_sql = format!("SELECT COUNT(*) FROM events WHERE {WHERE}");
+        let total: i64 = sqlx::query_scalar(&count_sql)
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .bind(&type_filter)
+            .bind(&link_filter)
+            .bind(since)
+            .bind(until)
+            .fetch_one(&self.read)
+            .await?;
+        let list_sql = format!(
+            "SELECT * FROM events WHERE {WHERE} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
+        );
+        let rows = sqlx::query(&list_sql)
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .bind(&type_filter)
+            .bind(&link_filter)
+            .bind(since)
+            .bind(until)
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        Paged::from_rows(&rows, total, event_from_row)
+    }
+}

@@ -1,0 +1,136 @@
+//! Every event type a refresh produces, with the right `data`, delivered and signed.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::support::*;
+use crate::both_backends;
+use crate::common::receiver::{verify, Received};
+use crate::common::*;
+
+/// Groups deliveries by event type (each event once).
+fn by_type(received: &[Received]) -> HashMap<String, Vec<Value>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: HashMap<String, Vec<Value>> = HashMap::new();
+    for delivery in received {
+        let event = delivery.json();
+        if seen.insert(event["id"].as_str().unwrap().to_owned()) {
+            out.entry(event["type"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(event);
+        }
+    }
+    out
+}
+
+both_backends! {
+    async fn a_successful_refresh_emits_account_and_link_events(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = fast_app(backend, |_| {}).await;
+        let (receiver, _, secret) = receiver_endpoint(&app).await;
+        let (link, _, intent) = refreshed_link(&app, "jonsnow+changes").await;
+        let accounts = link["accounts"].as_array().unwrap().len();
+        // Per account: succeeded, modified, removed; then the link-level event.
+        let received = receiver.wait_for(|r| by_type(r).values().map(Vec::len).sum::<usize>() >= 3 * accounts + 1).await;
+        for delivery in &received {
+            verify(delivery, &secret);
+            assert_eq!(delivery.headers["content-type"], "application/json");
+        }
+        let events = by_type(&received);
+        let succeeded = &events["account.refresh_intent.succeeded"];
+        assert_eq!(succeeded.len(), accounts, "one per account");
+        for event in succeeded {
+            assert_eq!(event["object"], "event");
+            assert_eq!(event["mode"], "test");
+            let data = &event["data"];
+            assert_eq!(data["object"], "refresh_intent");
+            assert_eq!(data["refreshed_object"], "account");
+            assert!(data["refreshed_object_id"].as_str().unwrap().starts_with("acc_"));
+            assert_eq!(data["status"], "succeeded");
+            assert!(data["public_error"].is_null());
+            assert_eq!(data["type"], "only_last");
+            assert_eq!(data["new_movements"], 2);
+            assert_eq!(data["refresh_intent_id"], intent["id"], "our addition: the link-level intent");
+        }
+        for (kind, key) in [("movements_modified", "movements_changed"), ("movements_removed", "movements_removed")] {
+            let list = &events[&format!("account.refresh_intent.{kind}")];
+            assert_eq!(list.len(), accounts);
+            for event in list {
+                let movements = event["data"][key].as_array().unwrap();
+                assert_eq!(movements.len(), 1, "{event}");
+                assert!(movements[0]["id"].as_str().unwrap().starts_with("mov_"));
+                assert!(event["data"]["account_id"].as_str().unwrap().starts_with("acc_"));
+            }
+        }
+        let link_level = &events["link.refresh_intent.succeeded"];
+        assert_eq!(link_level.len(), 1);
+        assert_eq!(link_level[0]["data"]["id"], intent["id"]);
+        assert_eq!(link_level[0]["data"]["new_movements"], intent["new_movements"]);
+        assert!(!events.contains_key("link.credentials_changed"));
+
+        // The events API shows the same events, filterable by type and link.
+        let (_, list) = app.get(&format!("/v1/events?link_id={}&per_page=300", link["id"].as_str().unwrap())).await;
+        assert_eq!(list.as_array().unwrap().len(), 3 * accounts + 1);
+        let (_, only) = app.get("/v1/events?type=link.refresh_intent.succeeded").await;
+        assert_eq!(only.as_array().unwrap().len(), 1);
+        let id = only[0]["id"].as_str().unwrap();
+        let (_, one) = app.get(&format!("/v1/events/{id}")).await;
+        assert_eq!(one, only[0]);
+        // The delivered bytes are the event exactly as the API shows it.
+        let delivered = received.iter().find(|d| d.json()["id"] == id).unwrap();
+        assert_eq!(delivered.json(), one);
+    }
+
+    async fn rejected_and_failed_refreshes_emit_their_events(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = fast_app(backend, |_| {}).await;
+        let (receiver, _, _) = receiver_endpoint(&app).await;
+        let (link, _, _) = refreshed_link(&app, "jonsnow+invalid@1").await;
+        let accounts = link["accounts"].as_array().unwrap().len();
+        let received = receiver.wait_for(|r| by_type(r).values().map(Vec::len).sum::<usize>() >= accounts + 2).await;
+        let events = by_type(&received);
+        let rejected = &events["account.refresh_intent.rejected"];
+        assert_eq!(rejected.len(), accounts);
+        assert!(rejected.iter().all(|e| e["data"]["public_error"] == "invalid_credentials_error"));
+        let changed = &events["link.credentials_changed"];
+        assert_eq!(changed[0]["data"]["id"], link["id"]);
+        assert_eq!(changed[0]["data"]["status"], "login_required");
+        assert_eq!(events["link.refresh_intent.rejected"].len(), 1);
+
+        let (link, _, _) = refreshed_link(&app, "jonsnow+unavailable@1").await;
+        let link_id = link["id"].as_str().unwrap().to_owned();
+        let received = receiver.wait_for(|r| r.iter().any(|d| d.json()["type"] == "link.refresh_intent.failed")).await;
+        let failed: Vec<_> = received.iter().map(Received::json)
+            .filter(|e| e["type"] == "account.refresh_intent.failed").collect();
+        assert_eq!(failed.len(), link["accounts"].as_array().unwrap().len());
+        assert!(failed.iter().all(|e| e["data"]["public_error"] == "retryable_error"));
+        let (_, for_link) = app.get(&format!("/v1/events?link_id={link_id}")).await;
+        assert!(for_link.as_array().unwrap().iter().all(|e| e["type"] != "link.credentials_changed"),
+            "an outage does not change credentials");
+    }
+
+    async fn trigger_fires_sample_events(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = fast_app(backend, |_| {}).await;
+        let (receiver, _, secret) = receiver_endpoint(&app).await;
+        for event_type in ["account.refresh_intent.succeeded", "account.refresh_intent.movements_removed",
+                           "link.credentials_changed", "link.refresh_intent.failed"] {
+            let event = trigger(&app, event_type).await;
+            assert_eq!(event["type"], event_type);
+            assert!(event["data"].is_object());
+        }
+        let received = receiver.wait_for(|r| r.len() >= 4).await;
+        received.iter().for_each(|d| { verify(d, &secret); });
+        let (status, body) = into_json(app.request(reqwest::Method::POST, "/v1/events/trigger",
+            Some(&app.keys.secret_key), Some(serde_json::json!({"type": "nope.nope"}))).await).await;
+        assert_error(status, &body, 400, "invalid_webhook_subscription");
+        let live = app.key_pair("acme", refresco::domain::Mode::Live).await;
+        let (status, body) = into_json(app.request(reqwest::Method::POST, "/v1/events/trigger",
+            Some(&live.secret_key), Some(serde_json::json!({"type": "link.credentials_changed"}))).await).await;
+        assert_error(status, &body, 422, "not_supported_mode");
+    }
+}

@@ -1,0 +1,46 @@
+//! The transactional outbox: an event exists only if the change that caused it committed.
+
+use refresco::config::Role;
+use refresco::domain::*;
+use refresco::store::RefreshOutcome;
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends! {
+    async fn no_event_for_a_change_that_rolled_back(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::start_with(backend, |c| c.role = Role::Api).await.unwrap();
+        let (link, token) = app.create_link("41614850-3").await;
+        let (_, intent) = into_json(app.request(reqwest::Method::POST, "/v1/refresh_intents",
+            Some(&app.keys.secret_key), Some(serde_json::json!({"link_token": token}))).await).await;
+        let store = &app.state.store;
+        let job = store.claim_jobs("t", "lease", 1, 60_000).await.unwrap().remove(0);
+        let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+        let outcome = || RefreshOutcome {
+            status: IntentStatus::Succeeded, public_error: None, failure_reason: None, accounts: None,
+            credential_status: None, finished_at: Timestamp::now(), next_refresh: None,
+        };
+        // The events are made inside the transaction; two with one id make it fail late,
+        // after the intent, the results and the first event were written.
+        let twice = |_: &refresco::store::RecordedRefresh| {
+            let event = NewEvent { id: EventId::generate(), event_type: EventType::LinkRefreshSucceeded,
+                link_id: None, data: "{}".into() };
+            Ok(vec![event.clone(), event])
+        };
+        assert!(store.finish_refresh(&job, &link_id, outcome(), &twice).await.is_err());
+        let (_, events) = app.get("/v1/events").await;
+        assert!(events.as_array().unwrap().is_empty(), "no event survived the rollback: {events}");
+        assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+        let (_, still) = app.get(&format!("/v1/refresh_intents/{}?link_token={token}", intent["id"].as_str().unwrap())).await;
+        assert_eq!(still["status"], "created", "the change rolled back too");
+
+        // The same lease, done right: the change and its events commit together.
+        let make = |recorded: &refresco::store::RecordedRefresh| refresco::api::events::refresh_events(&app.state.keys, recorded);
+        assert!(store.finish_refresh(&job, &link_id, outcome(), &make).await.unwrap().is_some());
+        let (_, events) = app.get("/v1/events?per_page=300").await;
+        let accounts = link["accounts"].as_array().unwrap().len();
+        assert_eq!(events.as_array().unwrap().len(), accounts + 1, "{events}");
+    }
+}
