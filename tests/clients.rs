@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::receiver;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -165,6 +166,110 @@ both_backends! {
             .envs(client_env(&app).await);
         let out = run(cmd, &test, CLIENT_LIMIT).await;
         assert!(out.contains(" passed, 0 failed"), "the script reported its checks:\n{out}");
+    }
+}
+
+/// A server without cooldown, a link whose bank takes 300 ms a call (a refresh stays in
+/// progress for about a second), and one real signed delivery captured by a receiver.
+async fn refresh_and_webhook_env(
+    backend: Backend,
+    dir: &Path,
+) -> (TestApp, Vec<(&'static str, String)>) {
+    let app = TestApp::start_with(backend, |c| {
+        c.cooldown_only_last_secs = 0;
+        c.cooldown_historical_secs = 0;
+        c.worker_poll_ms = 20;
+    })
+    .await
+    .expect("app");
+    let receiver = receiver::Receiver::start().await;
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/webhook_endpoints",
+            Some(&app.keys.secret_key),
+            Some(serde_json::json!({"url": receiver.url, "enabled_events": ["*"]})),
+        )
+        .await;
+    let (status, endpoint) = into_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{endpoint}");
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/events/trigger",
+            Some(&app.keys.secret_key),
+            Some(serde_json::json!({"type": "account.refresh_intent.succeeded"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let delivery = receiver.wait_for(|r| !r.is_empty()).await.remove(0);
+    let body_file = dir.join("delivery.json");
+    std::fs::write(&body_file, &delivery.body).unwrap();
+    let (_, link_token) = app
+        .create_link_with(
+            &app.keys.secret_key,
+            "cl_banco_sandbox",
+            "41614850-3",
+            "jonsnow+instant+slow300ms",
+        )
+        .await;
+    let env = vec![
+        ("FINTOC_BASE_URL", app.base.clone()),
+        ("FINTOC_SECRET_KEY", app.keys.secret_key.clone()),
+        ("FINTOC_LINK_TOKEN", link_token),
+        (
+            "FINTOC_WEBHOOK_BODY_FILE",
+            body_file.to_string_lossy().into_owned(),
+        ),
+        (
+            "FINTOC_WEBHOOK_HEADER",
+            delivery.headers["fintoc-signature"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        ),
+        (
+            "FINTOC_WEBHOOK_SECRET",
+            endpoint["secret"].as_str().unwrap().to_owned(),
+        ),
+    ];
+    (app, env)
+}
+
+/// The clients on refresh intents and on real webhook deliveries.
+mod refresh_and_webhooks {
+    use super::*;
+
+    both_backends! {
+        async fn python_refresh_intents_and_webhook_signatures(app: TestApp) {
+            let test = format!("python_refresh_intents_and_webhook_signatures ({:?})", app.backend);
+            let python = venv_bin("python");
+            if !require(&test, ".venv-test (Python with fintoc 2.26.0)", python.exists()) {
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (_app, env) = refresh_and_webhook_env(app.backend, dir.path()).await;
+            let mut cmd = command(&python);
+            cmd.arg(repo().join("tests/clients/python/test_refresh_and_webhooks.py")).envs(env);
+            let out = run(cmd, &test, CLIENT_LIMIT).await;
+            assert!(out.contains(" passed, 0 failed"), "{out}");
+        }
+
+        async fn node_refresh_intents_and_webhook_signatures(app: TestApp) {
+            let test = format!("node_refresh_intents_and_webhook_signatures ({:?})", app.backend);
+            let installed = node_dir().join("node_modules/fintoc/package.json").exists();
+            if !require(&test, "node", node_available())
+                || !require(&test, "tests/clients/node/node_modules (fintoc 1.15.0)", installed)
+            {
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (_app, env) = refresh_and_webhook_env(app.backend, dir.path()).await;
+            let mut cmd = command("node");
+            cmd.arg(node_dir().join("test_refresh_and_webhooks.js")).current_dir(node_dir()).envs(env);
+            let out = run(cmd, &test, CLIENT_LIMIT).await;
+            assert!(out.contains(" passed, 0 failed"), "{out}");
+        }
     }
 }
 
