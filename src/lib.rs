@@ -12,13 +12,16 @@
 //! - [`engine`]: work that talks to banks;
 //! - [`connectors`]: the bank interface and the sandbox banks;
 //! - [`crypto`]: sealing, token hashing, token generation;
-//! - [`tenants`]: organizations and API keys.
+//! - [`tenants`]: organizations and API keys;
+//! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
+//! - [`devtools`]: `listen` and `trigger` for local development.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod config;
 pub mod connectors;
 pub mod crypto;
+pub mod devtools;
 pub mod domain;
 pub mod engine;
 pub mod error;

@@ -48,6 +48,44 @@ enum Command {
     /// Manage links.
     #[command(subcommand)]
     Links(LinksCommand),
+    /// Print the events of a running server as they happen, and forward them signed to a URL.
+    Listen {
+        /// Forward each event here (POST, signed with the secret printed at start).
+        #[arg(long)]
+        forward_to: Option<String>,
+        /// Only these event types (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Fire a test event on a running server.
+    Trigger {
+        /// The event type, e.g. account.refresh_intent.succeeded.
+        event_type: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// How `listen` and `trigger` reach a running server.
+#[derive(Args)]
+struct ApiArgs {
+    /// The server's base URL.
+    #[arg(long, env = "REFRESCO_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// A test-mode secret key.
+    #[arg(long, env = "REFRESCO_API_KEY", hide_env_values = true)]
+    api_key: String,
+}
+
+impl ApiArgs {
+    fn target(self) -> refresco::devtools::ApiTarget {
+        refresco::devtools::ApiTarget {
+            base_url: self.url,
+            api_key: self.api_key,
+        }
+    }
 }
 
 #[derive(Args, Serialize)]
@@ -176,6 +214,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Listen {
+            forward_to,
+            events,
+            api,
+        } => listen(forward_to, events, api).await,
+        Command::Trigger { event_type, api } => {
+            let event = refresco::devtools::trigger(&api.target(), &event_type).await?;
+            println!("{}", serde_json::to_string_pretty(&event)?);
+            Ok(())
+        }
         Command::Links(LinksCommand::Create {
             institution,
             username,
@@ -229,6 +277,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn listen(
+    forward_to: Option<String>,
+    events: Vec<String>,
+    api: ApiArgs,
+) -> anyhow::Result<()> {
+    let mut types = Vec::new();
+    for name in events.iter().filter(|e| !e.is_empty()) {
+        types.push(
+            refresco::domain::EventType::parse(name)
+                .with_context(|| format!("unknown event type {name:?}"))?,
+        );
+    }
+    let options = refresco::devtools::ListenOptions::new(forward_to, types);
+    println!("Ready. Forwarded events are signed with {}", options.secret);
+    let stop = CancellationToken::new();
+    tokio::spawn(wait_for_signal(stop.clone()));
+    refresco::devtools::listen(&api.target(), &options, stop).await
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -7,6 +7,8 @@ use serde_json::Value;
 mod postgres;
 #[path = "common/process.rs"]
 mod process;
+#[path = "common/receiver.rs"]
+mod receiver;
 use process::{run, spawn};
 
 async fn get(base: &str, key: &str, path: &str) -> (u16, Value) {
@@ -234,5 +236,80 @@ async fn postgres_needs_migrations_before_serving() {
     );
     let key = server.secret_key();
     assert_eq!(get(&server.addr, &key, "/readyz").await.0, 200);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_forwards_signed_events_and_trigger_fires_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = spawn(
+        dir.path(),
+        "serve",
+        &["--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    let key = server.secret_key();
+    let hook = receiver::Receiver::start().await;
+    let out = dir.path().join("listen.out");
+    let mut listen = std::process::Command::new(env!("CARGO_BIN_EXE_refresco"))
+        .args([
+            "listen",
+            "--url",
+            &server.addr,
+            "--forward-to",
+            &hook.url,
+            "--events",
+            "link.credentials_changed,link.refresh_intent.failed",
+        ])
+        .env("REFRESCO_API_KEY", &key)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The secret is printed first; wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let secret = loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Some(secret) = text.split_whitespace().find(|w| w.starts_with("whsec_")) {
+            break secret.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "listen did not start: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let trigger = |event_type: &str| {
+        run(
+            &["trigger", event_type, "--url", &server.addr],
+            &[("REFRESCO_API_KEY", key.as_str())],
+        )
+    };
+    let (ok, printed, err) = trigger("account.refresh_intent.succeeded");
+    assert!(ok, "{err}");
+    let filtered_out: Value = serde_json::from_str(&printed).unwrap();
+    let (ok, printed, _) = trigger("link.credentials_changed");
+    assert!(ok);
+    let wanted: Value = serde_json::from_str(&printed).unwrap();
+
+    let received = hook.wait_for(|r| !r.is_empty()).await;
+    receiver::verify(&received[0], &secret);
+    assert_eq!(received[0].json()["id"], wanted["id"]);
+    assert!(
+        received
+            .iter()
+            .all(|d| d.json()["id"] != filtered_out["id"]),
+        "--events filters"
+    );
+    let (ok, _, err) = trigger("no.such.type");
+    assert!(!ok && err.contains("Unknown event type"), "{err}");
+    listen.kill().unwrap();
+    listen.wait().unwrap();
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        printed.contains("link.credentials_changed") && printed.contains("-> 200"),
+        "{printed}"
+    );
     server.stop();
 }
