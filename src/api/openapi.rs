@@ -6,10 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{
-    accounts, health, link_intents, links, refresh_intents, widget, widget_link_intents, wire,
-    AppState,
-};
+use super::{AppState, accounts, events, health, link_intents, links, refresh_intents, webhook_endpoints, widget, widget_link_intents, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +29,19 @@ use super::{
         refresh_intents::answer_refresh_intent_mfa,
         widget::get_widget_refresh_intent,
         widget::answer_widget_mfa,
+        events::list_events,
+        events::get_event,
+        events::trigger_event,
+        webhook_endpoints::create_endpoint,
+        webhook_endpoints::list_endpoints,
+        webhook_endpoints::get_endpoint,
+        webhook_endpoints::update_endpoint,
+        webhook_endpoints::delete_endpoint,
+        webhook_endpoints::test_endpoint,
+        webhook_endpoints::list_endpoint_attempts,
+        webhook_endpoints::list_event_attempts,
+        webhook_endpoints::resend_event,
+        webhook_endpoints::recover_endpoint,
         link_intents::create_link_intent,
         link_intents::get_link_intent,
         link_intents::exchange_link,
