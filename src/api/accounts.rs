@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct LinkTokenParam {
     /// The link's token.
+    #[param(min_length = 1)]
     pub link_token: String,
 }
 

@@ -316,6 +316,7 @@ pub async fn get_event(
 pub struct TriggerIn {
     /// The event type to fire.
     #[serde(rename = "type")]
+    #[schema(required = true, nullable = false, value_type = String)]
     pub event_type: Option<String>,
     /// Fields that replace the sample's `data` fields.
     #[schema(value_type = Option<Object>)]

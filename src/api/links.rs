@@ -27,16 +27,31 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// The holder types, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum HolderTypeIn {
+    /// A person.
+    Individual,
+    /// A company.
+    Business,
+}
+
 /// Body of `POST /v1/links`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LinkIn {
     /// A sandbox institution, e.g. `cl_banco_sandbox`.
+    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
     pub institution_id: Option<String>,
     /// Bank login (a RUT in Chile).
+    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
     pub username: Option<String>,
     /// Bank password. Sealed at rest, never returned.
+    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
     pub password: Option<String>,
     /// `individual` (default) or `business`.
+    #[schema(value_type = Option<HolderTypeIn>)]
     pub holder_type: Option<String>,
     /// Our addition: the second factor, for banks that ask for one at login.
     pub mfa_code: Option<String>,

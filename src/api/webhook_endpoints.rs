@@ -186,8 +186,10 @@ fn parse_enabled(list: Option<Vec<String>>) -> Result<Option<EnabledEvents>, Api
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebhookEndpointIn {
     /// Receiver URL (https; http allowed in test mode).
+    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
     pub url: Option<String>,
     /// Event types to receive, or `["*"]`.
+    #[schema(required = true, nullable = false, value_type = Vec<String>, min_items = 1)]
     pub enabled_events: Option<Vec<String>>,
     /// Free text.
     pub description: Option<String>,
