@@ -134,3 +134,48 @@ both_backends! {
         assert_error(status, &body, 422, "not_supported_mode");
     }
 }
+
+mod api_details {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use super::super::support::*;
+    use crate::both_backends;
+    use crate::common::receiver::verify;
+    use crate::common::*;
+
+    both_backends! {
+        async fn time_filters_overrides_and_endpoint_tests(app: TestApp) {
+            let backend = app.backend;
+            drop(app);
+            let app = fast_app(backend, |_| {}).await;
+            let first = trigger(&app, "link.credentials_changed").await;
+            let middle = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            // Make sure the next event is strictly later than `middle`.
+            while chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true) <= middle {
+                tokio::task::yield_now().await;
+            }
+            let (status, second) = into_json(app.request(Method::POST, "/v1/events/trigger", Some(&app.keys.secret_key),
+                Some(json!({"type": "account.refresh_intent.failed", "overrides": {"new_movements": 42, "status": "failed"}}))).await).await;
+            assert_eq!(status.as_u16(), 201);
+            assert_eq!(second["data"]["new_movements"], 42, "overrides replace sample fields");
+            let (_, before) = app.get(&format!("/v1/events?until={middle}")).await;
+            let (_, after) = app.get(&format!("/v1/events?since={middle}")).await;
+            assert_eq!(before.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), vec![first["id"].clone()]);
+            assert_eq!(after.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), vec![second["id"].clone()]);
+            let (status, body) = app.get("/v1/events?since=yesterday").await;
+            assert_error(status, &body, 400, "invalid_date");
+
+            // The test endpoint call reaches that endpoint only, signed.
+            let (one, one_id, one_secret) = receiver_endpoint(&app).await;
+            let (other, _, _) = receiver_endpoint(&app).await;
+            let (status, event) = into_json(app.request(Method::POST, &format!("/v1/webhook_endpoints/{one_id}/test"),
+                Some(&app.keys.secret_key), Some(json!({"type": "link.refresh_intent.succeeded"}))).await).await;
+            assert_eq!(status.as_u16(), 200, "{event}");
+            let received = one.wait_for(|r| !r.is_empty()).await;
+            verify(&received[0], &one_secret);
+            assert_eq!(received[0].json()["id"], event["id"]);
+            assert!(other.received().iter().all(|d| d.json()["id"] != event["id"]), "only the tested endpoint");
+        }
+    }
+}
