@@ -233,7 +233,8 @@ pub struct EventQuery {
     pub until: Option<String>,
 }
 
-fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+/// Parses an ISO 8601 date or date-time parameter.
+pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     let Some(text) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -293,6 +294,20 @@ pub async fn list_events(
     })
 }
 
+/// One event of the principal's organization and mode, or a 404.
+pub async fn event_of(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Event, ApiError> {
+    let parsed = EventId::parse(id).ok_or_else(|| ApiError::not_found("event", id))?;
+    state
+        .store
+        .event(&principal.organization_id, principal.mode, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", id))
+}
+
 /// Retrieves one event.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
     responses((status = 200, body = EventOut), (status = "4XX", body = ErrorBody)),
@@ -302,12 +317,7 @@ pub async fn get_event(
     SecretKey(principal): SecretKey,
     Path(id): Path<String>,
 ) -> Result<Json<EventOut>, ApiError> {
-    let parsed = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event", &id))?;
-    let event = state
-        .store
-        .event(&principal.organization_id, principal.mode, &parsed)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    let event = event_of(&state, &principal, &id).await?;
     Ok(Json(EventOut::from(&event)))
 }
 

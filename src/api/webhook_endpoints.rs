@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::events::{parse_event_type, triggered_data, EventOut};
+use super::events::{event_of, parse_event_type, parse_time, triggered_data, EventOut};
 use super::extract::{JsonBody, Query, SecretKey};
 use super::pagination::{base_url, PageQuery, PageResponse};
 use super::wire::ErrorBody;
@@ -454,12 +454,7 @@ pub async fn list_event_attempts(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<PageResponse<AttemptOut>, ApiError> {
-    let parsed = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event", &id))?;
-    let event = state
-        .store
-        .event(&principal.organization_id, principal.mode, &parsed)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    let event = event_of(&state, &principal, &id).await?;
     attempts_page(&state, None, Some(&event.id), page, headers, uri).await
 }
 
@@ -487,12 +482,7 @@ pub async fn resend_event(
         .as_deref()
         .filter(|e| !e.is_empty())
         .ok_or_else(|| ApiError::missing_param("event_id"))?;
-    let parsed = EventId::parse(event_id).ok_or_else(|| ApiError::not_found("event", event_id))?;
-    let event = state
-        .store
-        .event(&principal.organization_id, principal.mode, &parsed)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event", event_id))?;
+    let event = event_of(&state, &principal, event_id).await?;
     let delivery = state.store.queue_delivery(&event.id, &endpoint.id).await?;
     state.webhook_wake.notify_one();
     Ok((
@@ -526,12 +516,8 @@ pub async fn recover_endpoint(
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::missing_param("since"))?;
-    let since = chrono::DateTime::parse_from_rfc3339(since)
-        .map(|t| Timestamp::from_datetime(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| {
-            ApiError::bad_request("invalid_date", "since must be an ISO 8601 time")
-                .with_param("since")
-        })?;
+    let since =
+        parse_time("since", Some(since))?.ok_or_else(|| ApiError::missing_param("since"))?;
     let recovered = state
         .store
         .recover_failed_deliveries(&endpoint.id, since)
