@@ -14,10 +14,12 @@
 //! - [`crypto`]: sealing, token hashing, token generation;
 //! - [`tenants`]: organizations and API keys;
 //! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
-//! - [`devtools`]: `listen` and `trigger` for local development.
+//! - [`devtools`]: `listen` and `trigger` for local development;
+//! - [`bench`]: `refresco bench`, the load scenarios of `BENCHMARKS.md`.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod connectors;
 pub mod crypto;

@@ -59,6 +59,8 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Run load scenarios against an in-process server and print the figures (see BENCHMARKS.md).
+    Bench(refresco::bench::BenchArgs),
     /// Fire a test event on a running server.
     Trigger {
         /// The event type, e.g. account.refresh_intent.succeeded.
@@ -219,6 +221,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             events,
             api,
         } => listen(forward_to, events, api).await,
+        Command::Bench(args) => {
+            let report = refresco::bench::run(&args).await?;
+            println!("{}", report.render());
+            anyhow::ensure!(report.all_correct(), "a scenario did not behave correctly");
+            Ok(())
+        }
         Command::Trigger { event_type, api } => {
             let event = refresco::devtools::trigger(&api.target(), &event_type).await?;
             println!("{}", serde_json::to_string_pretty(&event)?);

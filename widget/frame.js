@@ -36,8 +36,22 @@
     window.parent.postMessage(message, hostOrigin);
   }
 
+  // Steps reached before the first open() (the widget loads while hidden) are told after
+  // `opened`, in order, with the time they happened.
+  var opened = false;
+  var early = [];
+
   function emit(name) {
-    send('event', { name: name, metadata: { timestamp: Date.now() } });
+    var event = { name: name, metadata: { timestamp: Date.now() } };
+    if (opened) send('event', event);
+    else early.push(event);
+  }
+
+  function open() {
+    var first = !opened;
+    opened = true;
+    send('event', { name: 'opened', metadata: { timestamp: Date.now() } });
+    if (first) early.splice(0).forEach(function (event) { send('event', event); });
   }
 
   // --- Page state -------------------------------------------------------------------------
@@ -187,6 +201,8 @@
   // --- Movements: connect a bank through a link intent ------------------------------------
 
   var link = {
+    shown: null,
+
     base: function () {
       return '/v1/widget/link_intents/' + encodeURIComponent(config.widgetToken);
     },
@@ -215,6 +231,12 @@
     search: function () {
       var q = $('search').value.trim();
       api('GET', link.base() + '/institutions?q=' + encodeURIComponent(q)).then(function (list) {
+        var shown = list.map(function (institution) { return institution.id; }).join(' ');
+        setStatus(list.length === 1 ? '1 bank found.' : list.length + ' banks found.');
+        // The same banks again: keep the buttons, so the focus (and a screen reader's place)
+        // stays where it is.
+        if (shown === link.shown) return;
+        link.shown = shown;
         var ul = $('institutions');
         ul.replaceChildren();
         list.forEach(function (institution) {
@@ -231,7 +253,6 @@
           ul.appendChild(li);
         });
         $('no-institutions').hidden = list.length > 0;
-        setStatus(list.length === 1 ? '1 bank found.' : list.length + ' banks found.');
       }, fatal);
     },
 
@@ -301,6 +322,7 @@
 
     answered: function (view) {
       setBusy(false);
+      setError('');
       if (view.status === 'succeeded') return link.connected(view);
       if (view.mfa) return link.askMfa(view.mfa);
       fail('Something went wrong', 'The bank did not finish the login. Please try again.');
@@ -524,7 +546,7 @@
     if (data.type === 'refresco:init' && !config && data.config && typeof data.config === 'object') {
       begin(data.config);
     } else if (data.type === 'refresco:open') {
-      emit('opened');
+      open();
       var heading = document.querySelector('.step:not([hidden]) h2');
       var field = document.querySelector('.step:not([hidden]) input');
       (field || heading || $('title')).focus();

@@ -191,6 +191,8 @@
         visible = true;
         opener = document.activeElement;
         overlay.style.display = 'flex';
+        // On a phone the widget takes the whole screen, without rounded corners.
+        frame.style.borderRadius = window.matchMedia('(max-width: 480px)').matches ? '0' : '12px';
         setInert(true);
         frame.focus();
         if (ready) post({ type: 'refresco:open' });

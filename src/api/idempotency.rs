@@ -8,6 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::extract::{authenticate, body_too_large};
@@ -57,7 +59,12 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         .await
     {
         Err(e) => return ApiError::Internal(e).into_response(),
-        Ok(IdempotencyClaim::Replay(stored)) => return replay(stored),
+        Ok(IdempotencyClaim::Replay(stored)) => {
+            return match unseal_body(&state, org, mode, &key, &stored.body) {
+                Ok(body) => replay(stored.status, body),
+                Err(e) => ApiError::Internal(e).into_response(),
+            }
+        }
         Ok(IdempotencyClaim::InProgress) => {
             return ApiError::client(
                 StatusCode::CONFLICT,
@@ -94,9 +101,12 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     let outcome = if status.is_server_error() {
         store.release_idempotency_key(org, mode, &key).await
     } else {
+        // Answers can hold secrets shown only once (a new link's token, a link intent's
+        // tokens): the stored copy is sealed, bound to this organization, mode and key.
+        let sealed = state.keys.seal(&seal_owner(org, mode, &key), &body);
         let stored = StoredResponse {
             status: status.as_u16(),
-            body: String::from_utf8_lossy(&body).into_owned(),
+            body: BASE64.encode(sealed),
         };
         store
             .complete_idempotency_key(org, mode, &key, &stored)
@@ -131,9 +141,28 @@ fn fingerprint(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn replay(stored: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, stored.body).into_response();
+/// What a stored answer is sealed to.
+fn seal_owner(org: &crate::domain::OrganizationId, mode: crate::domain::Mode, key: &str) -> String {
+    format!("idempotency:{org}:{}:{key}", mode.as_str())
+}
+
+fn unseal_body(
+    state: &AppState,
+    org: &crate::domain::OrganizationId,
+    mode: crate::domain::Mode,
+    key: &str,
+    stored: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let sealed = BASE64.decode(stored)?;
+    Ok(state
+        .keys
+        .unseal(&seal_owner(org, mode, key), &sealed)?
+        .to_vec())
+}
+
+fn replay(status: u16, body: Vec<u8>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,

@@ -6,7 +6,10 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, accounts, events, health, link_intents, links, refresh_intents, webhook_endpoints, widget, widget_link_intents, wire};
+use super::{
+    accounts, events, health, link_intents, links, refresh_intents, webhook_endpoints, widget,
+    widget_link_intents, wire, AppState,
+};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -17,7 +17,8 @@ use super::AppState;
 use crate::config::Secret;
 use crate::connectors::Institution;
 use crate::domain::*;
-use crate::engine::link_intents::{self, WidgetOutcome, MAX_LOGINS};
+use crate::engine::link_intents;
+use crate::engine::widget_login::{self, ConnectedLink, WidgetOutcome, MAX_LOGINS};
 use crate::error::ApiError;
 
 /// Routes of this resource.
@@ -131,7 +132,10 @@ fn masked(number: &str) -> String {
 
 fn view(state: &AppState, intent: &LinkIntent) -> WidgetLinkIntentOut {
     let max_mfa = i64::from(state.config.mfa_max_attempts);
-    let mfa = intent.pending_mfa.as_ref().and_then(|pending| {
+    let now = Timestamp::now();
+    // An expired challenge is not shown: the widget goes back to the login.
+    let pending = intent.pending_mfa.as_ref().filter(|p| now < p.expires_at);
+    let mfa = pending.and_then(|pending| {
         let connector = state.registry.get(&pending.institution_id)?;
         Some(WidgetMfaOut {
             method: pending.method.as_str().to_owned(),
@@ -144,7 +148,7 @@ fn view(state: &AppState, intent: &LinkIntent) -> WidgetLinkIntentOut {
     WidgetLinkIntentOut {
         id: intent.id.to_string(),
         object: "link_intent",
-        status: intent.wire_status(Timestamp::now()).to_owned(),
+        status: intent.wire_status(now).to_owned(),
         product: intent.product.clone(),
         country: intent.country.clone(),
         holder_type: intent.holder_type.as_str().to_owned(),
@@ -158,37 +162,34 @@ fn view(state: &AppState, intent: &LinkIntent) -> WidgetLinkIntentOut {
 }
 
 fn outcome_view(state: &AppState, outcome: WidgetOutcome) -> WidgetLinkIntentOut {
-    match outcome {
-        WidgetOutcome::MfaRequired(intent) => view(state, &intent),
-        WidgetOutcome::Connected {
-            intent,
-            link,
-            accounts,
-            exchange_token,
-        } => {
-            let mut out = view(state, &intent);
-            out.exchange_token = Some(exchange_token);
-            out.link = Some(WidgetLinkOut {
-                id: link.id.to_string(),
-                institution: (&link.institution).into(),
-                holder_name: accounts
-                    .first()
-                    .map(|a| a.data.holder_name.clone())
-                    .unwrap_or_default(),
-                accounts: accounts
-                    .iter()
-                    .map(|a| WidgetAccountOut {
-                        name: a.data.name.clone(),
-                        official_name: a.data.official_name.clone(),
-                        number: masked(&a.data.number),
-                        account_type: a.data.account_type.clone(),
-                        currency: a.data.currency.clone(),
-                    })
-                    .collect(),
-            });
-            out
-        }
+    let mut out = view(state, &outcome.intent);
+    if let Some(ConnectedLink {
+        link,
+        accounts,
+        exchange_token,
+    }) = outcome.connected
+    {
+        out.exchange_token = Some(exchange_token);
+        out.link = Some(WidgetLinkOut {
+            id: link.id.to_string(),
+            institution: (&link.institution).into(),
+            holder_name: accounts
+                .first()
+                .map(|a| a.data.holder_name.clone())
+                .unwrap_or_default(),
+            accounts: accounts
+                .iter()
+                .map(|a| WidgetAccountOut {
+                    name: a.data.name.clone(),
+                    official_name: a.data.official_name.clone(),
+                    number: masked(&a.data.number),
+                    account_type: a.data.account_type.clone(),
+                    currency: a.data.currency.clone(),
+                })
+                .collect(),
+        });
     }
+    out
 }
 
 /// The link intent a widget token opens, while it is open.
@@ -265,7 +266,7 @@ pub async fn submit_widget_credentials(
     if username.len() > 128 || password.len() > 256 {
         return Err(ApiError::invalid_param("password", "is too long"));
     }
-    let outcome = link_intents::submit_credentials(
+    let outcome = widget_login::submit_credentials(
         &state,
         &principal,
         &token,
@@ -290,6 +291,6 @@ pub async fn answer_widget_link_mfa(
     Path(token): Path<String>,
     JsonBody(body): JsonBody<MfaIn>,
 ) -> Result<Json<WidgetLinkIntentOut>, ApiError> {
-    let outcome = link_intents::answer_mfa(&state, &principal, &token, body.answer()?).await?;
+    let outcome = widget_login::answer_mfa(&state, &principal, &token, body.answer()?).await?;
     Ok(Json(outcome_view(&state, outcome)))
 }

@@ -16,30 +16,22 @@ use super::AppState;
 
 /// Routes of the pages and their assets.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/widget/v1.js", get(|| asset(EMBED_SCRIPT)))
-        .route("/js/v1", get(|| asset(EMBED_SCRIPT)))
-        .route("/widget", get(|| asset(WIDGET_PAGE)))
-        .route("/widget/frame.js", get(|| asset(WIDGET_SCRIPT)))
-        .route("/widget/widget.css", get(|| asset(WIDGET_STYLE)))
-        .route("/demo", get(|| asset(DEMO_PAGE)))
-        .route("/demo/demo.js", get(|| asset(DEMO_SCRIPT)))
-        .route("/demo/demo.css", get(|| asset(DEMO_STYLE)))
+    FILES.iter().fold(
+        Router::new(),
+        |router, &(path, body, content_type, headers)| {
+            router.route(path, get(move || serve(body, content_type, headers)))
+        },
+    )
 }
 
-/// One embedded file and how it is served.
-struct Asset {
-    body: &'static str,
-    content_type: &'static str,
-    /// Extra headers (Content-Security-Policy and friends for pages).
-    headers: &'static [(&'static str, &'static str)],
-}
+/// Extra headers of one file.
+type Headers = &'static [(&'static str, &'static str)];
 
 /// For scripts and styles: another site may load the embed script.
-const STATIC: &[(&str, &str)] = &[("cross-origin-resource-policy", "cross-origin")];
+const STATIC: Headers = &[("cross-origin-resource-policy", "cross-origin")];
 
 /// The hosted widget: anything may frame it, it talks only to this server.
-const WIDGET_HEADERS: &[(&str, &str)] = &[
+const WIDGET_HEADERS: Headers = &[
     (
         "content-security-policy",
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -49,7 +41,7 @@ const WIDGET_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// The demo: it frames the widget and talks to this server's API; nobody may frame it.
-const DEMO_HEADERS: &[(&str, &str)] = &[
+const DEMO_HEADERS: Headers = &[
     (
         "content-security-policy",
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -64,57 +56,62 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
 
-const EMBED_SCRIPT: Asset = Asset {
-    body: include_str!("../../widget/v1.js"),
-    content_type: JS,
-    headers: STATIC,
-};
-const WIDGET_PAGE: Asset = Asset {
-    body: include_str!("../../widget/frame.html"),
-    content_type: HTML,
-    headers: WIDGET_HEADERS,
-};
-const WIDGET_SCRIPT: Asset = Asset {
-    body: include_str!("../../widget/frame.js"),
-    content_type: JS,
-    headers: STATIC,
-};
-const WIDGET_STYLE: Asset = Asset {
-    body: include_str!("../../widget/widget.css"),
-    content_type: CSS,
-    headers: STATIC,
-};
-const DEMO_PAGE: Asset = Asset {
-    body: include_str!("../../widget/demo.html"),
-    content_type: HTML,
-    headers: DEMO_HEADERS,
-};
-const DEMO_SCRIPT: Asset = Asset {
-    body: include_str!("../../widget/demo.js"),
-    content_type: JS,
-    headers: STATIC,
-};
-const DEMO_STYLE: Asset = Asset {
-    body: include_str!("../../widget/demo.css"),
-    content_type: CSS,
-    headers: STATIC,
-};
+const EMBED_SCRIPT: &str = include_str!("../../widget/v1.js");
 
-async fn asset(asset: Asset) -> Response {
-    let mut response = asset.body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    headers.insert(
+/// Every served file: its path, its content (embedded at build time), its type and headers.
+const FILES: &[(&str, &str, &str, Headers)] = &[
+    ("/widget/v1.js", EMBED_SCRIPT, JS, STATIC),
+    ("/js/v1", EMBED_SCRIPT, JS, STATIC),
+    (
+        "/widget",
+        include_str!("../../widget/frame.html"),
+        HTML,
+        WIDGET_HEADERS,
+    ),
+    (
+        "/widget/frame.js",
+        include_str!("../../widget/frame.js"),
+        JS,
+        STATIC,
+    ),
+    (
+        "/widget/widget.css",
+        include_str!("../../widget/widget.css"),
+        CSS,
+        STATIC,
+    ),
+    (
+        "/demo",
+        include_str!("../../widget/demo.html"),
+        HTML,
+        DEMO_HEADERS,
+    ),
+    (
+        "/demo/demo.js",
+        include_str!("../../widget/demo.js"),
+        JS,
+        STATIC,
+    ),
+    (
+        "/demo/demo.css",
+        include_str!("../../widget/demo.css"),
+        CSS,
+        STATIC,
+    ),
+];
+
+async fn serve(body: &'static str, content_type: &'static str, headers: Headers) -> Response {
+    let mut response = body.into_response();
+    let all = response.headers_mut();
+    all.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    all.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     // Small files, served from memory: always revalidate so an upgrade is seen at once.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    for (name, value) in asset.headers {
-        headers.insert(
+    all.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    for (name, value) in headers {
+        all.insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         );

@@ -7,6 +7,7 @@ pub mod link_intents;
 pub mod linking;
 pub mod mfa;
 pub mod refresh;
+pub mod widget_login;
 pub mod worker;
 
 use std::sync::Arc;

@@ -119,9 +119,15 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Extends a lease; false when the lease is no longer ours.
+    /// Extends a lease; false when the lease is no longer ours. On SQLite heartbeats that
+    /// arrive together share one commit (see `group_commit`).
     pub async fn heartbeat(&self, job: &ClaimedJob, lease_millis: i64) -> anyhow::Result<bool> {
         let now = Timestamp::now().millis();
+        if let Some(writer) = &self.intent_writer {
+            return writer
+                .heartbeat(&job.intent_id, &job.lease_token, now + lease_millis)
+                .await;
+        }
         let done = sqlx::query(
             "UPDATE refresh_jobs SET lease_expires_at = $1, updated_at = $2
              WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",

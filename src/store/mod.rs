@@ -9,7 +9,9 @@
 //! Row types never leave this module: methods take and return domain types.
 
 mod accounts;
+mod bench_seed;
 mod events;
+mod group_commit;
 mod idempotency;
 mod ingest;
 mod jobs;
@@ -31,6 +33,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::DatabaseTarget;
 
+pub use bench_seed::{BenchCounts, SeedLink};
 pub use events::EventFilter;
 pub use idempotency::{IdempotencyClaim, StoredResponse};
 pub use ingest::{
@@ -63,6 +66,8 @@ pub struct Store {
     /// in-process instead of failing with `SQLITE_BUSY`; on PostgreSQL it is the read pool.
     write: AnyPool,
     dialect: Dialect,
+    /// SQLite only: the task that commits refresh-intent creates and heartbeats in groups.
+    intent_writer: Option<group_commit::IntentWriter>,
 }
 
 /// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
@@ -121,10 +126,13 @@ impl Store {
     }
 
     fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
+        let intent_writer =
+            (dialect == Dialect::Sqlite).then(|| group_commit::IntentWriter::start(write.clone()));
         Self {
             read,
             write,
             dialect,
+            intent_writer,
         }
     }
 

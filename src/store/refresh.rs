@@ -9,7 +9,7 @@ use super::{PageRequest, Paged, Store};
 use crate::domain::*;
 
 /// A refresh intent to create.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NewRefreshIntent {
     /// Its id.
     pub id: RefreshIntentId,
@@ -97,89 +97,106 @@ pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
     })
 }
 
+/// Checks the rules on create and writes the intent, its job and the link's refresh status on
+/// `conn`, inside the caller's transaction (or savepoint).
+pub(super) async fn insert_intent(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewRefreshIntent,
+    cooldowns: Cooldowns,
+) -> Result<(), CreateRefreshError> {
+    let in_progress: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1 AND status = 'created'",
+    )
+    .bind(new.link_id.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    if in_progress > 0 {
+        return Err(CreateRefreshError::InProgress);
+    }
+    let last_success = sqlx::query(
+        "SELECT refresh_type, finished_at FROM refresh_intents
+         WHERE link_id = $1 AND status = 'succeeded' AND forced_result IS NULL
+         ORDER BY finished_at DESC LIMIT 1",
+    )
+    .bind(new.link_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = last_success {
+        let kind: String = row.try_get("refresh_type")?;
+        let finished = Timestamp::from_millis(row.try_get("finished_at")?);
+        let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
+        let allowed = cooldowns.next_allowed(kind, finished);
+        if new.now < allowed {
+            return Err(CreateRefreshError::Cooldown(allowed));
+        }
+    }
+    // The bank's view of "how many times was this link refreshed before", fixed now so a
+    // retried job asks the same question.
+    let earlier: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1")
+            .bind(new.link_id.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+    let fetch_day = Timestamp::start_of(
+        chrono::DateTime::from_timestamp_millis(new.now.millis())
+            .unwrap_or_default()
+            .date_naive(),
+    );
+    sqlx::query(
+        "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
+            forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
+            created_at, deadline_at, refresh_number, fetch_day)
+         VALUES ($1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(new.id.as_str())
+    .bind(new.organization_id.as_str())
+    .bind(new.mode.as_str())
+    .bind(new.link_id.as_str())
+    .bind(new.refresh_type.as_str())
+    .bind(new.forced_result.map(IntentStatus::as_str))
+    .bind(new.widget_token_hash.as_deref())
+    .bind(new.widget_token_sealed.clone())
+    .bind(new.mfa.map(MfaMethod::as_str))
+    .bind(new.now.millis())
+    .bind(new.deadline.millis())
+    .bind(earlier + 1)
+    .bind(fetch_day.millis())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
+         VALUES ($1, 'ready', $2, 0, $2)",
+    )
+    .bind(new.id.as_str())
+    .bind(new.now.millis())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE links SET refresh_status = 'refreshing' WHERE id = $1")
+        .bind(new.link_id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Creates an intent and its job in one transaction, unless another intent of the link is
     /// in progress (the database's partial unique index decides races) or the link is cooling
-    /// down after a success.
+    /// down after a success. On SQLite, creates that arrive together share one commit (see
+    /// [`super::group_commit`]); either way the intent is durable when this returns.
     #[tracing::instrument(skip_all, fields(intent_id = %new.id, link_id = %new.link_id))]
     pub async fn create_refresh_intent(
         &self,
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
     ) -> Result<RefreshIntent, CreateRefreshError> {
-        let mut tx = self.begin().await?;
-        let in_progress: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1 AND status = 'created'",
-        )
-        .bind(new.link_id.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        if in_progress > 0 {
-            return Err(CreateRefreshError::InProgress);
-        }
-        let last_success = sqlx::query(
-            "SELECT refresh_type, finished_at FROM refresh_intents
-             WHERE link_id = $1 AND status = 'succeeded' AND forced_result IS NULL
-             ORDER BY finished_at DESC LIMIT 1",
-        )
-        .bind(new.link_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = last_success {
-            let kind: String = row.try_get("refresh_type")?;
-            let finished = Timestamp::from_millis(row.try_get("finished_at")?);
-            let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
-            let allowed = cooldowns.next_allowed(kind, finished);
-            if new.now < allowed {
-                return Err(CreateRefreshError::Cooldown(allowed));
+        match &self.intent_writer {
+            Some(writer) => writer.create(new, cooldowns).await?,
+            None => {
+                let mut tx = self.begin().await?;
+                insert_intent(&mut tx, new, cooldowns).await?;
+                tx.commit().await?;
             }
         }
-        // The bank's view of "how many times was this link refreshed before", fixed now so a
-        // retried job asks the same question.
-        let earlier: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1")
-                .bind(new.link_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-        let fetch_day = Timestamp::start_of(
-            chrono::DateTime::from_timestamp_millis(new.now.millis())
-                .unwrap_or_default()
-                .date_naive(),
-        );
-        sqlx::query(
-            "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
-                forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
-                created_at, deadline_at, refresh_number, fetch_day)
-             VALUES ($1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(new.id.as_str())
-        .bind(new.organization_id.as_str())
-        .bind(new.mode.as_str())
-        .bind(new.link_id.as_str())
-        .bind(new.refresh_type.as_str())
-        .bind(new.forced_result.map(IntentStatus::as_str))
-        .bind(new.widget_token_hash.as_deref())
-        .bind(new.widget_token_sealed.clone())
-        .bind(new.mfa.map(MfaMethod::as_str))
-        .bind(new.now.millis())
-        .bind(new.deadline.millis())
-        .bind(earlier + 1)
-        .bind(fetch_day.millis())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
-             VALUES ($1, 'ready', $2, 0, $2)",
-        )
-        .bind(new.id.as_str())
-        .bind(new.now.millis())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE links SET refresh_status = 'refreshing' WHERE id = $1")
-            .bind(new.link_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         self.refresh_intent_by_id(&new.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("intent vanished after insert").into())

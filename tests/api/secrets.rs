@@ -19,6 +19,13 @@ both_backends! {
         let response = app.request(reqwest::Method::POST, "/v1/webhook_endpoints", Some(&app.keys.secret_key),
             Some(serde_json::json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"]}))).await;
         let (_, endpoint) = into_json(response).await;
+        // An idempotent creation: its answer (with the link token) is kept for replay.
+        let response = app.client.post(format!("{}/v1/links", app.base))
+            .header("Authorization", &app.keys.secret_key).header("Idempotency-Key", "secrets-1")
+            .json(&serde_json::json!({"institution_id": "cl_banco_sandbox", "username": "40427672-7", "password": "jonsnow"}))
+            .send().await.unwrap();
+        let (_, idempotent_link) = into_json(response).await;
+        let idempotent_token = idempotent_link["link_token"].as_str().expect("token").to_owned();
         let webhook_secret = endpoint["secret"].as_str().expect("whsec").to_owned();
         let raw = raw_database(&app).await;
         // Sanity: the check can see plain data (so a miss below means something).
@@ -32,6 +39,7 @@ both_backends! {
         assert!(!contains(&raw, &app.keys.public_key), "public key in plaintext");
         assert!(!contains(&raw, password), "bank password in plaintext");
         assert!(!contains(&raw, &mfa_token), "second link token in plaintext");
+        assert!(!contains(&raw, &idempotent_token), "a stored idempotent answer leaks its link token");
         assert!(!contains(&raw, &webhook_secret["whsec_".len()..]), "webhook secret in plaintext");
         assert!(!contains(&raw, widget_token.split("_sec_").nth(1).unwrap()), "widget token secret in plaintext");
     }

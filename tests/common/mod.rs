@@ -6,6 +6,7 @@
 //! set (or `REFRESCO_REQUIRE_POSTGRES=1`): then they fail loudly.
 #![allow(dead_code)]
 
+pub mod database;
 pub mod postgres;
 pub mod receiver;
 

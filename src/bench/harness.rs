@@ -1,0 +1,306 @@
+//! Starting Refresco in this process for one scenario: a temporary data directory (SQLite, and
+//! the master key either way), or a fresh database on a PostgreSQL server that is dropped when
+//! the scenario ends. Seeding happens between [`Prepared`] (built, not serving) and
+//! [`Prepared::serve`], so the worker and the dispatcher only start on a seeded database.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::AppState;
+use crate::config::Secret;
+use crate::crypto::random_token;
+use crate::domain::{LinkId, LinkToken, Mode, OrganizationId};
+use crate::engine::linking::SealedCredentials;
+use crate::store::SeedLink;
+use crate::tenants::{self, KeyPair};
+use crate::{App, Config};
+
+/// Where a scenario's database lives.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A temporary SQLite data directory.
+    Sqlite,
+    /// A fresh database on this server (the URL names any database the user may connect to).
+    Postgres {
+        /// The server, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+        admin_url: String,
+    },
+}
+
+impl Target {
+    /// `sqlite` or `postgres`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Target::Sqlite => "sqlite",
+            Target::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// A database created for one scenario and dropped by [`FreshDatabase::drop_now`] (or, if the
+/// scenario fails half-way, when the value is dropped).
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    dropped: bool,
+}
+
+impl FreshDatabase {
+    async fn create(admin_url: &str) -> anyhow::Result<(Self, String)> {
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("connecting to the PostgreSQL server of --database-url")?;
+        let name = format!("refresco_bench_{}", random_token(10).to_lowercase());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .context("creating the benchmark database")?;
+        let mut url = url::Url::parse(admin_url).context("--database-url is not a URL")?;
+        url.set_path(&format!("/{name}"));
+        let database = FreshDatabase {
+            admin_url: admin_url.to_owned(),
+            name,
+            dropped: false,
+        };
+        Ok((database, url.to_string()))
+    }
+
+    async fn drop_now(&mut self) -> anyhow::Result<()> {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
+        self.dropped = true;
+        Ok(())
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // No async drop: a helper thread with its own runtime drops the database.
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A built application that is not serving yet, with test-mode keys of organization "bench".
+pub struct Prepared {
+    app: App,
+    /// Shared state: store, keys, configuration.
+    pub state: AppState,
+    /// The organization's keys.
+    pub keys: KeyPair,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    dir: tempfile::TempDir,
+    database: Option<FreshDatabase>,
+}
+
+/// A serving application.
+pub struct Server {
+    /// The organization's keys.
+    pub keys: KeyPair,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+    database: Option<FreshDatabase>,
+}
+
+/// Builds Refresco on `target` with the benchmark's base configuration, adjusted by `adjust`.
+pub async fn prepare(
+    target: &Target,
+    work_dir: Option<&PathBuf>,
+    adjust: impl FnOnce(&mut Config),
+) -> anyhow::Result<Prepared> {
+    let dir = match work_dir {
+        Some(parent) => tempfile::Builder::new()
+            .prefix("refresco-bench-")
+            .tempdir_in(parent)?,
+        None => tempfile::Builder::new()
+            .prefix("refresco-bench-")
+            .tempdir()?,
+    };
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse()?,
+        migrate: true,
+        ..Config::default()
+    };
+    let database = match target {
+        Target::Sqlite => None,
+        Target::Postgres { admin_url } => {
+            let (database, url) = FreshDatabase::create(admin_url).await?;
+            config.database_url = Some(Secret::new(url));
+            Some(database)
+        }
+    };
+    adjust(&mut config);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let app = crate::build(config, listener).await?;
+    let state = app.state().clone();
+    let keys = tenants::create_key_pair(&state.store, &state.keys, "bench", Mode::Test).await?;
+    let base = format!("http://{}", app.local_addr()?);
+    Ok(Prepared {
+        app,
+        state,
+        keys,
+        base,
+        dir,
+        database,
+    })
+}
+
+impl Prepared {
+    /// The organization the keys belong to.
+    pub fn organization_id(&self) -> OrganizationId {
+        OrganizationId::parse(&self.keys.organization_id).expect("our own organization id")
+    }
+
+    /// Creates a sandbox link through the engine (as `POST /v1/links` does) and returns its id:
+    /// the template seeded links copy.
+    pub async fn template_link(&self, password: &str) -> anyhow::Result<LinkId> {
+        let principal = crate::domain::Principal {
+            organization_id: self.organization_id(),
+            mode: Mode::Test,
+            kind: crate::domain::KeyKind::Secret,
+        };
+        let request = crate::engine::linking::NewLinkRequest {
+            institution_id: "cl_banco_sandbox".into(),
+            username: "41614850-3".into(),
+            password: Secret::new(password),
+            holder_type: crate::domain::HolderType::Individual,
+            mfa_code: None,
+        };
+        let created =
+            crate::engine::linking::create_link(&self.state.linking(), &principal, request)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the template link: {e}"))?;
+        Ok(created.link.id)
+    }
+
+    /// Seeds `count` copies of `template` whose bank password is `password`; returns their
+    /// link tokens (in seeding order).
+    pub async fn seed_links(
+        &self,
+        template: &LinkId,
+        password: &str,
+        count: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        let keys = &self.state.keys;
+        let mut tokens = Vec::with_capacity(count);
+        let mut links = Vec::with_capacity(count);
+        for _ in 0..count {
+            let id = LinkId::generate();
+            let token = LinkToken::generate(&id);
+            let credentials = serde_json::to_vec(&SealedCredentials {
+                username: "41614850-3".into(),
+                password: password.into(),
+            })?;
+            links.push(SeedLink {
+                token_hash: keys.hash_token(token.expose()),
+                sealed_credentials: keys.seal(id.as_str(), &credentials),
+                id,
+            });
+            tokens.push(token.expose().to_owned());
+        }
+        self.state.store.bench_seed_links(template, &links).await?;
+        Ok(tokens)
+    }
+
+    /// Starts serving (and, with role `all`, the worker and the dispatcher).
+    pub fn serve(self) -> Server {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(self.app.run(shutdown.clone()));
+        Server {
+            keys: self.keys,
+            base: self.base,
+            shutdown,
+            task: Some(task),
+            _dir: self.dir,
+            database: self.database,
+        }
+    }
+}
+
+impl Server {
+    /// Creates a webhook endpoint through the API; returns its id and secret.
+    pub async fn create_endpoint(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        events: &[&str],
+    ) -> anyhow::Result<(String, String)> {
+        let answer: Value = client
+            .post(format!("{}/v1/webhook_endpoints", self.base))
+            .header("Authorization", &self.keys.secret_key)
+            .json(&json!({"url": url, "enabled_events": events}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let field = |name: &str| {
+            answer[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("endpoint answer without {name}: {answer}"))
+        };
+        Ok((field("id")?, field("secret")?))
+    }
+
+    /// Stops serving (the worker drains), closes the database, drops a PostgreSQL database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.context("server task")??;
+        }
+        if let Some(database) = &mut self.database {
+            database.drop_now().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// An HTTP client for load: HTTP/1.1 to loopback, keeping up to `connections` idle
+/// connections, so `connections` tasks each holding one request in flight use exactly that many.
+pub fn load_client(connections: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}

@@ -1,0 +1,131 @@
+//! S1: `POST /v1/refresh_intents` throughput and latency, beside the `GET /healthz` ceiling of
+//! the same server and client measured in the same run.
+//!
+//! The server runs with `role = api` (no worker), so the figure is the cost of creating an
+//! intent (authenticate, resolve the link token, check the rules, commit intent and job), not of
+//! refreshing. A link takes one intent at a time (`refresh_intent_in_progress`), so each request
+//! uses the next seeded link; the report says how many were used.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::harness::{self, load_client, Target};
+use super::load::{closed_loop, expect_status};
+use super::{BenchArgs, ScenarioResult};
+use crate::config::Role;
+
+/// Runs S1.
+pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioResult> {
+    let connections = args.pick(args.connections, 64, 16);
+    let duration = args.duration_or(Duration::from_secs(20), Duration::from_secs(1));
+    let links = args.pick(args.links, 100_000, 200);
+    let mut result = ScenarioResult::new("s1", "create refresh intents", target.label());
+    result.param("connections", connections);
+    result.param("duration_s", duration.as_secs_f64());
+    result.param("links_seeded", links);
+    result.param("role", "api (no worker)");
+
+    let prepared = harness::prepare(target, args.work_dir.as_ref(), |c| c.role = Role::Api).await?;
+    let store = prepared.state.store.clone();
+    result.database = store.bench_database_version().await?;
+    let template = prepared.template_link("jonsnow").await?;
+    let seeding = Instant::now();
+    store.bench_seed_phase(true).await?;
+    let tokens = prepared.seed_links(&template, "jonsnow", links).await?;
+    store.bench_seed_phase(false).await?;
+    result.figure(
+        "seed links (2 accounts each)",
+        seeding.elapsed().as_secs_f64(),
+        "s",
+    );
+
+    let server = prepared.serve();
+    let client = load_client(connections)?;
+
+    // The ceiling: the cheapest route of the same server through the same client.
+    let health_url = format!("{}/healthz", server.base);
+    let health = {
+        let client = client.clone();
+        closed_loop(connections, duration, None, move |_| {
+            let request = client.get(&health_url);
+            async move { expect_status(request, 200).await }
+        })
+        .await?
+    };
+
+    let create_url = format!("{}/v1/refresh_intents", server.base);
+    let key = server.keys.secret_key.clone();
+    let tokens = Arc::new(tokens);
+    let creates = {
+        let (client, tokens) = (client.clone(), tokens.clone());
+        let limit = u64::try_from(tokens.len())?;
+        closed_loop(connections, duration, Some(limit), move |i| {
+            let token = usize::try_from(i).ok().and_then(|i| tokens.get(i)).cloned();
+            let request = client
+                .post(&create_url)
+                .header("Authorization", &key)
+                .json(&json!({ "link_token": token }));
+            async move { expect_status(request, 201).await }
+        })
+        .await?
+    };
+
+    result.figure(
+        "healthz throughput (ceiling)",
+        health.ok_per_second(),
+        "req/s",
+    );
+    result.figure("healthz p50", health.quantile_ms(0.5), "ms");
+    result.figure("healthz p99", health.quantile_ms(0.99), "ms");
+    result.figure("create throughput", creates.ok_per_second(), "req/s");
+    result.figure("create p50", creates.quantile_ms(0.5), "ms");
+    result.figure("create p99", creates.quantile_ms(0.99), "ms");
+    result.figure("create p99.9", creates.quantile_ms(0.999), "ms");
+    result.figure("create errors", creates.error_count() as f64, "");
+    let ratio = creates.ok_per_second() / health.ok_per_second().max(1e-9);
+    result.figure("create / healthz", 100.0 * ratio, "%");
+    result.figure("links used", creates.operations as f64, "");
+
+    result.check(health.error_count() == 0, || {
+        format!("healthz errors: {}", health.error_summary())
+    });
+    result.check(creates.error_count() == 0, || {
+        format!("create errors: {}", creates.error_summary())
+    });
+    result.check(creates.ok > 0, || "no intent was created".into());
+    // Every 201 was committed before it was sent: the intents are all there.
+    let counts = store.bench_counts().await?;
+    let stored = u64::try_from(counts.intents("created")).unwrap_or(0);
+    result.check(stored == creates.ok, || {
+        format!("{} intents answered 201 but {stored} stored", creates.ok)
+    });
+    if creates.operations >= u64::try_from(links)? {
+        result
+            .notes
+            .push("every seeded link was used before the time was up: raise --links".into());
+    }
+    result.notes.push(
+        "client, server and database share this machine's cores; compare the ratio, not the \
+         absolute figures"
+            .into(),
+    );
+    if !args.smoke {
+        let p99 = creates.quantile_ms(0.99);
+        result.target(
+            "create throughput",
+            ">= 20% of healthz",
+            format!("{:.1}%", 100.0 * ratio),
+            ratio >= 0.20,
+        );
+        result.target(
+            "create p99",
+            "<= 25 ms",
+            format!("{p99:.2} ms"),
+            p99 <= 25.0,
+        );
+    }
+    server.stop().await?;
+    Ok(result)
+}

@@ -1,0 +1,12 @@
+//! The widget's HTTP side without a browser: link intents, the widget's login and second
+//! factor, the exchange, bad tokens and keys, and the served pages. The real server on port 0,
+//! every test on both backends (the pages test on one: it touches no database).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod exchange;
+mod flow;
+mod pages;
+mod support;
+mod tokens;
