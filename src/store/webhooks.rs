@@ -367,15 +367,19 @@ impl Store {
         let mut tx = self.begin().await?;
         // Candidates first (a window function caps each endpoint's share), then a
         // compare-and-set claim: a row another dispatcher took meanwhile fails the WHERE.
+        // Deliveries in flight are counted once per endpoint (a grouped subquery joined in),
+        // not once per candidate row: a correlated count made a claim quadratic in the backlog
+        // of an endpoint (100,000 pending deliveries never started draining).
         let candidates: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM (
                  SELECT d.id, d.next_attempt_at,
                         ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS n,
-                        (SELECT COUNT(*) FROM webhook_deliveries f
-                          WHERE f.endpoint_id = d.endpoint_id AND f.state = 'pending'
-                            AND f.lease_expires_at > $1) AS in_flight
+                        COALESCE(f.in_flight, 0) AS in_flight
                  FROM webhook_deliveries d
                  JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 LEFT JOIN (SELECT endpoint_id, COUNT(*) AS in_flight FROM webhook_deliveries
+                             WHERE state = 'pending' AND lease_expires_at > $1
+                             GROUP BY endpoint_id) f ON f.endpoint_id = d.endpoint_id
                  WHERE d.state = 'pending' AND d.next_attempt_at <= $1
                    AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $1)
                    AND e.disabled = 0 AND e.deleted_at IS NULL
