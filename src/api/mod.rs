@@ -12,6 +12,7 @@ pub mod links;
 pub mod openapi;
 pub mod pagination;
 pub mod refresh_intents;
+pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 pub mod widget;
 pub mod widget_link_intents;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(refresh_intents::router())
         .merge(events::router())
         .merge(webhook_endpoints::router())
+        .merge(webhook_deliveries::router())
         .merge(widget::router())
         .merge(link_intents::router())
         .merge(widget_link_intents::router())

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    accounts, events, health, link_intents, links, refresh_intents, webhook_endpoints, widget,
-    widget_link_intents, wire, AppState,
+    accounts, events, health, link_intents, links, refresh_intents, webhook_deliveries,
+    webhook_endpoints, widget, widget_link_intents, wire, AppState,
 };
 
 #[derive(OpenApi)]
@@ -41,10 +41,10 @@ use super::{
         webhook_endpoints::update_endpoint,
         webhook_endpoints::delete_endpoint,
         webhook_endpoints::test_endpoint,
-        webhook_endpoints::list_endpoint_attempts,
-        webhook_endpoints::list_event_attempts,
-        webhook_endpoints::resend_event,
-        webhook_endpoints::recover_endpoint,
+        webhook_deliveries::list_endpoint_attempts,
+        webhook_deliveries::list_event_attempts,
+        webhook_deliveries::resend_event,
+        webhook_deliveries::recover_endpoint,
         link_intents::create_link_intent,
         link_intents::get_link_intent,
         link_intents::exchange_link,

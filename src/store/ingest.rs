@@ -7,10 +7,8 @@ use chrono::NaiveDate;
 use sqlx::{Any, Row, Transaction};
 
 use super::jobs::ClaimedJob;
-use super::rows::{
-    account_from_row, date_to_millis, link_from_row, movement_data_from_row, movement_from_row,
-    transfer_to_column,
-};
+use super::recorded::{read_recorded, EventMaker};
+use super::rows::{date_to_millis, movement_data_from_row, transfer_to_column};
 use super::{flag, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::*;
@@ -65,42 +63,6 @@ pub struct RecordedCounts {
     /// Movements removed.
     pub removed: i64,
 }
-
-/// One account's part of a recorded refresh, as committed.
-#[derive(Debug)]
-pub struct RecordedAccount {
-    /// The account-level result's id (`ri_…`).
-    pub result_id: RefreshIntentId,
-    /// The account after the refresh.
-    pub account: Account,
-    /// Its outcome.
-    pub status: IntentStatus,
-    /// Why it failed.
-    pub public_error: Option<PublicError>,
-    /// Movements created.
-    pub new_movements: i64,
-    /// Movements the bank changed (as stored now).
-    pub modified: Vec<Movement>,
-    /// Movements the bank removed.
-    pub removed: Vec<Movement>,
-}
-
-/// A refresh as committed, from which its events are made (inside the same transaction).
-#[derive(Debug)]
-pub struct RecordedRefresh {
-    /// The intent in its final state.
-    pub intent: RefreshIntent,
-    /// The link after the refresh.
-    pub link: Link,
-    /// One entry per account result.
-    pub accounts: Vec<RecordedAccount>,
-    /// The link's credentials stopped working with this refresh.
-    pub credentials_changed: bool,
-}
-
-/// Makes the events of a recorded refresh. The store calls it inside the recording
-/// transaction, so the events commit (or roll back) with the change.
-pub type EventMaker<'a> = &'a (dyn Fn(&RecordedRefresh) -> anyhow::Result<Vec<NewEvent>> + Sync);
 
 impl Store {
     /// Records the outcome of a refresh and its events; `Ok(None)` when the lease was lost
@@ -440,75 +402,6 @@ async fn apply_movements(
     Ok((counts, changes))
 }
 
-type ResultRow = (
-    RefreshIntentId,
-    AccountId,
-    IntentStatus,
-    Option<PublicError>,
-    i64,
-    Vec<(MovementId, &'static str)>,
-);
-
-/// Reads back, inside the transaction, what the refresh committed.
-async fn read_recorded(
-    tx: &mut Transaction<'static, Any>,
-    intent_id: &RefreshIntentId,
-    link_id: &LinkId,
-    results: Vec<ResultRow>,
-    credentials_changed: bool,
-) -> anyhow::Result<RecordedRefresh> {
-    let intent_row = sqlx::query(&format!(
-        "SELECT {} FROM refresh_intents WHERE id = $1",
-        super::refresh::INTENT_COLUMNS
-    ))
-    .bind(intent_id.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
-    let link_row = sqlx::query(&format!(
-        "SELECT {} FROM links WHERE id = $1",
-        super::links::LINK_COLUMNS
-    ))
-    .bind(link_id.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
-    let mut accounts = Vec::with_capacity(results.len());
-    for (result_id, account_id, status, public_error, new_movements, changes) in results {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
-            .bind(account_id.as_str())
-            .fetch_one(&mut **tx)
-            .await?;
-        let mut modified = Vec::new();
-        let mut removed = Vec::new();
-        for (movement_id, change) in changes {
-            let row = sqlx::query("SELECT * FROM movements WHERE id = $1")
-                .bind(movement_id.as_str())
-                .fetch_one(&mut **tx)
-                .await?;
-            let movement = movement_from_row(&row)?;
-            if change == "removed" {
-                removed.push(movement);
-            } else {
-                modified.push(movement);
-            }
-        }
-        accounts.push(RecordedAccount {
-            result_id,
-            account: account_from_row(&row)?,
-            status,
-            public_error,
-            new_movements,
-            modified,
-            removed,
-        });
-    }
-    Ok(RecordedRefresh {
-        intent: super::refresh::intent_from_row(&intent_row)?,
-        link: link_from_row(&link_row)?,
-        accounts,
-        credentials_changed,
-    })
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn insert_result(
     tx: &mut Transaction<'static, Any>,
@@ -548,37 +441,4 @@ async fn insert_result(
         .await?;
     }
     Ok(result_id)
-}
-
-impl Store {
-    /// Per-account results of an intent: (account id, status, public_error, new, modified,
-    /// removed), in account order.
-    pub async fn account_results(
-        &self,
-        intent_id: &RefreshIntentId,
-    ) -> anyhow::Result<Vec<(AccountId, IntentStatus, Option<PublicError>, i64, i64, i64)>> {
-        let rows = sqlx::query(
-            "SELECT r.account_id, r.status, r.public_error, r.new_movements, r.modified_movements,
-                    r.removed_movements
-             FROM account_refresh_results r JOIN accounts a ON a.id = r.account_id
-             WHERE r.refresh_intent_id = $1 ORDER BY a.position",
-        )
-        .bind(intent_id.as_str())
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let status: String = row.try_get("status")?;
-                let error: Option<String> = row.try_get("public_error")?;
-                Ok((
-                    AccountId::from_trusted(row.try_get("account_id")?),
-                    IntentStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status"))?,
-                    error.as_deref().and_then(PublicError::parse),
-                    row.try_get("new_movements")?,
-                    row.try_get("modified_movements")?,
-                    row.try_get("removed_movements")?,
-                ))
-            })
-            .collect()
-    }
 }

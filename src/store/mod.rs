@@ -10,6 +10,7 @@
 
 mod accounts;
 mod bench_seed;
+mod deliveries;
 mod events;
 mod group_commit;
 mod idempotency;
@@ -20,6 +21,7 @@ mod link_intents;
 mod links;
 mod movements;
 pub mod postgres;
+mod recorded;
 mod refresh;
 mod rows;
 pub mod sqlite;
@@ -34,19 +36,18 @@ use sqlx::{Any, AnyPool, Transaction};
 use crate::config::DatabaseTarget;
 
 pub use bench_seed::{BenchCounts, SeedLink};
+pub use deliveries::{AfterAttempt, DueDelivery};
 pub use events::EventFilter;
 pub use idempotency::{IdempotencyClaim, StoredResponse};
-pub use ingest::{
-    AccountFetch, EventMaker, FetchedMovements, RecordedAccount, RecordedCounts, RecordedRefresh,
-    RefreshOutcome,
-};
+pub use ingest::{AccountFetch, FetchedMovements, RecordedCounts, RefreshOutcome};
 pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use keys::NewKeyPair;
 pub use link_intents::{LinkIntentSecrets, NewLinkIntent, ParkedLogin};
 pub use links::{LinkPage, NewLink};
 pub use movements::MovementFilter;
+pub use recorded::{EventMaker, RecordedAccount, RecordedRefresh};
 pub use refresh::{CreateRefreshError, NewRefreshIntent};
-pub use webhooks::{AfterAttempt, DueDelivery, EndpointPatch, NewEndpoint};
+pub use webhooks::{EndpointPatch, NewEndpoint};
 
 /// Which SQL engine is behind the pools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
