@@ -32,6 +32,8 @@ pub enum RunResult {
 pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Result<RunResult> {
     let work = ctx.store.refresh_work(&job.intent_id).await?;
     let lease = ctx.lease_millis();
+    // Keeps the lease from the claim until the outcome is recorded (also while the recording
+    // waits for the database); ends only when the lease was taken over.
     let heartbeat = async {
         let period = Duration::from_millis(u64::try_from(lease / 3).unwrap_or(1000).max(50));
         loop {
@@ -44,6 +46,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             }
         }
     };
+    tokio::pin!(heartbeat);
     let until_deadline = Duration::from_millis(
         u64::try_from(work.deadline.millis() - Timestamp::now().millis()).unwrap_or(0),
     );
@@ -53,7 +56,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             Ok(result) => result?,
             Err(_) => Step::Finish(failure(PublicError::Retryable, "deadline_exceeded", None)),
         },
-        () = heartbeat => return Ok(RunResult::LeaseLost),
+        () = &mut heartbeat => return Ok(RunResult::LeaseLost),
     };
     match outcome {
         Step::Parked => Ok(RunResult::Parked),
@@ -64,10 +67,15 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             let make_events = |recorded: &crate::store::RecordedRefresh| {
                 crate::api::events::refresh_events(&ctx.keys, recorded)
             };
-            let recorded = ctx
+            let recording = ctx
                 .store
-                .finish_refresh(&job, &work.link.id, outcome, &make_events)
-                .await?;
+                .finish_refresh(&job, &work.link.id, outcome, &make_events);
+            tokio::pin!(recording);
+            let recorded = tokio::select! {
+                recorded = &mut recording => recorded,
+                // Taken over while waiting: the fenced recording finds out and writes nothing.
+                () = &mut heartbeat => recording.await,
+            }?;
             ctx.webhook_wake.notify_one();
             match recorded {
                 Some(counts) => {

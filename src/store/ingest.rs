@@ -65,6 +65,14 @@ pub struct RecordedCounts {
 }
 
 impl Store {
+    /// Holds back every recording until the returned guard is dropped, as a database busy with
+    /// other refreshes' recordings would (tests use it to show that a waiting recording keeps
+    /// its lease).
+    pub async fn hold_recordings(&self) -> anyhow::Result<tokio::sync::OwnedSemaphorePermit> {
+        let all = u32::try_from(self.recorders_max)?;
+        Ok(self.recorders.clone().acquire_many_owned(all).await?)
+    }
+
     /// Records the outcome of a refresh and its events; `Ok(None)` when the lease was lost
     /// (nothing written).
     #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
@@ -75,6 +83,7 @@ impl Store {
         outcome: RefreshOutcome,
         make_events: EventMaker<'_>,
     ) -> anyhow::Result<Option<RecordedCounts>> {
+        let _turn = self.recorders.acquire().await?;
         let mut tx = self.begin().await?;
         let now = outcome.finished_at.millis();
         // The fence: only the lease holder can move its job to done.

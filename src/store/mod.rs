@@ -27,6 +27,7 @@ mod rows;
 pub mod sqlite;
 mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -69,6 +70,13 @@ pub struct Store {
     dialect: Dialect,
     /// SQLite only: the task that commits refresh-intent creates and heartbeats in groups.
     intent_writer: Option<group_commit::IntentWriter>,
+    /// Recording transactions allowed to wait for a write connection at once. When thousands
+    /// of refreshes come back from the bank together, the rest wait here, in memory and
+    /// without a timeout, instead of filling the pool's queue: there they would fail on its
+    /// acquire timeout, and the heartbeats and creates queued behind them would wait for
+    /// every recording ahead (leases would expire and jobs be claimed again).
+    recorders: Arc<tokio::sync::Semaphore>,
+    recorders_max: usize,
 }
 
 /// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
@@ -129,11 +137,19 @@ impl Store {
     fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
         let intent_writer =
             (dialect == Dialect::Sqlite).then(|| group_commit::IntentWriter::start(write.clone()));
+        // SQLite: one in the writer and one ready behind it, so the group writer (creates,
+        // heartbeats) waits for at most one recording. PostgreSQL: half the pool.
+        let recorders = match dialect {
+            Dialect::Sqlite => 2,
+            Dialect::Postgres => (write.options().get_max_connections() / 2).max(1),
+        };
         Self {
             read,
             write,
             dialect,
             intent_writer,
+            recorders: Arc::new(tokio::sync::Semaphore::new(recorders as usize)),
+            recorders_max: recorders as usize,
         }
     }
 

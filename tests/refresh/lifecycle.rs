@@ -37,6 +37,39 @@ both_backends! {
         assert_eq!((state.as_str(), attempts), ("done", 1), "claimed once, never taken over");
     }
 
+    async fn a_recording_waiting_for_the_database_keeps_its_lease(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        // A 1 s lease and two workers; the bank answers at once, but the recording is held back
+        // for 3 s (as when thousands of refreshes come back together and queue for the
+        // database). If the heartbeat stopped when the bank answered, the other worker would
+        // take the job over and the refresh would run twice.
+        let app = TestApp::start_with(backend, |c| {
+            c.role = Role::Api;
+            c.job_lease_secs = 1;
+            c.worker_poll_ms = 20;
+        }).await.unwrap();
+        let (_, token) = cl_link(&app, "jonsnow+instant").await;
+        let held = app.state.store.hold_recordings().await.unwrap();
+        let intent = create_ok(&app, &token).await;
+        let id = intent["id"].as_str().unwrap().to_owned();
+        let intent_id = RefreshIntentId::parse(&id).unwrap();
+        let stop = CancellationToken::new();
+        let workers: Vec<_> = (0..2).map(|_| {
+            tokio::spawn(Worker::new(Arc::clone(&app.state.engine)).run(stop.clone()))
+        }).collect();
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let (state, attempts) = app.state.store.job_status(&intent_id).await.unwrap().unwrap();
+        assert_eq!((state.as_str(), attempts), ("running", 1), "still held by its first claim");
+        drop(held);
+        let done = wait_final(&app, &token, &id).await;
+        stop.cancel();
+        for w in workers { w.await.unwrap(); }
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let (state, attempts) = app.state.store.job_status(&intent_id).await.unwrap().unwrap();
+        assert_eq!((state.as_str(), attempts), ("done", 1), "claimed once, never taken over");
+    }
+
     async fn shutdown_drains_in_flight_refreshes(app: TestApp) {
         let backend = app.backend;
         drop(app);
