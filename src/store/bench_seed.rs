@@ -12,7 +12,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{Dialect, Store};
+use super::{placeholders, Dialect, Store};
 use crate::domain::*;
 
 /// One link to seed: its id, the keyed hash of its token, and its sealed credentials.
@@ -334,35 +334,5 @@ impl Store {
             Dialect::Postgres => "SELECT 'PostgreSQL ' || current_setting('server_version')",
         };
         Ok(sqlx::query_scalar(sql).fetch_one(&self.read).await?)
-    }
-}
-
-/// `($a, $b, $c), (…)`: `rows` tuples of `width` numbered parameters, numbered after the
-/// statement's `fixed` leading parameters.
-fn placeholders(rows: usize, width: usize, fixed: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 6);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for col in 0..width {
-            if col > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(fixed + 1 + row * width + col).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_after_the_fixed_parameters() {
-        assert_eq!(super::placeholders(2, 2, 1), "($2, $3), ($4, $5)");
-        assert_eq!(super::placeholders(1, 3, 0), "($1, $2, $3)");
     }
 }

@@ -9,7 +9,7 @@ use sqlx::{Any, Row, Transaction};
 use super::jobs::ClaimedJob;
 use super::recorded::{read_recorded, EventMaker};
 use super::rows::{date_to_millis, movement_data_from_row, transfer_to_column};
-use super::{flag, Store};
+use super::{flag, placeholders, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::*;
 
@@ -439,15 +439,19 @@ async fn insert_result(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    for (movement_id, change) in changes {
-        sqlx::query(
-            "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES ($1, $2, $3)",
-        )
-        .bind(result_id.as_str())
-        .bind(movement_id.as_str())
-        .bind(*change)
-        .execute(&mut **tx)
-        .await?;
+    for chunk in changes.chunks(256) {
+        let sql = format!(
+            "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES {}",
+            placeholders(chunk.len(), 3, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for (movement_id, change) in chunk {
+            query = query
+                .bind(result_id.as_str())
+                .bind(movement_id.as_str())
+                .bind(*change);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(result_id)
 }

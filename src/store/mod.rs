@@ -189,6 +189,27 @@ fn pool_options(max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(10))
 }
 
+/// `($a, $b, $c), (…)`: `rows` tuples of `width` numbered parameters, numbered after the
+/// statement's `fixed` leading parameters.
+pub(super) fn placeholders(rows: usize, width: usize, fixed: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 6);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for col in 0..width {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(fixed + 1 + row * width + col).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// Stores a boolean as 0/1 (see the migrations for why).
 fn flag(value: bool) -> i16 {
     i16::from(value)
@@ -197,4 +218,13 @@ fn flag(value: bool) -> i16 {
 /// Counts rows of a `SELECT COUNT(*)` as an unsigned total.
 fn to_total(count: i64) -> u64 {
     u64::try_from(count).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_after_the_fixed_parameters() {
+        assert_eq!(super::placeholders(2, 2, 1), "($2, $3), ($4, $5)");
+        assert_eq!(super::placeholders(1, 3, 0), "($1, $2, $3)");
+    }
 }
