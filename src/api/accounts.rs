@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::extract::{LinkScope, Query};
-use super::pagination::{base_url, PageQuery, PageResponse};
+use super::pagination::{PageQuery, PageResponse};
 use super::wire::{AccountOut, ErrorBody, MovementOut};
 use super::AppState;
 use crate::domain::{Account, AccountId, MovementId};
@@ -49,13 +49,14 @@ pub async fn list_accounts(
 ) -> Result<PageResponse<AccountOut>, ApiError> {
     let request = query.validate()?;
     let page = state.store.list_accounts(&scope.link.id, request).await?;
-    Ok(PageResponse {
-        items: page.items.iter().map(AccountOut::from).collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        AccountOut::from,
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 async fn account_in_scope(
@@ -161,13 +162,14 @@ pub async fn list_movements(
         .store
         .list_movements(&account.id, filter, request)
         .await?;
-    Ok(PageResponse {
-        items: page.items.iter().map(MovementOut::from).collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        MovementOut::from,
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 /// Retrieves one movement of an account.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, Query, SecretKey};
-use super::pagination::{base_url, PageQuery, PageResponse};
+use super::pagination::{PageQuery, PageResponse};
 use super::refresh_intents::RefreshIntentOut;
 use super::wire::{ErrorBody, LinkOut, MovementOut};
 use super::AppState;
@@ -285,13 +285,14 @@ pub async fn list_events(
         .store
         .list_events(&principal.organization_id, principal.mode, &filter, request)
         .await?;
-    Ok(PageResponse {
-        items: page.items.iter().map(EventOut::from).collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        EventOut::from,
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 /// One event of the principal's organization and mode, or a 404.

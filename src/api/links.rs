@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::extract::{resolve_link_token, JsonBody, Query, SecretKey};
-use super::pagination::{base_url, PageQuery, PageResponse};
+use super::pagination::{PageQuery, PageResponse};
 use super::wire::{ErrorBody, LinkOut};
 use super::AppState;
 use crate::config::Secret;
@@ -115,17 +115,14 @@ pub async fn list_links(
         .store
         .list_links(&principal.organization_id, principal.mode, request)
         .await?;
-    Ok(PageResponse {
-        items: page
-            .items
-            .iter()
-            .map(|l| LinkOut::new(l, None, None))
-            .collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        |l| LinkOut::new(l, None, None),
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 /// Retrieves a link by its token, with its accounts.

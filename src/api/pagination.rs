@@ -8,8 +8,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use url::form_urlencoded;
 
+use crate::config::Config;
 use crate::error::ApiError;
-use crate::store::PageRequest;
+use crate::store::{PageRequest, Paged};
 
 /// Default page size.
 pub const DEFAULT_PER_PAGE: u32 = 30;
@@ -109,6 +110,25 @@ impl<T: Serialize> IntoResponse for PageResponse<T> {
 }
 
 impl<T> PageResponse<T> {
+    /// The answer for `page` of a list, each stored item turned into its wire form by
+    /// `to_wire`; links point at the configured public URL or the client's `Host`.
+    pub fn new<'a, S>(
+        page: &'a Paged<S>,
+        to_wire: impl FnMut(&'a S) -> T,
+        request: PageRequest,
+        config: &Config,
+        headers: &HeaderMap,
+        uri: Uri,
+    ) -> Self {
+        Self {
+            items: page.items.iter().map(to_wire).collect(),
+            total: page.total,
+            request,
+            base: base_url(config.public_url.as_deref(), headers),
+            uri,
+        }
+    }
+
     /// The URL of page `n`: every original parameter kept in order, `page` replaced.
     fn page_url(&self, n: u32) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{resolve_link_token, JsonBody, LinkScope, Query, SecretKey};
-use super::pagination::{base_url, PageQuery, PageResponse};
+use super::pagination::{PageQuery, PageResponse};
 use super::wire::ErrorBody;
 use super::AppState;
 use crate::connectors::MfaAnswer;
@@ -220,17 +220,14 @@ pub async fn list_refresh_intents(
         .store
         .list_refresh_intents(&scope.link.id, request)
         .await?;
-    Ok(PageResponse {
-        items: page
-            .items
-            .iter()
-            .map(|i| RefreshIntentOut::new(&state.keys, i))
-            .collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        |i| RefreshIntentOut::new(&state.keys, i),
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 /// A second-factor answer: a `code` (SMS or device), or `approved: true` once the holder

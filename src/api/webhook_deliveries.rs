@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::events::{event_of, parse_time};
 use super::extract::{JsonBody, Query, SecretKey};
-use super::pagination::{base_url, PageQuery, PageResponse};
+use super::pagination::{PageQuery, PageResponse};
 use super::webhook_endpoints::endpoint_of;
 use super::wire::ErrorBody;
 use super::AppState;
@@ -86,13 +86,14 @@ async fn attempts_page(
 ) -> Result<PageResponse<AttemptOut>, ApiError> {
     let request = page.validate()?;
     let page = state.store.list_attempts(endpoint, event, request).await?;
-    Ok(PageResponse {
-        items: page.items.iter().map(AttemptOut::from).collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        AttemptOut::from,
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 /// Our addition: the attempts made to this endpoint, newest first.

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::events::{parse_event_type, triggered_data, EventOut};
 use super::extract::{JsonBody, Query, SecretKey};
-use super::pagination::{base_url, PageQuery, PageResponse};
+use super::pagination::{PageQuery, PageResponse};
 use super::wire::ErrorBody;
 use super::AppState;
 use crate::domain::*;
@@ -211,17 +211,14 @@ pub async fn list_endpoints(
         .store
         .list_endpoints(&principal.organization_id, principal.mode, request)
         .await?;
-    Ok(PageResponse {
-        items: page
-            .items
-            .iter()
-            .map(|e| WebhookEndpointOut::new(e, None))
-            .collect(),
-        total: page.total,
+    Ok(PageResponse::new(
+        &page,
+        |e| WebhookEndpointOut::new(e, None),
         request,
-        base: base_url(state.config.public_url.as_deref(), &headers),
+        &state.config,
+        &headers,
         uri,
-    })
+    ))
 }
 
 /// Retrieves an endpoint (its secret is not shown again).
