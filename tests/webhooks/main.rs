@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod claims;
 mod delivery;
 mod endpoints;
 mod outbox;
