@@ -45,6 +45,78 @@ pub enum AfterAttempt {
     DisableEndpoint(&'static str),
 }
 
+/// What a batch of attempts does to their endpoint, folded in the order they were made, so
+/// the endpoint is written once per batch and ends as if they had been recorded one by one.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct EndpointEffect {
+    /// `failing_since` afterwards.
+    failing: Failing,
+    /// The first reason in the batch to disable the endpoint.
+    disable: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Failing {
+    #[default]
+    Unchanged,
+    /// A delivery succeeded last: not failing.
+    Clear,
+    /// Failing since this time unless it already was.
+    SinceIfUnset(i64),
+    /// Failing since this time (a success earlier in the batch cleared the old value).
+    Since(i64),
+}
+
+impl EndpointEffect {
+    fn after(&mut self, next: AfterAttempt, at: i64) {
+        if next == AfterAttempt::Delivered {
+            self.failing = Failing::Clear;
+            return;
+        }
+        if let AfterAttempt::DisableEndpoint(reason) = next {
+            self.disable.get_or_insert(reason);
+        }
+        self.failing = match self.failing {
+            Failing::Unchanged => Failing::SinceIfUnset(at),
+            Failing::Clear => Failing::Since(at),
+            // Already failing earlier in the batch: that earlier time stands.
+            kept => kept,
+        };
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        endpoint: &str,
+    ) -> anyhow::Result<()> {
+        let (how, since) = match self.failing {
+            Failing::Unchanged => (0_i64, None),
+            Failing::Clear => (1, None),
+            Failing::SinceIfUnset(at) => (2, Some(at)),
+            Failing::Since(at) => (3, Some(at)),
+        };
+        if how == 0 && self.disable.is_none() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE webhook_endpoints
+             SET disabled = CASE WHEN $2 = 1 THEN 1 ELSE disabled END,
+                 disabled_reason = COALESCE($3, disabled_reason),
+                 failing_since = CASE $4 WHEN 0 THEN failing_since WHEN 1 THEN NULL
+                                         WHEN 2 THEN COALESCE(failing_since, $5) ELSE $5 END
+             WHERE id = $1",
+        )
+        .bind(endpoint)
+        .bind(flag(self.disable.is_some()))
+        .bind(self.disable)
+        .bind(how)
+        .bind(since)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
 fn attempt_from_row(row: &AnyRow) -> anyhow::Result<Attempt> {
     Ok(Attempt {
         id: AttemptId::from_trusted(row.try_get("id")?),
@@ -225,85 +297,86 @@ impl Store {
         Ok(due)
     }
 
-    /// Records an attempt and what follows from it, fenced by the delivery's lease; false when
-    /// the lease was lost (nothing written).
-    pub async fn record_attempt(
+    /// Records attempts and what follows from each, in one transaction (a dispatcher
+    /// gathers the attempts that finish while the previous batch commits). Each is fenced by
+    /// its delivery's lease: the answer says, per attempt, whether it was recorded (false:
+    /// the lease was lost, nothing of it written).
+    pub async fn record_attempts(
         &self,
-        delivery: &DueDelivery,
-        attempt: &Attempt,
-        next: AfterAttempt,
-    ) -> anyhow::Result<bool> {
+        batch: &[(&DueDelivery, &Attempt, AfterAttempt)],
+    ) -> anyhow::Result<Vec<bool>> {
         let mut tx = self.begin().await?;
-        let now = attempt.attempted_at.millis();
-        let (state, next_at, finished) = match next {
-            AfterAttempt::Delivered => ("delivered", now, Some(now)),
-            AfterAttempt::RetryAt(at) => ("pending", at.millis(), None),
-            AfterAttempt::GiveUp | AfterAttempt::DisableEndpoint(_) => ("failed", now, Some(now)),
-        };
-        let fenced = sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1,
-                 next_attempt_at = $2, finished_at = $3, lease_token = NULL, lease_expires_at = NULL
-             WHERE id = $4 AND lease_token = $5 AND state = 'pending'",
-        )
-        .bind(state)
-        .bind(next_at)
-        .bind(finished)
-        .bind(delivery.id.as_str())
-        .bind(&delivery.lease_token)
-        .execute(&mut *tx)
-        .await?;
-        if fenced.rows_affected() != 1 {
-            return Ok(false);
+        let mut recorded = Vec::with_capacity(batch.len());
+        let mut endpoints: Vec<(&str, EndpointEffect)> = Vec::new();
+        for &(delivery, attempt, next) in batch {
+            let now = attempt.attempted_at.millis();
+            let (state, next_at, finished) = match next {
+                AfterAttempt::Delivered => ("delivered", now, Some(now)),
+                AfterAttempt::RetryAt(at) => ("pending", at.millis(), None),
+                AfterAttempt::GiveUp | AfterAttempt::DisableEndpoint(_) => {
+                    ("failed", now, Some(now))
+                }
+            };
+            let fenced = sqlx::query(
+                "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1,
+                     next_attempt_at = $2, finished_at = $3, lease_token = NULL,
+                     lease_expires_at = NULL
+                 WHERE id = $4 AND lease_token = $5 AND state = 'pending'",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(finished)
+            .bind(delivery.id.as_str())
+            .bind(&delivery.lease_token)
+            .execute(&mut *tx)
+            .await?;
+            let ok = fenced.rows_affected() == 1;
+            recorded.push(ok);
+            if ok {
+                let endpoint = delivery.endpoint_id.as_str();
+                match endpoints.iter_mut().find(|(id, _)| *id == endpoint) {
+                    Some((_, effect)) => effect.after(next, now),
+                    None => {
+                        let mut effect = EndpointEffect::default();
+                        effect.after(next, now);
+                        endpoints.push((endpoint, effect));
+                    }
+                }
+            }
         }
-        sqlx::query(
-            "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id, attempted_at,
-                 status_code, latency_ms, response_body, error, succeeded)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(attempt.id.as_str())
-        .bind(delivery.id.as_str())
-        .bind(delivery.endpoint_id.as_str())
-        .bind(delivery.event.id.as_str())
-        .bind(now)
-        .bind(attempt.status_code.map(i64::from))
-        .bind(attempt.latency_ms)
-        .bind(attempt.response_body.as_deref())
-        .bind(attempt.error.as_deref())
-        .bind(flag(attempt.succeeded))
-        .execute(&mut *tx)
-        .await?;
-        let endpoint = delivery.endpoint_id.as_str();
-        match next {
-            AfterAttempt::Delivered => {
-                sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
-                    .bind(endpoint)
-                    .execute(&mut *tx)
-                    .await?;
+        let written: Vec<_> = batch
+            .iter()
+            .zip(&recorded)
+            .filter_map(|(entry, &ok)| ok.then_some(entry))
+            .collect();
+        for chunk in written.chunks(256) {
+            let sql = format!(
+                "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id,
+                     attempted_at, status_code, latency_ms, response_body, error, succeeded)
+                 VALUES {}",
+                super::placeholders(chunk.len(), 10, 0)
+            );
+            let mut insert = sqlx::query(&sql);
+            for (delivery, attempt, _) in chunk {
+                insert = insert
+                    .bind(attempt.id.as_str())
+                    .bind(delivery.id.as_str())
+                    .bind(delivery.endpoint_id.as_str())
+                    .bind(delivery.event.id.as_str())
+                    .bind(attempt.attempted_at.millis())
+                    .bind(attempt.status_code.map(i64::from))
+                    .bind(attempt.latency_ms)
+                    .bind(attempt.response_body.as_deref())
+                    .bind(attempt.error.as_deref())
+                    .bind(flag(attempt.succeeded));
             }
-            AfterAttempt::DisableEndpoint(reason) => {
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET disabled = 1, disabled_reason = $1,
-                         failing_since = COALESCE(failing_since, $2) WHERE id = $3",
-                )
-                .bind(reason)
-                .bind(now)
-                .bind(endpoint)
-                .execute(&mut *tx)
-                .await?;
-            }
-            AfterAttempt::RetryAt(_) | AfterAttempt::GiveUp => {
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1)
-                     WHERE id = $2",
-                )
-                .bind(now)
-                .bind(endpoint)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert.execute(&mut *tx).await?;
+        }
+        for (endpoint, effect) in endpoints {
+            effect.apply(&mut tx, endpoint).await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     /// Attempts, newest first, of an endpoint or of an event (or both).
@@ -343,5 +416,48 @@ impl Store {
                 .fetch_one(&self.read)
                 .await?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AfterAttempt, EndpointEffect, Failing};
+    use crate::domain::Timestamp;
+
+    fn fold(steps: &[(AfterAttempt, i64)]) -> EndpointEffect {
+        let mut effect = EndpointEffect::default();
+        for &(next, at) in steps {
+            effect.after(next, at);
+        }
+        effect
+    }
+
+    #[test]
+    fn a_batch_ends_its_endpoint_as_one_by_one_recording_would() {
+        let retry = AfterAttempt::RetryAt(Timestamp::from_millis(99));
+        assert_eq!(fold(&[]).failing, Failing::Unchanged);
+        // Failures only: failing since the first, unless it already was.
+        assert_eq!(
+            fold(&[(retry, 1), (AfterAttempt::GiveUp, 2)]).failing,
+            Failing::SinceIfUnset(1)
+        );
+        // The last success wins.
+        assert_eq!(
+            fold(&[(retry, 1), (AfterAttempt::Delivered, 2)]).failing,
+            Failing::Clear
+        );
+        // A failure after a success: failing since that failure, whatever was stored.
+        assert_eq!(
+            fold(&[(AfterAttempt::Delivered, 1), (retry, 2), (retry, 3)]).failing,
+            Failing::Since(2)
+        );
+        // Disabling sticks (the first reason), and counts as a failure.
+        let disabled = fold(&[
+            (AfterAttempt::DisableEndpoint("gone"), 5),
+            (AfterAttempt::DisableEndpoint("failing"), 6),
+            (AfterAttempt::Delivered, 7),
+        ]);
+        assert_eq!(disabled.disable, Some("gone"));
+        assert_eq!(disabled.failing, Failing::Clear);
     }
 }

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::client::WebhookClients;
+use super::recorder::AttemptRecorder;
 use super::signing;
 use crate::crypto::random_token;
 use crate::domain::*;
@@ -37,6 +38,7 @@ pub fn event_body(event: &Event) -> String {
 pub struct Dispatcher {
     ctx: Arc<EngineContext>,
     clients: WebhookClients,
+    recorder: AttemptRecorder,
 }
 
 impl Dispatcher {
@@ -45,6 +47,7 @@ impl Dispatcher {
         let timeout = Duration::from_millis(ctx.config.webhook_timeout_ms);
         Ok(Self {
             clients: WebhookClients::new(timeout)?,
+            recorder: AttemptRecorder::start(ctx.store.clone()),
             ctx,
         })
     }
@@ -71,8 +74,12 @@ impl Dispatcher {
         let due = self.claim(self.ctx.config.webhook_concurrency).await?;
         let mut set = JoinSet::new();
         for delivery in due {
-            let (ctx, clients) = (self.ctx.clone(), self.clients.clone());
-            set.spawn(async move { attempt(&ctx, &clients, delivery).await });
+            let (ctx, clients, recorder) = (
+                self.ctx.clone(),
+                self.clients.clone(),
+                self.recorder.clone(),
+            );
+            set.spawn(async move { attempt(&ctx, &clients, &recorder, delivery).await });
         }
         let mut outcomes = Vec::new();
         while let Some(joined) = set.join_next().await {
@@ -94,9 +101,13 @@ impl Dispatcher {
                 match self.claim(free).await {
                     Ok(due) => {
                         for delivery in due {
-                            let (ctx, clients) = (self.ctx.clone(), self.clients.clone());
+                            let (ctx, clients, recorder) = (
+                                self.ctx.clone(),
+                                self.clients.clone(),
+                                self.recorder.clone(),
+                            );
                             running.spawn(async move {
-                                if let Err(e) = attempt(&ctx, &clients, delivery).await {
+                                if let Err(e) = attempt(&ctx, &clients, &recorder, delivery).await {
                                     tracing::error!(
                                         error = format!("{e:#}"),
                                         "webhook attempt failed"
@@ -135,6 +146,7 @@ struct Response {
 async fn attempt(
     ctx: &EngineContext,
     clients: &WebhookClients,
+    recorder: &AttemptRecorder,
     delivery: DueDelivery,
 ) -> anyhow::Result<AfterAttempt> {
     let config = &ctx.config;
@@ -192,7 +204,7 @@ async fn attempt(
         error: response.error,
         succeeded,
     };
-    if !ctx.store.record_attempt(&delivery, &record, next).await? {
+    if !recorder.record(delivery, record, next).await? {
         tracing::warn!("delivery lease lost; attempt not recorded");
     }
     Ok(next)

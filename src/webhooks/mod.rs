@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod dispatcher;
+pub mod recorder;
 pub mod signing;

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use refresco::config::Role;
+use refresco::domain::{Attempt, AttemptId, Timestamp};
+use refresco::store::{AfterAttempt, DueDelivery};
 
 use super::support::*;
 use crate::both_backends;
@@ -57,5 +59,46 @@ both_backends! {
         assert!(expired.iter().all(|d| d.endpoint_id.as_str() == busy_id));
         let again = store.claim_deliveries("lease-e", 100, 20, lease).await.unwrap();
         assert_eq!(again.len(), 9, "their 0 ms leases have already expired");
+    }
+
+    async fn a_batch_of_attempts_records_each_fenced_one(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = fast_app(backend, |c| c.role = Role::Api).await;
+        let (_r, endpoint_id, _) = receiver_endpoint(&app).await;
+        for _ in 0..3 {
+            trigger(&app, "link.credentials_changed").await;
+        }
+        let store = &app.state.store;
+        let held = store.claim_deliveries("lease", 10, 10, 60_000).await.unwrap();
+        assert_eq!(held.len(), 3);
+        let attempt = |d: &DueDelivery, ok: bool| Attempt {
+            id: AttemptId::generate(), delivery_id: d.id.clone(), endpoint_id: d.endpoint_id.clone(),
+            event_id: d.event.id.clone(), attempted_at: Timestamp::now(),
+            status_code: Some(if ok { 200 } else { 500 }), latency_ms: 3,
+            response_body: Some("x".into()), error: None, succeeded: ok,
+        };
+        // The third carries a lease token that is not (or no longer) the delivery's.
+        let mut stale = held[2].clone();
+        stale.lease_token = "someone-else".into();
+        let retry = AfterAttempt::RetryAt(Timestamp::now().plus_millis(60_000));
+        let (a0, a1, a2) = (attempt(&held[0], true), attempt(&held[1], false), attempt(&stale, true));
+        let recorded = store.record_attempts(&[
+            (&held[0], &a0, AfterAttempt::Delivered),
+            (&held[1], &a1, retry),
+            (&stale, &a2, AfterAttempt::Delivered),
+        ]).await.unwrap();
+        assert_eq!(recorded, vec![true, true, false]);
+        let logged = attempts(&app, &endpoint_id).await;
+        let logged_ids: Vec<&str> = logged.iter().map(|a| a["delivery_id"].as_str().unwrap()).collect();
+        assert_eq!(logged.len(), 2, "the fenced-out attempt left no row: {logged_ids:?}");
+        assert!(!logged_ids.contains(&held[2].id.as_str()));
+        assert_eq!(store.pending_deliveries().await.unwrap(), 2, "the retry and the stale one");
+        // The endpoint is failing since the retried attempt (the last for it in the batch): a
+        // new delivery to it carries that.
+        trigger(&app, "link.credentials_changed").await;
+        let next = store.claim_deliveries("lease-2", 10, 10, 60_000).await.unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].failing_since, Some(a1.attempted_at));
     }
 }
