@@ -88,7 +88,9 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         tokio::time::sleep(poll).await;
         in_progress = store.bench_intents_in_progress().await?;
         if waiting_figures.is_none() && in_progress < total {
-            waiting_figures = Some(waiting.stop());
+            // The peak so far covers creating and waiting; what comes after is the herd of
+            // refreshes coming back together and queueing to be recorded.
+            waiting_figures = Some((waiting.stop(), machine::peak_rss_mb().unwrap_or(0.0)));
         }
     }
     let all_done = started.elapsed();
@@ -104,7 +106,12 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         (peak - rss_before).max(0.0) * 1e3 / (refreshes.max(1) as f64),
         "KB",
     );
-    if let Some((cpu, percent, wall)) = waiting_figures {
+    if let Some(((cpu, percent, wall), peak_waiting)) = waiting_figures {
+        result.figure(
+            "peak RSS until the first refresh returned",
+            peak_waiting,
+            "MB",
+        );
         result.figure("waiting window", wall.as_secs_f64(), "s");
         result.figure("CPU while waiting", percent, "% of a core");
         result.figure("CPU seconds while waiting", cpu, "s");
