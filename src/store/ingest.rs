@@ -7,8 +7,12 @@ use chrono::NaiveDate;
 use sqlx::{Any, Row, Transaction};
 
 use super::jobs::ClaimedJob;
+use super::links::LINK_COLUMNS;
 use super::recorded::{read_recorded, EventMaker};
-use super::rows::{date_to_millis, movement_data_from_row, transfer_to_column};
+use super::refresh::{intent_from_row, INTENT_COLUMNS};
+use super::rows::{
+    account_from_row, date_to_millis, link_from_row, movement_data_from_row, transfer_to_column,
+};
 use super::{flag, placeholders, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::*;
@@ -112,22 +116,24 @@ impl Store {
         let mut results = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
+                let mut known = LinkAccounts::read(&mut tx, link_id).await?;
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
-                mark_unlisted_accounts_removed(&mut tx, link_id, &listed).await?;
+                known.mark_unlisted_removed(&mut tx, &listed).await?;
                 for fetch in fetches {
                     let ok = fetch.movements.is_ok();
-                    let account_id = upsert_account(
-                        &mut tx,
-                        link_id,
-                        &fetch.account,
-                        account_status(ok),
-                        ok.then_some(now),
-                        outcome.next_refresh.filter(|_| ok),
-                    )
-                    .await?;
+                    let account = known
+                        .upsert(
+                            &mut tx,
+                            link_id,
+                            &fetch.account,
+                            account_status(ok),
+                            ok.then_some(now),
+                            outcome.next_refresh.filter(|_| ok),
+                        )
+                        .await?;
                     let (counts, changes) = match &fetch.movements {
-                        Ok(fetched) => apply_movements(&mut tx, &account_id, fetched, now).await?,
+                        Ok(fetched) => apply_movements(&mut tx, &account.id, fetched, now).await?,
                         Err(_) => (RecordedCounts::default(), Vec::new()),
                     };
                     let (status, error) = match &fetch.movements {
@@ -137,7 +143,7 @@ impl Store {
                     let result_id = insert_result(
                         &mut tx,
                         &job.intent_id,
-                        &account_id,
+                        &account.id,
                         status,
                         error,
                         &counts,
@@ -145,31 +151,35 @@ impl Store {
                         now,
                     )
                     .await?;
-                    results.push((result_id, account_id, status, error, counts.new, changes));
                     totals.new += counts.new;
                     totals.modified += counts.modified;
                     totals.removed += counts.removed;
+                    results.push((result_id, account, status, error, counts.new, changes));
                 }
             }
             None => {
-                let ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT id FROM accounts WHERE link_id = $1 AND removed_from_link = 0
+                // Every account the link still has gets the intent's outcome.
+                sqlx::query(
+                    "UPDATE accounts SET refresh_status = $1
+                     WHERE link_id = $2 AND removed_from_link = 0",
+                )
+                .bind(account_status(succeeded).as_str())
+                .bind(link_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let rows = sqlx::query(
+                    "SELECT * FROM accounts WHERE link_id = $1 AND removed_from_link = 0
                      ORDER BY position",
                 )
                 .bind(link_id.as_str())
                 .fetch_all(&mut *tx)
                 .await?;
-                for id in ids {
-                    let account_id = AccountId::from_trusted(id);
-                    sqlx::query("UPDATE accounts SET refresh_status = $1 WHERE id = $2")
-                        .bind(account_status(succeeded).as_str())
-                        .bind(account_id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                for row in &rows {
+                    let account = account_from_row(row)?;
                     let result_id = insert_result(
                         &mut tx,
                         &job.intent_id,
-                        &account_id,
+                        &account.id,
                         outcome.status,
                         outcome.public_error,
                         &RecordedCounts::default(),
@@ -179,7 +189,7 @@ impl Store {
                     .await?;
                     results.push((
                         result_id,
-                        account_id,
+                        account,
                         outcome.status,
                         outcome.public_error,
                         0,
@@ -189,18 +199,18 @@ impl Store {
             }
         }
 
-        sqlx::query(
+        let intent_row = sqlx::query(&format!(
             "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
                  failure_reason = $4, finished_at = $5, mfa_challenge = NULL, mfa_session = NULL
-             WHERE id = $6",
-        )
+             WHERE id = $6 RETURNING {INTENT_COLUMNS}"
+        ))
         .bind(outcome.status.as_str())
         .bind(totals.new)
         .bind(outcome.public_error.map(PublicError::as_str))
         .bind(outcome.failure_reason.as_deref())
         .bind(now)
         .bind(job.intent_id.as_str())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         let before: String =
             sqlx::query_scalar("SELECT credential_status FROM links WHERE id = $1")
@@ -210,25 +220,26 @@ impl Store {
         let credentials_changed = before == CredentialStatus::Active.as_str()
             && outcome.credential_status == Some(CredentialStatus::LoginRequired);
         let link_status = account_status(succeeded);
-        sqlx::query(
+        let link_row = sqlx::query(&format!(
             "UPDATE links SET refresh_status = $1,
                  last_time_refreshed = CASE WHEN $2 = 1 THEN $3 ELSE last_time_refreshed END,
                  credential_status = COALESCE($4, credential_status),
                  refresh_count = refresh_count + 1
-             WHERE id = $5",
-        )
+             WHERE id = $5 RETURNING {LINK_COLUMNS}"
+        ))
         .bind(link_status.as_str())
         .bind(flag(succeeded))
         .bind(now)
         .bind(outcome.credential_status.map(CredentialStatus::as_str))
         .bind(link_id.as_str())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
 
+        // What was just written, as the events describe it (no second read of any row).
         let recorded = read_recorded(
             &mut tx,
-            &job.intent_id,
-            link_id,
+            intent_from_row(&intent_row)?,
+            link_from_row(&link_row)?,
             results,
             credentials_changed,
         )
@@ -247,97 +258,120 @@ impl Store {
     }
 }
 
-async fn mark_unlisted_accounts_removed(
-    tx: &mut Transaction<'static, Any>,
-    link_id: &LinkId,
-    listed: &[&str],
-) -> anyhow::Result<()> {
-    let stored: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, bank_id FROM accounts WHERE link_id = $1 AND removed_from_link = 0",
-    )
-    .bind(link_id.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    for (id, bank_id) in stored {
-        if !listed.contains(&bank_id.as_str()) {
-            sqlx::query(
-                "UPDATE accounts SET removed_from_link = 1, next_refresh = NULL WHERE id = $1",
-            )
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
+/// A link's accounts as stored when the recording began (read once: which the bank no longer
+/// lists, which it lists again, and where a new one goes).
+struct LinkAccounts {
+    /// (id, bank id, listed on the link).
+    stored: Vec<(String, String, bool)>,
+    /// Position of the next new account.
+    next_position: i64,
 }
 
-/// Updates an account by the bank's identity, or adds it after the others.
-async fn upsert_account(
-    tx: &mut Transaction<'static, Any>,
-    link_id: &LinkId,
-    account: &AccountData,
-    status: RefreshStatus,
-    refreshed_at: Option<i64>,
-    next_refresh: Option<Timestamp>,
-) -> anyhow::Result<AccountId> {
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT id FROM accounts WHERE link_id = $1 AND bank_id = $2")
-            .bind(link_id.as_str())
-            .bind(&account.bank_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let id = match existing {
-        Some(id) => AccountId::from_trusted(id),
-        None => {
-            let id = AccountId::generate();
-            let position: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(position), -1) + 1 FROM accounts WHERE link_id = $1",
-            )
-            .bind(link_id.as_str())
-            .fetch_one(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name, number,
-                    holder_id, holder_name, account_type, currency, balance_available,
-                    balance_current, balance_limit, refresh_status, removed_from_link, created_at)
-                 VALUES ($1, $2, $3, $4, '', '', '', '', '', '', '', 0, 0, 0, $5, 0, $6)",
-            )
-            .bind(id.as_str())
-            .bind(link_id.as_str())
-            .bind(&account.bank_id)
-            .bind(position)
-            .bind(status.as_str())
-            .bind(Timestamp::now().millis())
-            .execute(&mut **tx)
-            .await?;
-            id
+impl LinkAccounts {
+    async fn read(tx: &mut Transaction<'static, Any>, link_id: &LinkId) -> anyhow::Result<Self> {
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, bank_id, position, removed_from_link FROM accounts WHERE link_id = $1",
+        )
+        .bind(link_id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+        let next_position = rows.iter().map(|r| r.2 + 1).max().unwrap_or(0);
+        let stored = rows
+            .into_iter()
+            .map(|(id, bank_id, _, removed)| (id, bank_id, removed == 0))
+            .collect();
+        Ok(Self {
+            stored,
+            next_position,
+        })
+    }
+
+    /// Marks removed the accounts still on the link that the bank did not list.
+    async fn mark_unlisted_removed(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        listed: &[&str],
+    ) -> anyhow::Result<()> {
+        for (id, bank_id, on_link) in &self.stored {
+            if *on_link && !listed.contains(&bank_id.as_str()) {
+                sqlx::query(
+                    "UPDATE accounts SET removed_from_link = 1, next_refresh = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            }
         }
-    };
-    sqlx::query(
-        "UPDATE accounts SET name = $1, official_name = $2, number = $3, holder_id = $4,
-             holder_name = $5, account_type = $6, currency = $7, balance_available = $8,
-             balance_current = $9, balance_limit = $10, refresh_status = $11,
-             refreshed_at = COALESCE($12, refreshed_at),
-             next_refresh = COALESCE($13, next_refresh), removed_from_link = 0
-         WHERE id = $14",
-    )
-    .bind(&account.name)
-    .bind(&account.official_name)
-    .bind(&account.number)
-    .bind(&account.holder_id)
-    .bind(&account.holder_name)
-    .bind(&account.account_type)
-    .bind(&account.currency)
-    .bind(account.balance.available)
-    .bind(account.balance.current)
-    .bind(account.balance.limit)
-    .bind(status.as_str())
-    .bind(refreshed_at)
-    .bind(next_refresh.map(Timestamp::millis))
-    .bind(id.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
+        Ok(())
+    }
+
+    /// Updates an account by the bank's identity, or adds it after the others; returns it as
+    /// stored now.
+    async fn upsert(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        link_id: &LinkId,
+        account: &AccountData,
+        status: RefreshStatus,
+        refreshed_at: Option<i64>,
+        next_refresh: Option<Timestamp>,
+    ) -> anyhow::Result<Account> {
+        let existing = self
+            .stored
+            .iter()
+            .find(|(_, bank_id, _)| *bank_id == account.bank_id)
+            .map(|(id, _, _)| AccountId::from_trusted(id.clone()));
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = AccountId::generate();
+                sqlx::query(
+                    "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name,
+                        number, holder_id, holder_name, account_type, currency,
+                        balance_available, balance_current, balance_limit, refresh_status,
+                        removed_from_link, created_at)
+                     VALUES ($1, $2, $3, $4, '', '', '', '', '', '', '', 0, 0, 0, $5, 0, $6)",
+                )
+                .bind(id.as_str())
+                .bind(link_id.as_str())
+                .bind(&account.bank_id)
+                .bind(self.next_position)
+                .bind(status.as_str())
+                .bind(Timestamp::now().millis())
+                .execute(&mut **tx)
+                .await?;
+                self.next_position += 1;
+                self.stored
+                    .push((id.to_string(), account.bank_id.clone(), true));
+                id
+            }
+        };
+        let row = sqlx::query(
+            "UPDATE accounts SET name = $1, official_name = $2, number = $3, holder_id = $4,
+                 holder_name = $5, account_type = $6, currency = $7, balance_available = $8,
+                 balance_current = $9, balance_limit = $10, refresh_status = $11,
+                 refreshed_at = COALESCE($12, refreshed_at),
+                 next_refresh = COALESCE($13, next_refresh), removed_from_link = 0
+             WHERE id = $14 RETURNING *",
+        )
+        .bind(&account.name)
+        .bind(&account.official_name)
+        .bind(&account.number)
+        .bind(&account.holder_id)
+        .bind(&account.holder_name)
+        .bind(&account.account_type)
+        .bind(&account.currency)
+        .bind(account.balance.available)
+        .bind(account.balance.current)
+        .bind(account.balance.limit)
+        .bind(status.as_str())
+        .bind(refreshed_at)
+        .bind(next_refresh.map(Timestamp::millis))
+        .bind(id.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+        account_from_row(&row)
+    }
 }
 
 /// Diffs an account's stored movements against the fetch and applies the difference.

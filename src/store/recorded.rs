@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::rows::{account_from_row, link_from_row, movement_from_row};
+use super::rows::movement_from_row;
 use super::Store;
 use crate::domain::*;
 
@@ -45,41 +45,24 @@ pub type EventMaker<'a> = &'a (dyn Fn(&RecordedRefresh) -> anyhow::Result<Vec<Ne
 
 pub(super) type ResultRow = (
     RefreshIntentId,
-    AccountId,
+    Account,
     IntentStatus,
     Option<PublicError>,
     i64,
     Vec<(MovementId, &'static str)>,
 );
 
-/// Reads back, inside the transaction, what the refresh committed.
+/// Puts together what the refresh wrote (the intent, link and accounts as their updates
+/// returned them), reading only the movements it modified or removed.
 pub(super) async fn read_recorded(
     tx: &mut Transaction<'static, Any>,
-    intent_id: &RefreshIntentId,
-    link_id: &LinkId,
+    intent: RefreshIntent,
+    link: Link,
     results: Vec<ResultRow>,
     credentials_changed: bool,
 ) -> anyhow::Result<RecordedRefresh> {
-    let intent_row = sqlx::query(&format!(
-        "SELECT {} FROM refresh_intents WHERE id = $1",
-        super::refresh::INTENT_COLUMNS
-    ))
-    .bind(intent_id.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
-    let link_row = sqlx::query(&format!(
-        "SELECT {} FROM links WHERE id = $1",
-        super::links::LINK_COLUMNS
-    ))
-    .bind(link_id.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
     let mut accounts = Vec::with_capacity(results.len());
-    for (result_id, account_id, status, public_error, new_movements, changes) in results {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
-            .bind(account_id.as_str())
-            .fetch_one(&mut **tx)
-            .await?;
+    for (result_id, account, status, public_error, new_movements, changes) in results {
         let mut modified = Vec::new();
         let mut removed = Vec::new();
         for (movement_id, change) in changes {
@@ -96,7 +79,7 @@ pub(super) async fn read_recorded(
         }
         accounts.push(RecordedAccount {
             result_id,
-            account: account_from_row(&row)?,
+            account,
             status,
             public_error,
             new_movements,
@@ -105,8 +88,8 @@ pub(super) async fn read_recorded(
         });
     }
     Ok(RecordedRefresh {
-        intent: super::refresh::intent_from_row(&intent_row)?,
-        link: link_from_row(&link_row)?,
+        intent,
+        link,
         accounts,
         credentials_changed,
     })

@@ -6,6 +6,7 @@ mod common;
 mod fencing;
 mod lifecycle;
 mod mfa;
+mod recording;
 mod rules;
 mod scenarios;
 mod support;
