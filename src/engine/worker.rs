@@ -64,9 +64,12 @@ impl Worker {
         let poll = Duration::from_millis(self.ctx.config.worker_poll_ms.max(10));
         let mut running = JoinSet::new();
         tracing::info!(owner = %self.owner, concurrency, "worker started");
+        // Claim in batches: a claim is a write transaction, so claiming one slot each time
+        // one refresh ends would cost a transaction per job under load.
+        let batch = (concurrency / 4).max(1);
         loop {
             let free = permits.available_permits();
-            if free > 0 {
+            if free >= batch || (free > 0 && running.is_empty()) {
                 match self.claim(free).await {
                     Ok(jobs) => {
                         for job in jobs {

@@ -133,14 +133,6 @@ fn attempt_from_row(row: &AnyRow) -> anyhow::Result<Attempt> {
         succeeded: get_flag(row, "succeeded")?,
     })
 }
-/// `$first, $first+1, …`: `count` numbered parameters for an `IN (…)` list.
-fn id_list(count: usize, first: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// Queues a new delivery of `event` to `endpoint` (resend, test events).
     pub async fn queue_delivery(
@@ -200,6 +192,7 @@ impl Store {
         lease_millis: i64,
     ) -> anyhow::Result<Vec<DueDelivery>> {
         let now = Timestamp::now().millis();
+        let limit = limit.min(super::MAX_CLAIM);
         let mut tx = self.begin().await?;
         let endpoints: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT e.id,
@@ -248,7 +241,7 @@ impl Store {
             tx.commit().await?;
             return Ok(Vec::new());
         }
-        let ids = id_list(candidates.len(), 4);
+        let ids = super::id_list(candidates.len(), 4);
         let claim_sql = format!(
             "UPDATE webhook_deliveries SET lease_token = $1, lease_expires_at = $2
              WHERE state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
@@ -263,7 +256,7 @@ impl Store {
         }
         claim.execute(&mut *tx).await?;
         // What we now hold: the candidates that carry our (fresh) lease token.
-        let held = id_list(candidates.len(), 2);
+        let held = super::id_list(candidates.len(), 2);
         let load_sql = format!(
             "SELECT d.id AS delivery_id, d.attempts, d.endpoint_id, e.url,
                     e.mode AS endpoint_mode, e.secret, e.failing_since, v.*

@@ -74,6 +74,7 @@ impl Store {
         lease_millis: i64,
     ) -> anyhow::Result<Vec<ClaimedJob>> {
         let now = Timestamp::now().millis();
+        let limit = limit.min(super::MAX_CLAIM);
         // PostgreSQL: several processes claim at once; SKIP LOCKED lets each take different
         // rows without waiting. SQLite: the write lock already serializes claims.
         let lock = match self.dialect {
@@ -101,19 +102,23 @@ impl Store {
         .await?;
         let mut jobs = Vec::with_capacity(rows.len());
         for row in rows {
-            let intent_id: String = row.try_get("intent_id")?;
-            sqlx::query(
-                "UPDATE refresh_intents SET started_at = COALESCE(started_at, $1) WHERE id = $2",
-            )
-            .bind(now)
-            .bind(&intent_id)
-            .execute(&mut *tx)
-            .await?;
             jobs.push(ClaimedJob {
-                intent_id: RefreshIntentId::from_trusted(intent_id),
+                intent_id: RefreshIntentId::from_trusted(row.try_get("intent_id")?),
                 lease_token: lease_token.to_owned(),
                 attempts: row.try_get("attempts")?,
             });
+        }
+        if !jobs.is_empty() {
+            let sql = format!(
+                "UPDATE refresh_intents SET started_at = COALESCE(started_at, $1)
+                 WHERE id IN ({})",
+                super::id_list(jobs.len(), 2)
+            );
+            let mut started = sqlx::query(&sql).bind(now);
+            for job in &jobs {
+                started = started.bind(job.intent_id.as_str());
+            }
+            started.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(jobs)

@@ -210,6 +210,18 @@ pub(super) fn placeholders(rows: usize, width: usize, fixed: usize) -> String {
     out
 }
 
+/// `$first, $first+1, …`: `count` numbered parameters for an `IN (…)` list.
+pub(super) fn id_list(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Most rows one claim takes (jobs or deliveries): claimed ids travel as bound parameters,
+/// which both engines limit; the claiming loops simply claim again.
+const MAX_CLAIM: i64 = 1000;
+
 /// Stores a boolean as 0/1 (see the migrations for why).
 fn flag(value: bool) -> i16 {
     i16::from(value)

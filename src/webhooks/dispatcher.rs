@@ -94,10 +94,13 @@ impl Dispatcher {
         let poll = Duration::from_millis(self.ctx.config.worker_poll_ms.max(10));
         let mut running = JoinSet::new();
         tracing::info!(capacity, "webhook dispatcher started");
+        // Claim in batches: a claim is a write transaction, so claiming one slot each time
+        // one attempt ends would cost a transaction per delivery under load.
+        let batch = (capacity / 4).max(1);
         loop {
             while running.try_join_next().is_some() {}
             let free = capacity.saturating_sub(running.len());
-            if free > 0 {
+            if free >= batch || (free > 0 && running.is_empty()) {
                 match self.claim(free).await {
                     Ok(due) => {
                         for delivery in due {
