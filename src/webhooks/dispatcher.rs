@@ -94,13 +94,15 @@ impl Dispatcher {
         let poll = Duration::from_millis(self.ctx.config.worker_poll_ms.max(10));
         let mut running = JoinSet::new();
         tracing::info!(capacity, "webhook dispatcher started");
-        // Claim in batches: a claim is a write transaction, so claiming one slot each time
-        // one attempt ends would cost a transaction per delivery under load.
+        // New work (a wake-up or a poll) is claimed at once. When the loop only woke because
+        // an attempt ended, it claims once a quarter of the slots is free: under load,
+        // claiming the single freed slot would cost a write transaction per delivery.
         let batch = (capacity / 4).max(1);
+        let mut new_work = true;
         loop {
             while running.try_join_next().is_some() {}
             let free = capacity.saturating_sub(running.len());
-            if free >= batch || (free > 0 && running.is_empty()) {
+            if free > 0 && (new_work || free >= batch || running.is_empty()) {
                 match self.claim(free).await {
                     Ok(due) => {
                         for delivery in due {
@@ -124,12 +126,12 @@ impl Dispatcher {
                     }
                 }
             }
-            tokio::select! {
+            new_work = tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.ctx.webhook_wake.notified() => {},
-                () = tokio::time::sleep(poll) => {},
-                Some(_) = running.join_next(), if !running.is_empty() => {},
-            }
+                () = self.ctx.webhook_wake.notified() => true,
+                () = tokio::time::sleep(poll) => true,
+                Some(_) = running.join_next(), if !running.is_empty() => false,
+            };
         }
         while running.join_next().await.is_some() {}
         tracing::info!("webhook dispatcher stopped");
