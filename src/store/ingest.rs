@@ -11,7 +11,8 @@ use super::links::LINK_COLUMNS;
 use super::recorded::{read_recorded, EventMaker};
 use super::refresh::{intent_from_row, INTENT_COLUMNS};
 use super::rows::{
-    account_from_row, date_to_millis, link_from_row, movement_data_from_row, transfer_to_column,
+    account_from_row, bind_account_data, date_to_millis, link_from_row, movement_data_from_row,
+    transfer_to_column,
 };
 use super::{flag, placeholders, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
@@ -346,30 +347,21 @@ impl LinkAccounts {
                 id
             }
         };
-        let row = sqlx::query(
+        let query = sqlx::query(
             "UPDATE accounts SET name = $1, official_name = $2, number = $3, holder_id = $4,
                  holder_name = $5, account_type = $6, currency = $7, balance_available = $8,
                  balance_current = $9, balance_limit = $10, refresh_status = $11,
                  refreshed_at = COALESCE($12, refreshed_at),
                  next_refresh = COALESCE($13, next_refresh), removed_from_link = 0
              WHERE id = $14 RETURNING *",
-        )
-        .bind(&account.name)
-        .bind(&account.official_name)
-        .bind(&account.number)
-        .bind(&account.holder_id)
-        .bind(&account.holder_name)
-        .bind(&account.account_type)
-        .bind(&account.currency)
-        .bind(account.balance.available)
-        .bind(account.balance.current)
-        .bind(account.balance.limit)
-        .bind(status.as_str())
-        .bind(refreshed_at)
-        .bind(next_refresh.map(Timestamp::millis))
-        .bind(id.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
+        );
+        let row = bind_account_data(query, account)
+            .bind(status.as_str())
+            .bind(refreshed_at)
+            .bind(next_refresh.map(Timestamp::millis))
+            .bind(id.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
         account_from_row(&row)
     }
 }

@@ -1,7 +1,7 @@
 //! Links: creation with their first accounts and movements, lookup scoped to a principal,
 //! activation and deletion.
 
-use super::rows::{account_from_row, link_from_row};
+use super::rows::{account_from_row, bind_account_data, link_from_row};
 use super::{flag, PageRequest, Paged, Store};
 use crate::domain::*;
 
@@ -127,7 +127,7 @@ impl Store {
         status: RefreshStatus,
         fetched_at: Timestamp,
     ) -> anyhow::Result<()> {
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name, number,
                 holder_id, holder_name, account_type, currency, balance_available,
                 balance_current, balance_limit, refreshed_at, refresh_status, next_refresh,
@@ -138,21 +138,12 @@ impl Store {
         .bind(account_id.as_str())
         .bind(link_id.as_str())
         .bind(&account.bank_id)
-        .bind(i64::try_from(position)?)
-        .bind(&account.name)
-        .bind(&account.official_name)
-        .bind(&account.number)
-        .bind(&account.holder_id)
-        .bind(&account.holder_name)
-        .bind(&account.account_type)
-        .bind(&account.currency)
-        .bind(account.balance.available)
-        .bind(account.balance.current)
-        .bind(account.balance.limit)
-        .bind(fetched_at.millis())
-        .bind(status.as_str())
-        .execute(&mut **tx)
-        .await?;
+        .bind(i64::try_from(position)?);
+        bind_account_data(query, account)
+            .bind(fetched_at.millis())
+            .bind(status.as_str())
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 

@@ -8,6 +8,26 @@ use sqlx::Row;
 
 use crate::domain::*;
 
+/// A query being built (for helpers that bind a group of values).
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds an account's bank data as ten consecutive parameters, in the order every statement
+/// that writes accounts lists them: name, official_name, number, holder_id, holder_name,
+/// account_type, currency, balance_available, balance_current, balance_limit.
+pub(super) fn bind_account_data<'q>(query: AnyQuery<'q>, account: &'q AccountData) -> AnyQuery<'q> {
+    query
+        .bind(&account.name)
+        .bind(&account.official_name)
+        .bind(&account.number)
+        .bind(&account.holder_id)
+        .bind(&account.holder_name)
+        .bind(&account.account_type)
+        .bind(&account.currency)
+        .bind(account.balance.available)
+        .bind(account.balance.current)
+        .bind(account.balance.limit)
+}
+
 /// Reads a 0/1 flag column.
 pub(super) fn get_flag(row: &AnyRow, column: &str) -> anyhow::Result<bool> {
     Ok(row.try_get::<i64, _>(column)? != 0)
