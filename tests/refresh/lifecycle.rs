@@ -11,27 +11,53 @@ use super::support::*;
 use crate::both_backends;
 use crate::common::*;
 
+/// A server without its own worker (the test runs workers) and a 1 s job lease.
+async fn short_lease_app(backend: Backend) -> TestApp {
+    TestApp::start_with(backend, |c| {
+        c.role = Role::Api;
+        c.job_lease_secs = 1;
+        c.worker_poll_ms = 20;
+    })
+    .await
+    .unwrap()
+}
+
+/// Workers competing for the app's jobs, as separate processes would.
+struct Workers {
+    stop: CancellationToken,
+    running: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(app: &TestApp, count: usize) -> Self {
+        let stop = CancellationToken::new();
+        let running = (0..count)
+            .map(|_| tokio::spawn(Worker::new(Arc::clone(&app.state.engine)).run(stop.clone())))
+            .collect();
+        Self { stop, running }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for worker in self.running {
+            worker.await.unwrap();
+        }
+    }
+}
+
 both_backends! {
     async fn heartbeats_keep_a_slow_refresh_on_one_worker(app: TestApp) {
         let backend = app.backend;
         drop(app);
         // A 1 s lease, a bank taking 0.7 s per call (about 2.8 s per refresh), and two workers
         // competing: without heartbeats the other worker would take the job over.
-        let app = TestApp::start_with(backend, |c| {
-            c.role = Role::Api;
-            c.job_lease_secs = 1;
-            c.worker_poll_ms = 20;
-        }).await.unwrap();
+        let app = short_lease_app(backend).await;
         let (_, token) = cl_link(&app, "jonsnow+instant+slow700ms").await;
         let intent = create_ok(&app, &token).await;
         let id = intent["id"].as_str().unwrap().to_owned();
-        let stop = CancellationToken::new();
-        let workers: Vec<_> = (0..2).map(|_| {
-            tokio::spawn(Worker::new(Arc::clone(&app.state.engine)).run(stop.clone()))
-        }).collect();
+        let workers = Workers::start(&app, 2);
         let done = wait_final(&app, &token, &id).await;
-        stop.cancel();
-        for w in workers { w.await.unwrap(); }
+        workers.stop().await;
         assert_eq!(done["status"], "succeeded", "{done}");
         let (state, attempts) = app.state.store.job_status(&RefreshIntentId::parse(&id).unwrap()).await.unwrap().unwrap();
         assert_eq!((state.as_str(), attempts), ("done", 1), "claimed once, never taken over");
@@ -44,27 +70,19 @@ both_backends! {
         // for 3 s (as when thousands of refreshes come back together and queue for the
         // database). If the heartbeat stopped when the bank answered, the other worker would
         // take the job over and the refresh would run twice.
-        let app = TestApp::start_with(backend, |c| {
-            c.role = Role::Api;
-            c.job_lease_secs = 1;
-            c.worker_poll_ms = 20;
-        }).await.unwrap();
+        let app = short_lease_app(backend).await;
         let (_, token) = cl_link(&app, "jonsnow+instant").await;
         let held = app.state.store.hold_recordings().await.unwrap();
         let intent = create_ok(&app, &token).await;
         let id = intent["id"].as_str().unwrap().to_owned();
         let intent_id = RefreshIntentId::parse(&id).unwrap();
-        let stop = CancellationToken::new();
-        let workers: Vec<_> = (0..2).map(|_| {
-            tokio::spawn(Worker::new(Arc::clone(&app.state.engine)).run(stop.clone()))
-        }).collect();
+        let workers = Workers::start(&app, 2);
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
         let (state, attempts) = app.state.store.job_status(&intent_id).await.unwrap().unwrap();
         assert_eq!((state.as_str(), attempts), ("running", 1), "still held by its first claim");
         drop(held);
         let done = wait_final(&app, &token, &id).await;
-        stop.cancel();
-        for w in workers { w.await.unwrap(); }
+        workers.stop().await;
         assert_eq!(done["status"], "succeeded", "{done}");
         let (state, attempts) = app.state.store.job_status(&intent_id).await.unwrap().unwrap();
         assert_eq!((state.as_str(), attempts), ("done", 1), "claimed once, never taken over");
