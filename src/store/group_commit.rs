@@ -96,15 +96,10 @@ impl IntentWriter {
 }
 
 async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Request>) {
-    while let Some(first) = requests.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
-        commit_batch(&write, batch).await;
+    // `recv_many` waits for one request, then takes whatever else is queued (up to the max).
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit_batch(&write, std::mem::take(&mut batch)).await;
     }
 }
 

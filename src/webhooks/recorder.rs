@@ -56,14 +56,10 @@ impl AttemptRecorder {
 }
 
 async fn run(store: Store, mut finished: mpsc::UnboundedReceiver<Finished>) {
-    while let Some(first) = finished.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match finished.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
+    // `recv_many` waits for one attempt, then takes whatever else is queued (up to the max).
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    while finished.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        let batch = std::mem::take(&mut queued);
         let entries: Vec<_> = batch
             .iter()
             .map(|f| (&f.delivery, &f.attempt, f.next))
