@@ -249,7 +249,48 @@ impl Prepared {
     }
 }
 
+/// Builds `POST /v1/refresh_intents` requests, the n-th on the n-th seeded link (each link is
+/// used once: a link has one refresh in progress at a time).
+#[derive(Clone)]
+pub struct CreateRequests {
+    client: reqwest::Client,
+    url: String,
+    key: String,
+    tokens: std::sync::Arc<Vec<String>>,
+}
+
+impl CreateRequests {
+    /// How many links there are to create on.
+    pub fn links(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// The create request for the n-th link (without a link token past the last one, which
+    /// the server refuses).
+    pub fn nth(&self, n: u64) -> reqwest::RequestBuilder {
+        let token = usize::try_from(n).ok().and_then(|n| self.tokens.get(n));
+        self.client
+            .post(&self.url)
+            .header("Authorization", &self.key)
+            .json(&json!({ "link_token": token }))
+    }
+}
+
 impl Server {
+    /// Create requests over `tokens`, sent with `client`.
+    pub fn create_requests(
+        &self,
+        client: &reqwest::Client,
+        tokens: std::sync::Arc<Vec<String>>,
+    ) -> CreateRequests {
+        CreateRequests {
+            client: client.clone(),
+            url: format!("{}/v1/refresh_intents", self.base),
+            key: self.keys.secret_key.clone(),
+            tokens,
+        }
+    }
+
     /// Creates a webhook endpoint through the API; returns its id and secret.
     pub async fn create_endpoint(
         &self,

@@ -9,8 +9,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::harness::{self, load_client, Target};
 use super::load::{closed_loop, expect_status};
 use super::{BenchArgs, ScenarioResult};
@@ -55,18 +53,12 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         .await?
     };
 
-    let create_url = format!("{}/v1/refresh_intents", server.base);
-    let key = server.keys.secret_key.clone();
-    let tokens = Arc::new(tokens);
+    let requests = server.create_requests(&client, Arc::new(tokens));
     let creates = {
-        let (client, tokens) = (client.clone(), tokens.clone());
-        let limit = u64::try_from(tokens.len())?;
+        let limit = u64::try_from(requests.links())?;
+        let requests = requests.clone();
         closed_loop(connections, duration, Some(limit), move |i| {
-            let token = usize::try_from(i).ok().and_then(|i| tokens.get(i)).cloned();
-            let request = client
-                .post(&create_url)
-                .header("Authorization", &key)
-                .json(&json!({ "link_token": token }));
+            let request = requests.nth(i);
             async move { expect_status(request, 201).await }
         })
         .await?

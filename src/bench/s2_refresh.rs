@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::harness::{self, load_client, Target};
 use super::load::closed_loop;
@@ -67,17 +67,12 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         .await?;
     receiver.set_secret(secret);
 
-    let create_url = format!("{}/v1/refresh_intents", server.base);
-    let key = server.keys.secret_key.clone();
+    let requests = server.create_requests(&client, tokens.clone());
     let refreshes = {
-        let (client, tokens, receiver) = (client.clone(), tokens.clone(), receiver.clone());
-        let limit = u64::try_from(tokens.len())?;
+        let (requests, receiver) = (requests.clone(), receiver.clone());
+        let limit = u64::try_from(requests.links())?;
         closed_loop(connections, duration, Some(limit), move |i| {
-            let token = usize::try_from(i).ok().and_then(|i| tokens.get(i)).cloned();
-            let request = client
-                .post(&create_url)
-                .header("Authorization", &key)
-                .json(&json!({ "link_token": token }));
+            let request = requests.nth(i);
             let receiver = receiver.clone();
             async move { refresh(request, &receiver).await }
         })

@@ -12,8 +12,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::harness::{self, load_client, Target};
 use super::load::{closed_loop, expect_status};
 use super::machine::{self, CpuWindow};
@@ -56,25 +54,17 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     let peak_reset = machine::reset_peak_rss();
     let rss_before = machine::rss_mb().unwrap_or(0.0);
     let started = Instant::now();
-    let create_url = format!("{}/v1/refresh_intents", server.base);
-    let key = server.keys.secret_key.clone();
-    let creates = {
-        let (client, tokens) = (client.clone(), tokens.clone());
-        closed_loop(
-            connections,
-            Duration::from_secs(3600),
-            Some(u64::try_from(refreshes)?),
-            move |i| {
-                let token = usize::try_from(i).ok().and_then(|i| tokens.get(i)).cloned();
-                let request = client
-                    .post(&create_url)
-                    .header("Authorization", &key)
-                    .json(&json!({ "link_token": token }));
-                async move { expect_status(request, 201).await }
-            },
-        )
-        .await?
-    };
+    let requests = server.create_requests(&client, tokens.clone());
+    let creates = closed_loop(
+        connections,
+        Duration::from_secs(3600),
+        Some(u64::try_from(refreshes)?),
+        move |i| {
+            let request = requests.nth(i);
+            async move { expect_status(request, 201).await }
+        },
+    )
+    .await?;
     let total = i64::try_from(creates.ok)?;
 
     // Waiting: every refresh sits on the bank until the first one comes back.
