@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::events::{event_of, parse_time};
 use super::extract::{JsonBody, Query, SecretKey};
+use super::links::required;
 use super::pagination::{PageQuery, PageResponse};
 use super::webhook_endpoints::endpoint_of;
 use super::wire::ErrorBody;
@@ -149,11 +150,7 @@ pub async fn resend_event(
     JsonBody(body): JsonBody<ResendIn>,
 ) -> Result<Response, ApiError> {
     let endpoint = endpoint_of(&state, &principal, &id).await?;
-    let event_id = body
-        .event_id
-        .as_deref()
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| ApiError::missing_param("event_id"))?;
+    let event_id = required(&body.event_id, "event_id")?;
     let event = event_of(&state, &principal, event_id).await?;
     let delivery = state.store.queue_delivery(&event.id, &endpoint.id).await?;
     state.webhook_wake.notify_one();
@@ -183,11 +180,7 @@ pub async fn recover_endpoint(
     JsonBody(body): JsonBody<RecoverIn>,
 ) -> Result<Response, ApiError> {
     let endpoint = endpoint_of(&state, &principal, &id).await?;
-    let since = body
-        .since
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::missing_param("since"))?;
+    let since = required(&body.since, "since")?;
     let since =
         parse_time("since", Some(since))?.ok_or_else(|| ApiError::missing_param("since"))?;
     let recovered = state
