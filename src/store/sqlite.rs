@@ -60,3 +60,28 @@ async fn configure(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The build settings in `.cargo/config.toml` reach the bundled SQLite: without them every
+    /// allocation and page fetch of every connection takes a process-wide mutex.
+    #[tokio::test]
+    async fn bundled_sqlite_has_no_process_wide_hot_path_mutexes() {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "memory statistics are on: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "connections share one page cache: {options:?}"
+        );
+    }
+}
