@@ -15,7 +15,10 @@ use refresco::{tenants, Config};
 /// The process's allocator. Memory here moves between threads all the time (sqlx runs each
 /// SQLite connection on its own thread and hands rows to the runtime's workers); glibc's
 /// malloc then contends on its arena locks, which profiles of the read benchmark showed.
-/// mimalloc's thread-local heaps free such memory without a shared lock.
+/// mimalloc's thread-local heaps free such memory without a shared lock. Its `override`
+/// feature routes C's malloc/free to it as well: the bundled SQLite copies every value of every
+/// row it hands to sqlx with malloc, and the runtime's threads free them (S4: +16%, same-run
+/// A/B in BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
