@@ -7,6 +7,9 @@ use sqlx::Row;
 use super::events::queue_delivery;
 use super::rows::{get_flag, get_time};
 use super::{flag, PageRequest, Paged, Store};
+
+/// Deliveries fenced per `UPDATE` when recording attempts (5 parameters each).
+const FENCES_PER_UPDATE: usize = 256;
 use crate::domain::*;
 
 /// A delivery a dispatcher holds, with what it needs to send it.
@@ -299,33 +302,48 @@ impl Store {
         batch: &[(&DueDelivery, &Attempt, AfterAttempt)],
     ) -> anyhow::Result<Vec<bool>> {
         let mut tx = self.begin().await?;
+        // Each delivery moves on only while its lease is ours: one fenced UPDATE for the
+        // whole batch (a statement per delivery was one writer round trip per delivery), and
+        // the ids it returns say which were recorded.
+        let mut fenced: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for chunk in batch.chunks(FENCES_PER_UPDATE) {
+            let sql = format!(
+                "UPDATE webhook_deliveries SET state = v.column2, attempts = attempts + 1,
+                     next_attempt_at = v.column3, finished_at = v.column4, lease_token = NULL,
+                     lease_expires_at = NULL
+                 FROM (VALUES {}) AS v
+                 WHERE webhook_deliveries.id = v.column1
+                   AND webhook_deliveries.lease_token = v.column5
+                   AND webhook_deliveries.state = 'pending'
+                 RETURNING webhook_deliveries.id",
+                super::placeholders(chunk.len(), 5, 0)
+            );
+            let mut update = sqlx::query_scalar::<_, String>(&sql);
+            for &(delivery, attempt, next) in chunk {
+                let now = attempt.attempted_at.millis();
+                let (state, next_at, finished) = match next {
+                    AfterAttempt::Delivered => ("delivered", now, Some(now)),
+                    AfterAttempt::RetryAt(at) => ("pending", at.millis(), None),
+                    AfterAttempt::GiveUp | AfterAttempt::DisableEndpoint(_) => {
+                        ("failed", now, Some(now))
+                    }
+                };
+                update = update
+                    .bind(delivery.id.as_str())
+                    .bind(state)
+                    .bind(next_at)
+                    .bind(finished)
+                    .bind(&delivery.lease_token);
+            }
+            fenced.extend(update.fetch_all(&mut *tx).await?);
+        }
         let mut recorded = Vec::with_capacity(batch.len());
         let mut endpoints: Vec<(&str, EndpointEffect)> = Vec::new();
         for &(delivery, attempt, next) in batch {
-            let now = attempt.attempted_at.millis();
-            let (state, next_at, finished) = match next {
-                AfterAttempt::Delivered => ("delivered", now, Some(now)),
-                AfterAttempt::RetryAt(at) => ("pending", at.millis(), None),
-                AfterAttempt::GiveUp | AfterAttempt::DisableEndpoint(_) => {
-                    ("failed", now, Some(now))
-                }
-            };
-            let fenced = sqlx::query(
-                "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1,
-                     next_attempt_at = $2, finished_at = $3, lease_token = NULL,
-                     lease_expires_at = NULL
-                 WHERE id = $4 AND lease_token = $5 AND state = 'pending'",
-            )
-            .bind(state)
-            .bind(next_at)
-            .bind(finished)
-            .bind(delivery.id.as_str())
-            .bind(&delivery.lease_token)
-            .execute(&mut *tx)
-            .await?;
-            let ok = fenced.rows_affected() == 1;
+            let ok = fenced.contains(delivery.id.as_str());
             recorded.push(ok);
             if ok {
+                let now = attempt.attempted_at.millis();
                 let endpoint = delivery.endpoint_id.as_str();
                 match endpoints.iter_mut().find(|(id, _)| *id == endpoint) {
                     Some((_, effect)) => effect.after(next, now),
