@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::events::queue_delivery;
+use super::events::queue_deliveries;
 use super::rows::{get_flag, get_time};
 use super::{flag, PageRequest, Paged, Store};
 
@@ -144,9 +144,16 @@ impl Store {
         endpoint_id: &WebhookEndpointId,
     ) -> anyhow::Result<DeliveryId> {
         let mut tx = self.begin().await?;
-        let id = queue_delivery(&mut tx, event_id, endpoint_id.as_str(), Timestamp::now()).await?;
+        let ids = queue_deliveries(
+            &mut tx,
+            &[(event_id, endpoint_id.as_str())],
+            Timestamp::now(),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(id)
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no delivery was queued"))
     }
 
     /// Queues again every delivery to `endpoint` that ended failed since `since` (one new
@@ -165,16 +172,12 @@ impl Store {
         .bind(since.millis())
         .fetch_all(&mut *tx)
         .await?;
-        let now = Timestamp::now();
-        for event in &events {
-            queue_delivery(
-                &mut tx,
-                &EventId::from_trusted(event.clone()),
-                endpoint_id.as_str(),
-                now,
-            )
-            .await?;
-        }
+        let events: Vec<EventId> = events.into_iter().map(EventId::from_trusted).collect();
+        let deliveries: Vec<(&EventId, &str)> = events
+            .iter()
+            .map(|event| (event, endpoint_id.as_str()))
+            .collect();
+        queue_deliveries(&mut tx, &deliveries, Timestamp::now()).await?;
         tx.commit().await?;
         Ok(events.len() as u64)
     }

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::rows::get_time;
-use super::{PageRequest, Paged, Store};
+use super::{placeholders, PageRequest, Paged, Store};
 use crate::domain::*;
 
 /// Filters of the events list.
@@ -58,65 +58,84 @@ pub(super) async fn insert_events(
     .bind(mode.as_str())
     .fetch_all(&mut **tx)
     .await?;
+    // Two statements however many events and deliveries: one round trip each.
+    let rows: Vec<&NewEvent> = events.iter().collect();
+    insert_event_rows(tx, organization_id, mode, &rows, now).await?;
+    let mut deliveries = Vec::new();
     for event in events {
-        insert_event_row(tx, organization_id, mode, event, now).await?;
         let mut endpoints: Vec<&str> = subscriptions
             .iter()
             .filter(|(_, t)| t == "*" || t == event.event_type.as_str())
             .map(|(id, _)| id.as_str())
             .collect();
         endpoints.dedup();
-        for endpoint in endpoints {
-            queue_delivery(tx, &event.id, endpoint, now).await?;
+        deliveries.extend(endpoints.into_iter().map(|endpoint| (&event.id, endpoint)));
+    }
+    queue_deliveries(tx, &deliveries, now).await?;
+    Ok(())
+}
+
+/// Rows per multi-row `INSERT` of events or deliveries (7 and 4 parameters each).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Inserts the event rows themselves.
+async fn insert_event_rows(
+    tx: &mut Transaction<'static, Any>,
+    organization_id: &OrganizationId,
+    mode: Mode,
+    events: &[&NewEvent],
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at)
+             VALUES {}",
+            placeholders(chunk.len(), 7, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(event.id.as_str())
+                .bind(organization_id.as_str())
+                .bind(mode.as_str())
+                .bind(event.event_type.as_str())
+                .bind(event.link_id.as_ref().map(LinkId::as_str))
+                .bind(&event.data)
+                .bind(now.millis());
         }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-/// Inserts the event row itself.
-async fn insert_event_row(
+/// Queues one delivery of each (event, endpoint), due now; returns their ids in order.
+pub(super) async fn queue_deliveries(
     tx: &mut Transaction<'static, Any>,
-    organization_id: &OrganizationId,
-    mode: Mode,
-    event: &NewEvent,
+    deliveries: &[(&EventId, &str)],
     now: Timestamp,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.id.as_str())
-    .bind(organization_id.as_str())
-    .bind(mode.as_str())
-    .bind(event.event_type.as_str())
-    .bind(event.link_id.as_ref().map(LinkId::as_str))
-    .bind(&event.data)
-    .bind(now.millis())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Queues one delivery of an event to an endpoint, due now.
-pub(super) async fn queue_delivery(
-    tx: &mut Transaction<'static, Any>,
-    event_id: &EventId,
-    endpoint_id: &str,
-    now: Timestamp,
-) -> anyhow::Result<DeliveryId> {
-    let id = DeliveryId::generate();
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, state, attempts,
-             next_attempt_at, created_at)
-         VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
-    )
-    .bind(id.as_str())
-    .bind(event_id.as_str())
-    .bind(endpoint_id)
-    .bind(now.millis())
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
+) -> anyhow::Result<Vec<DeliveryId>> {
+    let mut ids = Vec::with_capacity(deliveries.len());
+    for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, next_attempt_at,
+                 created_at, state, attempts)
+             SELECT column1, column2, column3, column4, column4, 'pending', 0
+             FROM (VALUES {}) AS v",
+            placeholders(chunk.len(), 4, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for (event_id, endpoint_id) in chunk {
+            let id = DeliveryId::generate();
+            query = query
+                .bind(id.as_str().to_owned())
+                .bind(event_id.as_str())
+                .bind(*endpoint_id)
+                .bind(now.millis());
+            ids.push(id);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(ids)
 }
 
 impl Store {
@@ -144,8 +163,8 @@ impl Store {
     ) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
-        insert_event_row(&mut tx, organization_id, mode, event, now).await?;
-        queue_delivery(&mut tx, &event.id, endpoint_id.as_str(), now).await?;
+        insert_event_rows(&mut tx, organization_id, mode, &[event], now).await?;
+        queue_deliveries(&mut tx, &[(&event.id, endpoint_id.as_str())], now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -3,6 +3,8 @@
 //! Running the same refresh twice (a worker died after the bank answered) gives the same rows,
 //! because movements are matched by the bank's own identity.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use sqlx::{Any, Row, Transaction};
 
@@ -14,7 +16,10 @@ use super::rows::{
     account_from_row, bind_account_data, date_to_millis, link_from_row, movement_data_from_row,
     transfer_to_column,
 };
-use super::{flag, placeholders, Store};
+use super::{flag, id_list, placeholders, Store};
+
+/// Rows per multi-row `INSERT` of results or changes.
+const ROWS_PER_INSERT: usize = 256;
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::*;
 
@@ -121,6 +126,7 @@ impl Store {
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
                 known.mark_unlisted_removed(&mut tx, &listed).await?;
+                let mut accounts = Vec::with_capacity(fetches.len());
                 for fetch in fetches {
                     let ok = fetch.movements.is_ok();
                     let account = known
@@ -133,29 +139,36 @@ impl Store {
                             outcome.next_refresh.filter(|_| ok),
                         )
                         .await?;
-                    let (counts, changes) = match &fetch.movements {
-                        Ok(fetched) => apply_movements(&mut tx, &account.id, fetched, now).await?,
-                        Err(_) => (RecordedCounts::default(), Vec::new()),
+                    accounts.push(account);
+                }
+                let answered: Vec<(&AccountId, &FetchedMovements)> = accounts
+                    .iter()
+                    .zip(fetches)
+                    .filter_map(|(account, fetch)| {
+                        fetch.movements.as_ref().ok().map(|m| (&account.id, m))
+                    })
+                    .collect();
+                let mut applied = apply_movements(&mut tx, &answered, now).await?.into_iter();
+                for (account, fetch) in accounts.into_iter().zip(fetches) {
+                    let (counts, changes, status, error) = match &fetch.movements {
+                        Ok(_) => {
+                            let (counts, changes) = applied
+                                .next()
+                                .ok_or_else(|| anyhow::anyhow!("an account was not applied"))?;
+                            (counts, changes, IntentStatus::Succeeded, None)
+                        }
+                        Err(e) => (RecordedCounts::default(), Vec::new(), e.status(), Some(*e)),
                     };
-                    let (status, error) = match &fetch.movements {
-                        Ok(_) => (IntentStatus::Succeeded, None),
-                        Err(e) => (e.status(), Some(*e)),
-                    };
-                    let result_id = insert_result(
-                        &mut tx,
-                        &job.intent_id,
-                        &account.id,
-                        status,
-                        error,
-                        &counts,
-                        &changes,
-                        now,
-                    )
-                    .await?;
                     totals.new += counts.new;
                     totals.modified += counts.modified;
                     totals.removed += counts.removed;
-                    results.push((result_id, account, status, error, counts.new, changes));
+                    results.push(AccountResult {
+                        account,
+                        status,
+                        error,
+                        counts,
+                        changes,
+                    });
                 }
             }
             None => {
@@ -176,29 +189,22 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
                 for row in &rows {
-                    let account = account_from_row(row)?;
-                    let result_id = insert_result(
-                        &mut tx,
-                        &job.intent_id,
-                        &account.id,
-                        outcome.status,
-                        outcome.public_error,
-                        &RecordedCounts::default(),
-                        &[],
-                        now,
-                    )
-                    .await?;
-                    results.push((
-                        result_id,
-                        account,
-                        outcome.status,
-                        outcome.public_error,
-                        0,
-                        Vec::new(),
-                    ));
+                    results.push(AccountResult {
+                        account: account_from_row(row)?,
+                        status: outcome.status,
+                        error: outcome.public_error,
+                        counts: RecordedCounts::default(),
+                        changes: Vec::new(),
+                    });
                 }
             }
         }
+        let result_ids = insert_results(&mut tx, &job.intent_id, &results, now).await?;
+        let results = result_ids
+            .into_iter()
+            .zip(results)
+            .map(|(id, r)| (id, r.account, r.status, r.error, r.counts.new, r.changes))
+            .collect();
 
         let intent_row = sqlx::query(&format!(
             "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
@@ -213,13 +219,18 @@ impl Store {
         .bind(job.intent_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        let before: String =
-            sqlx::query_scalar("SELECT credential_status FROM links WHERE id = $1")
-                .bind(link_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-        let credentials_changed = before == CredentialStatus::Active.as_str()
-            && outcome.credential_status == Some(CredentialStatus::LoginRequired);
+        // Only a refresh that finds the credentials refused can change them from active.
+        let credentials_changed =
+            if outcome.credential_status == Some(CredentialStatus::LoginRequired) {
+                let before: String =
+                    sqlx::query_scalar("SELECT credential_status FROM links WHERE id = $1")
+                        .bind(link_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                before == CredentialStatus::Active.as_str()
+            } else {
+                false
+            };
         let link_status = account_status(succeeded);
         let link_row = sqlx::query(&format!(
             "UPDATE links SET refresh_status = $1,
@@ -366,112 +377,155 @@ impl LinkAccounts {
     }
 }
 
-/// Diffs an account's stored movements against the fetch and applies the difference.
+/// Diffs each answered account's stored movements against its fetch and applies the
+/// differences: one read of every account's stored movements and one insert of every new
+/// movement, whatever the number of accounts. Returns (counts, changes) per account, in order.
 async fn apply_movements(
     tx: &mut Transaction<'static, Any>,
-    account_id: &AccountId,
-    fetched: &FetchedMovements,
+    answered: &[(&AccountId, &FetchedMovements)],
     now: i64,
-) -> anyhow::Result<(RecordedCounts, Vec<(MovementId, &'static str)>)> {
-    let rows = sqlx::query("SELECT * FROM movements WHERE account_id = $1")
-        .bind(account_id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-    let stored = rows
-        .iter()
-        .map(|row| {
-            Ok(StoredMovement {
-                id: MovementId::from_trusted(row.try_get("id")?),
-                data: movement_data_from_row(row)?,
-                removed: row.try_get::<Option<i64>, _>("removed_at")?.is_some(),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let diff = diff_movements(
-        &stored,
-        fetched.movements.clone(),
-        fetched.since,
-        fetched.until,
+) -> anyhow::Result<Vec<(RecordedCounts, Vec<(MovementId, &'static str)>)>> {
+    if answered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM movements WHERE account_id IN ({})",
+        id_list(answered.len(), 1)
     );
-    Store::insert_movements(tx, account_id, &diff.new, now).await?;
-    let mut changes = Vec::new();
-    for (id, data) in &diff.modified {
-        sqlx::query(
-            "UPDATE movements SET amount = $1, currency = $2, description = $3, post_date = $4,
+    let mut query = sqlx::query(&sql);
+    for (account_id, _) in answered {
+        query = query.bind(account_id.as_str());
+    }
+    let mut stored: HashMap<String, Vec<StoredMovement>> = HashMap::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        stored
+            .entry(row.try_get("account_id")?)
+            .or_default()
+            .push(StoredMovement {
+                id: MovementId::from_trusted(row.try_get("id")?),
+                data: movement_data_from_row(&row)?,
+                removed: row.try_get::<Option<i64>, _>("removed_at")?.is_some(),
+            });
+    }
+    let mut new = Vec::new();
+    let mut applied = Vec::with_capacity(answered.len());
+    for &(account_id, fetched) in answered {
+        let diff = diff_movements(
+            stored
+                .get(account_id.as_str())
+                .map_or(&[][..], Vec::as_slice),
+            fetched.movements.clone(),
+            fetched.since,
+            fetched.until,
+        );
+        let mut changes = Vec::new();
+        for (id, data) in &diff.modified {
+            sqlx::query(
+                "UPDATE movements SET amount = $1, currency = $2, description = $3, post_date = $4,
                  transaction_date = $5, movement_type = $6, status = $7, pending = $8,
                  reference_id = $9, comment = $10, sender_account = $11, recipient_account = $12,
                  removed_at = NULL, updated_at = $13
              WHERE id = $14",
-        )
-        .bind(data.amount)
-        .bind(&data.currency)
-        .bind(&data.description)
-        .bind(date_to_millis(data.post_date))
-        .bind(data.transaction_date.map(Timestamp::millis))
-        .bind(&data.movement_type)
-        .bind(&data.status)
-        .bind(flag(data.pending))
-        .bind(&data.reference_id)
-        .bind(&data.comment)
-        .bind(transfer_to_column(&data.sender_account))
-        .bind(transfer_to_column(&data.recipient_account))
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut **tx)
-        .await?;
-        changes.push((id.clone(), "modified"));
-    }
-    for id in &diff.removed {
-        sqlx::query("UPDATE movements SET removed_at = $1, updated_at = $1 WHERE id = $2")
+            )
+            .bind(data.amount)
+            .bind(&data.currency)
+            .bind(&data.description)
+            .bind(date_to_millis(data.post_date))
+            .bind(data.transaction_date.map(Timestamp::millis))
+            .bind(&data.movement_type)
+            .bind(&data.status)
+            .bind(flag(data.pending))
+            .bind(&data.reference_id)
+            .bind(&data.comment)
+            .bind(transfer_to_column(&data.sender_account))
+            .bind(transfer_to_column(&data.recipient_account))
             .bind(now)
             .bind(id.as_str())
             .execute(&mut **tx)
             .await?;
-        changes.push((id.clone(), "removed"));
+            changes.push((id.clone(), "modified"));
+        }
+        for id in &diff.removed {
+            sqlx::query("UPDATE movements SET removed_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut **tx)
+                .await?;
+            changes.push((id.clone(), "removed"));
+        }
+        let counts = RecordedCounts {
+            new: i64::try_from(diff.new.len())?,
+            modified: i64::try_from(diff.modified.len())?,
+            removed: i64::try_from(diff.removed.len())?,
+        };
+        new.extend(diff.new.into_iter().map(|movement| (account_id, movement)));
+        applied.push((counts, changes));
     }
-    let counts = RecordedCounts {
-        new: i64::try_from(diff.new.len())?,
-        modified: i64::try_from(diff.modified.len())?,
-        removed: i64::try_from(diff.removed.len())?,
-    };
-    Ok((counts, changes))
+    let rows: Vec<(&AccountId, &MovementData)> = new.iter().map(|(a, m)| (*a, m)).collect();
+    Store::insert_movements(tx, &rows, now).await?;
+    Ok(applied)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_result(
+/// One account's result, before it is written.
+struct AccountResult {
+    account: Account,
+    status: IntentStatus,
+    error: Option<PublicError>,
+    counts: RecordedCounts,
+    changes: Vec<(MovementId, &'static str)>,
+}
+
+/// Writes every account's result and its movement changes (two statements whatever the
+/// number of accounts); returns the results' ids, in order.
+async fn insert_results(
     tx: &mut Transaction<'static, Any>,
     intent_id: &RefreshIntentId,
-    account_id: &AccountId,
-    status: IntentStatus,
-    public_error: Option<PublicError>,
-    counts: &RecordedCounts,
-    changes: &[(MovementId, &'static str)],
+    results: &[AccountResult],
     now: i64,
-) -> anyhow::Result<RefreshIntentId> {
-    let result_id = RefreshIntentId::generate();
-    sqlx::query(
-        "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
-             public_error, new_movements, modified_movements, removed_movements, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(result_id.as_str())
-    .bind(intent_id.as_str())
-    .bind(account_id.as_str())
-    .bind(status.as_str())
-    .bind(public_error.map(PublicError::as_str))
-    .bind(counts.new)
-    .bind(counts.modified)
-    .bind(counts.removed)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    for chunk in changes.chunks(256) {
+) -> anyhow::Result<Vec<RefreshIntentId>> {
+    let ids: Vec<RefreshIntentId> = results
+        .iter()
+        .map(|_| RefreshIntentId::generate())
+        .collect();
+    let rows: Vec<(&RefreshIntentId, &AccountResult)> = ids.iter().zip(results).collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
+                 public_error, new_movements, modified_movements, removed_movements, created_at)
+             VALUES {}",
+            placeholders(chunk.len(), 9, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, result) in chunk {
+            query = query
+                .bind(id.as_str())
+                .bind(intent_id.as_str())
+                .bind(result.account.id.as_str())
+                .bind(result.status.as_str())
+                .bind(result.error.map(PublicError::as_str))
+                .bind(result.counts.new)
+                .bind(result.counts.modified)
+                .bind(result.counts.removed)
+                .bind(now);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = rows
+        .iter()
+        .flat_map(|(id, result)| {
+            result
+                .changes
+                .iter()
+                .map(move |(movement_id, change)| (*id, movement_id, *change))
+        })
+        .collect();
+    for chunk in changes.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES {}",
             placeholders(chunk.len(), 3, 0)
         );
         let mut query = sqlx::query(&sql);
-        for (movement_id, change) in chunk {
+        for (result_id, movement_id, change) in chunk {
             query = query
                 .bind(result_id.as_str())
                 .bind(movement_id.as_str())
@@ -479,5 +533,5 @@ async fn insert_result(
         }
         query.execute(&mut **tx).await?;
     }
-    Ok(result_id)
+    Ok(ids)
 }

@@ -112,7 +112,8 @@ impl Store {
             )
             .await?;
             if let Some(movements) = movements {
-                Self::insert_movements(tx, &account_id, movements, now).await?;
+                let rows: Vec<_> = movements.iter().map(|m| (&account_id, m)).collect();
+                Self::insert_movements(tx, &rows, now).await?;
             }
         }
         Ok(())

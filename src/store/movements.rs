@@ -22,12 +22,12 @@ pub struct MovementFilter {
 }
 
 impl Store {
-    /// Inserts movements that are new to an account, many rows per statement (a refresh
-    /// brings tens of them; one statement each was most of a recording's round trips).
+    /// Inserts movements that are new to their accounts, many rows per statement (a refresh
+    /// brings tens of them per account; one statement each was most of a recording's round
+    /// trips).
     pub(super) async fn insert_movements(
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        account_id: &AccountId,
-        movements: &[MovementData],
+        movements: &[(&AccountId, &MovementData)],
         now: i64,
     ) -> anyhow::Result<()> {
         for chunk in movements.chunks(ROWS_PER_INSERT) {
@@ -39,7 +39,7 @@ impl Store {
                 placeholders(chunk.len(), 17, 0)
             );
             let mut query = sqlx::query(&sql);
-            for movement in chunk {
+            for (account_id, movement) in chunk {
                 query = query
                     .bind(MovementId::generate().as_str().to_owned())
                     .bind(account_id.as_str())
