@@ -64,12 +64,13 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
         Step::Finish(outcome) => {
             let status = outcome.status;
             // The events are made inside the recording transaction, from what it committed.
-            let make_events = |recorded: &crate::store::RecordedRefresh| {
-                crate::api::events::refresh_events(&ctx.keys, recorded)
-            };
+            let keys = ctx.keys.clone();
+            let make_events = Box::new(move |recorded: &crate::store::RecordedRefresh| {
+                crate::api::events::refresh_events(&keys, recorded)
+            });
             let recording = ctx
                 .store
-                .finish_refresh(&job, &work.link.id, outcome, &make_events);
+                .finish_refresh(&job, &work.link.id, outcome, make_events);
             tokio::pin!(recording);
             let recorded = tokio::select! {
                 recorded = &mut recording => recorded,

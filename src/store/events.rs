@@ -2,7 +2,7 @@
 //! one pending delivery per subscribed endpoint) and reads.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::rows::get_time;
 use super::{placeholders, PageRequest, Paged, Store};
@@ -40,7 +40,7 @@ pub(super) fn event_from_row(row: &AnyRow) -> anyhow::Result<Event> {
 /// subscribes to its type, all inside `tx`: an event exists if and only if its change
 /// committed, and is delivered at least once.
 pub(super) async fn insert_events(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     organization_id: &OrganizationId,
     mode: Mode,
     events: &[NewEvent],
@@ -56,11 +56,11 @@ pub(super) async fn insert_events(
     )
     .bind(organization_id.as_str())
     .bind(mode.as_str())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     // Two statements however many events and deliveries: one round trip each.
     let rows: Vec<&NewEvent> = events.iter().collect();
-    insert_event_rows(tx, organization_id, mode, &rows, now).await?;
+    insert_event_rows(conn, organization_id, mode, &rows, now).await?;
     let mut deliveries = Vec::new();
     for event in events {
         let mut endpoints: Vec<&str> = subscriptions
@@ -71,7 +71,7 @@ pub(super) async fn insert_events(
         endpoints.dedup();
         deliveries.extend(endpoints.into_iter().map(|endpoint| (&event.id, endpoint)));
     }
-    queue_deliveries(tx, &deliveries, now).await?;
+    queue_deliveries(conn, &deliveries, now).await?;
     Ok(())
 }
 
@@ -80,7 +80,7 @@ const ROWS_PER_INSERT: usize = 256;
 
 /// Inserts the event rows themselves.
 async fn insert_event_rows(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     organization_id: &OrganizationId,
     mode: Mode,
     events: &[&NewEvent],
@@ -103,14 +103,14 @@ async fn insert_event_rows(
                 .bind(&event.data)
                 .bind(now.millis());
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 /// Queues one delivery of each (event, endpoint), due now; returns their ids in order.
 pub(super) async fn queue_deliveries(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     deliveries: &[(&EventId, &str)],
     now: Timestamp,
 ) -> anyhow::Result<Vec<DeliveryId>> {
@@ -133,7 +133,7 @@ pub(super) async fn queue_deliveries(
                 .bind(now.millis());
             ids.push(id);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(ids)
 }

@@ -1,13 +1,13 @@
-//! Group commit of the two most frequent small writes on SQLite: refresh-intent creates and
-//! job heartbeats.
+//! Group commit of the most frequent writes on SQLite: refresh-intent creates, job heartbeats
+//! and the recordings of finished refreshes.
 //!
 //! SQLite has one writer and, with `synchronous = FULL`, every commit waits for an fsync of the
 //! WAL (about a millisecond on common disks): one write per commit caps these writes at roughly
 //! one thousand a second however many clients ask (and 10,000 refreshes in flight send 1,000
 //! heartbeats a second with the default 30 s lease). Here writes that arrive while a commit is
 //! in flight queue up, and a single writer task puts each queued batch in **one** transaction:
-//! every create runs inside its own savepoint (so one refused by a rule, or by the
-//! one-in-progress index, rolls back alone), then one `COMMIT` (one fsync) makes the whole batch
+//! every create and every recording runs inside its own savepoint (so one refused by a rule,
+//! or by the one-in-progress index, or one that fails, rolls back alone), then one `COMMIT` (one fsync) makes the whole batch
 //! durable, and only then is each caller answered. An acknowledged write is on disk exactly as
 //! before; a lone write waits for nobody (the batch is whatever is queued, never a timer).
 //!
@@ -17,6 +17,7 @@
 use sqlx::{Acquire, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::ingest::{RecordedCounts, Recording};
 use super::refresh::{insert_intent, CreateRefreshError, NewRefreshIntent};
 use crate::domain::{Cooldowns, RefreshIntentId, Timestamp};
 
@@ -29,6 +30,11 @@ enum Request {
         new: NewRefreshIntent,
         cooldowns: Cooldowns,
         answer: oneshot::Sender<Result<(), CreateRefreshError>>,
+    },
+    /// Record a finished refresh (fenced by its lease inside its savepoint).
+    Record {
+        recording: Box<Recording>,
+        answer: oneshot::Sender<anyhow::Result<Option<RecordedCounts>>>,
     },
     /// Extend a job's lease, fenced by its token; answers whether the lease was still ours.
     Heartbeat {
@@ -72,6 +78,23 @@ impl IntentWriter {
             .map_err(|_| anyhow::anyhow!("the group writer dropped a create"))?
     }
 
+    /// Records `recording` in the next batch; returns once its batch is committed.
+    pub(super) async fn record(
+        &self,
+        recording: Recording,
+    ) -> anyhow::Result<Option<RecordedCounts>> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Request::Record {
+                recording: Box::new(recording),
+                answer,
+            })
+            .map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
+        answered
+            .await
+            .map_err(|_| anyhow::anyhow!("the group writer dropped a recording"))?
+    }
+
     /// Extends the lease of `intent_id` held with `lease_token` to `expires_at` in the next
     /// batch; false when the lease is no longer ours.
     pub(super) async fn heartbeat(
@@ -106,6 +129,7 @@ async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Request>) {
 /// What one request of a batch did, before the commit decides.
 enum Done {
     Create(Result<(), CreateRefreshError>),
+    Record(anyhow::Result<Option<RecordedCounts>>),
     Heartbeat(Result<bool, sqlx::Error>),
 }
 
@@ -136,6 +160,17 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
                 // An error drops the savepoint, which rolls back to it: only this create is
                 // undone.
                 done.push(Done::Create(outcome));
+            }
+            Request::Record { recording, .. } => {
+                let outcome = async {
+                    let mut savepoint = tx.begin().await?;
+                    let recorded = recording.write(&mut savepoint).await?;
+                    savepoint.commit().await?;
+                    Ok(recorded)
+                }
+                .await;
+                // As for creates: an error rolls back to the savepoint, undoing this one only.
+                done.push(Done::Record(outcome));
             }
             Request::Heartbeat {
                 intent_id,
@@ -183,6 +218,14 @@ fn answer(request: Request, batch: anyhow::Result<()>, done: Option<Done>) {
             };
             let _ = answer.send(outcome);
         }
+        Request::Record { answer, .. } => {
+            let outcome = match (batch, done) {
+                (Ok(()), Some(Done::Record(outcome))) => outcome,
+                (Err(e), _) => Err(e),
+                (Ok(()), _) => Err(anyhow::anyhow!("lost outcome")),
+            };
+            let _ = answer.send(outcome);
+        }
         Request::Heartbeat { answer, .. } => {
             let outcome = match (batch, done) {
                 (Ok(()), Some(Done::Heartbeat(outcome))) => outcome.map_err(Into::into),
@@ -196,7 +239,7 @@ fn answer(request: Request, batch: anyhow::Result<()>, done: Option<Done>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{NewKeyPair, NewLink, Store};
+    use super::super::{EventMaker, NewKeyPair, NewLink, PageRequest, RefreshOutcome, Store};
     use super::*;
     use crate::config::DatabaseTarget;
     use crate::domain::*;
@@ -244,11 +287,16 @@ mod tests {
         }
     }
 
-    /// Racing creates on SQLite go through the group writer: per link exactly one is created
-    /// and the others are refused alone (their savepoint rolls back, the batch commits), and
-    /// every acknowledged create is in the database file after it is closed and reopened.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
+    /// A SQLite store in a temporary directory with one organization and `count` links.
+    async fn sqlite_with_links(
+        count: usize,
+    ) -> (
+        tempfile::TempDir,
+        DatabaseTarget,
+        Store,
+        OrganizationId,
+        Vec<LinkId>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let target = DatabaseTarget::Sqlite(dir.path().join("refresco.db"));
         let store = Store::open(&target, true).await.unwrap();
@@ -267,9 +315,18 @@ mod tests {
             .await
             .unwrap();
         let mut links = Vec::new();
-        for _ in 0..40 {
+        for _ in 0..count {
             links.push(link(&store, &organization_id).await);
         }
+        (dir, target, store, organization_id, links)
+    }
+
+    /// Racing creates on SQLite go through the group writer: per link exactly one is created
+    /// and the others are refused alone (their savepoint rolls back, the batch commits), and
+    /// every acknowledged create is in the database file after it is closed and reopened.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
+        let (_dir, target, store, organization_id, links) = sqlite_with_links(40).await;
         let cooldowns = Cooldowns {
             only_last_millis: 300_000,
             historical_millis: 3_600_000,
@@ -305,5 +362,98 @@ mod tests {
         }
         assert_eq!(reopened.bench_intents_in_progress().await.unwrap(), 40);
         reopened.close().await;
+    }
+
+    /// Recordings that finish together share a group: each is fenced and written in its own
+    /// savepoint, so one that fails late (its events clash) and one whose lease was taken
+    /// leave no trace, and the others commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() {
+        let (_dir, _target, store, organization_id, links) = sqlite_with_links(8).await;
+        let cooldowns = Cooldowns {
+            only_last_millis: 300_000,
+            historical_millis: 3_600_000,
+        };
+        for link_id in &links {
+            let new = intent(&organization_id, link_id);
+            store.create_refresh_intent(&new, cooldowns).await.unwrap();
+        }
+        let jobs = store.claim_jobs("w", "lease", 100, 60_000).await.unwrap();
+        assert_eq!(jobs.len(), links.len());
+        let mut racing = tokio::task::JoinSet::new();
+        for (n, job) in jobs.into_iter().enumerate() {
+            let store = store.clone();
+            racing.spawn(async move {
+                let intent = store
+                    .refresh_intent_by_id(&job.intent_id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let mut job = job;
+                if n == 1 {
+                    job.lease_token = "taken over".into();
+                }
+                let outcome = RefreshOutcome {
+                    status: IntentStatus::Succeeded,
+                    public_error: None,
+                    failure_reason: None,
+                    accounts: None,
+                    credential_status: None,
+                    finished_at: Timestamp::now(),
+                    next_refresh: None,
+                };
+                let make_events: EventMaker = Box::new(move |recorded| {
+                    let event = NewEvent {
+                        id: EventId::generate(),
+                        event_type: EventType::LinkRefreshSucceeded,
+                        link_id: Some(recorded.link.id.clone()),
+                        data: "{}".into(),
+                    };
+                    // The third fails after writing its intent, results and first event.
+                    let copies = if n == 2 { 2 } else { 1 };
+                    Ok(vec![event; copies])
+                });
+                let recorded = store
+                    .finish_refresh(&job, &intent.link_id, outcome, make_events)
+                    .await;
+                (n, job.intent_id, recorded.map(|r| r.is_some()))
+            });
+        }
+        while let Some(joined) = racing.join_next().await {
+            let (n, intent_id, recorded) = joined.unwrap();
+            let status = store
+                .refresh_intent_by_id(&intent_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status;
+            match n {
+                1 => {
+                    assert!(!recorded.unwrap(), "lease lost: nothing recorded");
+                    assert_eq!(status, IntentStatus::Created);
+                }
+                2 => {
+                    assert!(recorded.is_err(), "its events clash");
+                    assert_eq!(status, IntentStatus::Created, "rolled back alone");
+                }
+                _ => {
+                    assert!(recorded.unwrap(), "recorded");
+                    assert_eq!(status, IntentStatus::Succeeded);
+                }
+            }
+        }
+        let page = PageRequest {
+            page: 1,
+            per_page: 300,
+        };
+        let events = store
+            .list_events(&organization_id, Mode::Test, &Default::default(), page)
+            .await
+            .unwrap();
+        assert_eq!(
+            events.total,
+            links.len() as u64 - 2,
+            "one per recorded refresh"
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::jobs::ClaimedJob;
 use super::links::LINK_COLUMNS;
@@ -84,17 +84,57 @@ impl Store {
     }
 
     /// Records the outcome of a refresh and its events; `Ok(None)` when the lease was lost
-    /// (nothing written).
+    /// (nothing written). On SQLite the group writer commits recordings that wait together in
+    /// one transaction (one fsync for the group), each in its own savepoint.
     #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
     pub async fn finish_refresh(
         &self,
         job: &ClaimedJob,
         link_id: &LinkId,
         outcome: RefreshOutcome,
-        make_events: EventMaker<'_>,
+        make_events: EventMaker,
     ) -> anyhow::Result<Option<RecordedCounts>> {
         let _turn = self.recorders.acquire().await?;
+        let recording = Recording {
+            job: job.clone(),
+            link_id: link_id.clone(),
+            outcome,
+            make_events,
+        };
+        if let Some(writer) = &self.intent_writer {
+            return writer.record(recording).await;
+        }
         let mut tx = self.begin().await?;
+        let recorded = recording.write(&mut tx).await?;
+        if recorded.is_some() {
+            tx.commit().await?;
+        }
+        Ok(recorded)
+    }
+}
+
+/// One refresh's outcome, to be written.
+pub(super) struct Recording {
+    job: ClaimedJob,
+    link_id: LinkId,
+    outcome: RefreshOutcome,
+    make_events: EventMaker,
+}
+
+impl Recording {
+    /// Writes the recording on `conn`, inside a transaction (or savepoint) the caller commits;
+    /// `Ok(None)` when the lease was lost and nothing was written.
+    pub(super) async fn write(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> anyhow::Result<Option<RecordedCounts>> {
+        let Recording {
+            job,
+            link_id,
+            outcome,
+            make_events,
+        } = self;
+        let tx = conn;
         let now = outcome.finished_at.millis();
         // The fence: only the lease holder can move its job to done.
         let fenced = sqlx::query(
@@ -122,16 +162,16 @@ impl Store {
         let mut results = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
-                let mut known = LinkAccounts::read(&mut tx, link_id).await?;
+                let mut known = LinkAccounts::read(&mut *tx, link_id).await?;
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
-                known.mark_unlisted_removed(&mut tx, &listed).await?;
+                known.mark_unlisted_removed(&mut *tx, &listed).await?;
                 let mut accounts = Vec::with_capacity(fetches.len());
                 for fetch in fetches {
                     let ok = fetch.movements.is_ok();
                     let account = known
                         .upsert(
-                            &mut tx,
+                            &mut *tx,
                             link_id,
                             &fetch.account,
                             account_status(ok),
@@ -148,7 +188,7 @@ impl Store {
                         fetch.movements.as_ref().ok().map(|m| (&account.id, m))
                     })
                     .collect();
-                let mut applied = apply_movements(&mut tx, &answered, now).await?.into_iter();
+                let mut applied = apply_movements(&mut *tx, &answered, now).await?.into_iter();
                 for (account, fetch) in accounts.into_iter().zip(fetches) {
                     let (counts, changes, status, error) = match &fetch.movements {
                         Ok(_) => {
@@ -199,7 +239,7 @@ impl Store {
                 }
             }
         }
-        let result_ids = insert_results(&mut tx, &job.intent_id, &results, now).await?;
+        let result_ids = insert_results(&mut *tx, &job.intent_id, &results, now).await?;
         let results = result_ids
             .into_iter()
             .zip(results)
@@ -249,7 +289,7 @@ impl Store {
 
         // What was just written, as the events describe it (no second read of any row).
         let recorded = read_recorded(
-            &mut tx,
+            &mut *tx,
             intent_from_row(&intent_row)?,
             link_from_row(&link_row)?,
             results,
@@ -258,14 +298,13 @@ impl Store {
         .await?;
         let events = make_events(&recorded)?;
         super::events::insert_events(
-            &mut tx,
+            &mut *tx,
             &recorded.intent.organization_id,
             recorded.intent.mode,
             &events,
             outcome.finished_at,
         )
         .await?;
-        tx.commit().await?;
         Ok(Some(totals))
     }
 }
@@ -280,12 +319,12 @@ struct LinkAccounts {
 }
 
 impl LinkAccounts {
-    async fn read(tx: &mut Transaction<'static, Any>, link_id: &LinkId) -> anyhow::Result<Self> {
+    async fn read(conn: &mut AnyConnection, link_id: &LinkId) -> anyhow::Result<Self> {
         let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
             "SELECT id, bank_id, position, removed_from_link FROM accounts WHERE link_id = $1",
         )
         .bind(link_id.as_str())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         let next_position = rows.iter().map(|r| r.2 + 1).max().unwrap_or(0);
         let stored = rows
@@ -301,7 +340,7 @@ impl LinkAccounts {
     /// Marks removed the accounts still on the link that the bank did not list.
     async fn mark_unlisted_removed(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        conn: &mut AnyConnection,
         listed: &[&str],
     ) -> anyhow::Result<()> {
         for (id, bank_id, on_link) in &self.stored {
@@ -310,7 +349,7 @@ impl LinkAccounts {
                     "UPDATE accounts SET removed_from_link = 1, next_refresh = NULL WHERE id = $1",
                 )
                 .bind(id)
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             }
         }
@@ -321,7 +360,7 @@ impl LinkAccounts {
     /// stored now.
     async fn upsert(
         &mut self,
-        tx: &mut Transaction<'static, Any>,
+        conn: &mut AnyConnection,
         link_id: &LinkId,
         account: &AccountData,
         status: RefreshStatus,
@@ -350,7 +389,7 @@ impl LinkAccounts {
                 .bind(self.next_position)
                 .bind(status.as_str())
                 .bind(Timestamp::now().millis())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
                 self.next_position += 1;
                 self.stored
@@ -371,7 +410,7 @@ impl LinkAccounts {
             .bind(refreshed_at)
             .bind(next_refresh.map(Timestamp::millis))
             .bind(id.as_str())
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
         account_from_row(&row)
     }
@@ -381,7 +420,7 @@ impl LinkAccounts {
 /// differences: one read of every account's stored movements and one insert of every new
 /// movement, whatever the number of accounts. Returns (counts, changes) per account, in order.
 async fn apply_movements(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     answered: &[(&AccountId, &FetchedMovements)],
     now: i64,
 ) -> anyhow::Result<Vec<(RecordedCounts, Vec<(MovementId, &'static str)>)>> {
@@ -397,7 +436,7 @@ async fn apply_movements(
         query = query.bind(account_id.as_str());
     }
     let mut stored: HashMap<String, Vec<StoredMovement>> = HashMap::new();
-    for row in query.fetch_all(&mut **tx).await? {
+    for row in query.fetch_all(&mut *conn).await? {
         stored
             .entry(row.try_get("account_id")?)
             .or_default()
@@ -441,7 +480,7 @@ async fn apply_movements(
             .bind(transfer_to_column(&data.recipient_account))
             .bind(now)
             .bind(id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             changes.push((id.clone(), "modified"));
         }
@@ -449,7 +488,7 @@ async fn apply_movements(
             sqlx::query("UPDATE movements SET removed_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             changes.push((id.clone(), "removed"));
         }
@@ -462,7 +501,7 @@ async fn apply_movements(
         applied.push((counts, changes));
     }
     let rows: Vec<(&AccountId, &MovementData)> = new.iter().map(|(a, m)| (*a, m)).collect();
-    Store::insert_movements(tx, &rows, now).await?;
+    Store::insert_movements(conn, &rows, now).await?;
     Ok(applied)
 }
 
@@ -478,7 +517,7 @@ struct AccountResult {
 /// Writes every account's result and its movement changes (two statements whatever the
 /// number of accounts); returns the results' ids, in order.
 async fn insert_results(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     intent_id: &RefreshIntentId,
     results: &[AccountResult],
     now: i64,
@@ -508,7 +547,7 @@ async fn insert_results(
                 .bind(result.counts.removed)
                 .bind(now);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = rows
         .iter()
@@ -531,7 +570,7 @@ async fn insert_results(
                 .bind(movement_id.as_str())
                 .bind(*change);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(ids)
 }

@@ -68,13 +68,15 @@ pub struct Store {
     /// in-process instead of failing with `SQLITE_BUSY`; on PostgreSQL it is the read pool.
     write: AnyPool,
     dialect: Dialect,
-    /// SQLite only: the task that commits refresh-intent creates and heartbeats in groups.
+    /// SQLite only: the task that commits refresh-intent creates, heartbeats and recordings in
+    /// groups.
     intent_writer: Option<group_commit::IntentWriter>,
-    /// Recording transactions allowed to wait for a write connection at once. When thousands
-    /// of refreshes come back from the bank together, the rest wait here, in memory and
-    /// without a timeout, instead of filling the pool's queue: there they would fail on its
-    /// acquire timeout, and the heartbeats and creates queued behind them would wait for
-    /// every recording ahead (leases would expire and jobs be claimed again).
+    /// Recordings allowed to wait for the database at once (at the group writer on SQLite,
+    /// for a pool connection on PostgreSQL). When thousands of refreshes come back from the
+    /// bank together, the rest wait here, in memory and without a timeout, instead of filling
+    /// the pool's queue: there they would fail on its acquire timeout, and the heartbeats and
+    /// creates queued behind them would wait for every recording ahead (leases would expire
+    /// and jobs be claimed again).
     recorders: Arc<tokio::sync::Semaphore>,
     recorders_max: usize,
 }
@@ -137,10 +139,11 @@ impl Store {
     fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
         let intent_writer =
             (dialect == Dialect::Sqlite).then(|| group_commit::IntentWriter::start(write.clone()));
-        // SQLite: one in the writer and one ready behind it, so the group writer (creates,
-        // heartbeats) waits for at most one recording. PostgreSQL: half the pool.
+        // SQLite: recordings go to the group writer, which commits those queued together;
+        // this many share a group at most, so creates and heartbeats in the same group wait
+        // for a bounded number of them. PostgreSQL: half the pool.
         let recorders = match dialect {
-            Dialect::Sqlite => 2,
+            Dialect::Sqlite => 32,
             Dialect::Postgres => (write.options().get_max_connections() / 2).max(1),
         };
         Self {

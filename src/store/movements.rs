@@ -26,7 +26,7 @@ impl Store {
     /// brings tens of them per account; one statement each was most of a recording's round
     /// trips).
     pub(super) async fn insert_movements(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: &mut sqlx::AnyConnection,
         movements: &[(&AccountId, &MovementData)],
         now: i64,
     ) -> anyhow::Result<()> {
@@ -59,7 +59,7 @@ impl Store {
                     .bind(now)
                     .bind(now);
             }
-            query.execute(&mut **tx).await?;
+            query.execute(&mut *conn).await?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! A refresh as its recording transaction committed it, read back inside that transaction so
 //! its events are made from exactly what was written; and the per-account results for reads.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::rows::movement_from_row;
 use super::Store;
@@ -41,7 +41,7 @@ pub struct RecordedRefresh {
 
 /// Makes the events of a recorded refresh. The store calls it inside the recording
 /// transaction, so the events commit (or roll back) with the change.
-pub type EventMaker<'a> = &'a (dyn Fn(&RecordedRefresh) -> anyhow::Result<Vec<NewEvent>> + Sync);
+pub type EventMaker = Box<dyn Fn(&RecordedRefresh) -> anyhow::Result<Vec<NewEvent>> + Send + Sync>;
 
 pub(super) type ResultRow = (
     RefreshIntentId,
@@ -55,7 +55,7 @@ pub(super) type ResultRow = (
 /// Puts together what the refresh wrote (the intent, link and accounts as their updates
 /// returned them), reading only the movements it modified or removed.
 pub(super) async fn read_recorded(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     intent: RefreshIntent,
     link: Link,
     results: Vec<ResultRow>,
@@ -68,7 +68,7 @@ pub(super) async fn read_recorded(
         for (movement_id, change) in changes {
             let row = sqlx::query("SELECT * FROM movements WHERE id = $1")
                 .bind(movement_id.as_str())
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut *conn)
                 .await?;
             let movement = movement_from_row(&row)?;
             if change == "removed" {

@@ -43,7 +43,7 @@ both_backends! {
             accounts: None, credential_status: None, finished_at: Timestamp::now(), next_refresh: None,
         };
         let link_id = refresco::domain::LinkId::parse(intent["refreshed_object_id"].as_str().unwrap()).unwrap();
-        assert!(store.finish_refresh(&a[0], &link_id, outcome, &|_| Ok(Vec::new())).await.unwrap().is_none());
+        assert!(store.finish_refresh(&a[0], &link_id, outcome, Box::new(|_| Ok(Vec::new()))).await.unwrap().is_none());
         assert!(!store.release_job(&a[0], Timestamp::now()).await.unwrap());
         let (_, still) = app.get(&format!("/v1/refresh_intents/{id}?link_token={token}")).await;
         assert_eq!(still["status"], "created", "A changed nothing");

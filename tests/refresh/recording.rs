@@ -44,13 +44,14 @@ both_backends! {
             credential_status: Some(CredentialStatus::Active), finished_at: Timestamp::now(),
             next_refresh: None,
         };
-        let seen = std::sync::Mutex::new(Vec::new());
-        let make = |recorded: &RecordedRefresh| {
-            seen.lock().unwrap().extend(recorded.accounts.iter()
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (keys, seen_by_maker) = (app.state.keys.clone(), seen.clone());
+        let make = Box::new(move |recorded: &RecordedRefresh| {
+            seen_by_maker.lock().unwrap().extend(recorded.accounts.iter()
                 .map(|a| (a.account.id.to_string(), a.account.data.name.clone())));
-            refresco::api::events::refresh_events(&app.state.keys, recorded)
-        };
-        store.finish_refresh(&job, &link_id, outcome, &make).await.unwrap().expect("lease held");
+            refresco::api::events::refresh_events(&keys, recorded)
+        });
+        store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
 
         let after = store.list_accounts(&link_id, page).await.unwrap().items;
         assert_eq!(after.len(), before.len() + 1, "nothing deleted, one added");
@@ -66,7 +67,7 @@ both_backends! {
         assert_eq!((new.data.bank_id.as_str(), new.removed_from_link), ("brand-new-account", false));
 
         // The events were made from the accounts as written.
-        let seen = seen.into_inner().unwrap();
+        let seen = seen.lock().unwrap().clone();
         assert_eq!(seen, vec![
             (after[0].id.to_string(), "Renamed by the bank".to_owned()),
             (new.id.to_string(), "New account".to_owned()),

@@ -24,12 +24,12 @@ both_backends! {
         };
         // The events are made inside the transaction; two with one id make it fail late,
         // after the intent, the results and the first event were written.
-        let twice = |_: &refresco::store::RecordedRefresh| {
+        let twice = Box::new(|_: &refresco::store::RecordedRefresh| {
             let event = NewEvent { id: EventId::generate(), event_type: EventType::LinkRefreshSucceeded,
                 link_id: None, data: "{}".into() };
             Ok(vec![event.clone(), event])
-        };
-        assert!(store.finish_refresh(&job, &link_id, outcome(), &twice).await.is_err());
+        });
+        assert!(store.finish_refresh(&job, &link_id, outcome(), twice).await.is_err());
         let (_, events) = app.get("/v1/events").await;
         assert!(events.as_array().unwrap().is_empty(), "no event survived the rollback: {events}");
         assert_eq!(store.pending_deliveries().await.unwrap(), 0);
@@ -37,8 +37,9 @@ both_backends! {
         assert_eq!(still["status"], "created", "the change rolled back too");
 
         // The same lease, done right: the change and its events commit together.
-        let make = |recorded: &refresco::store::RecordedRefresh| refresco::api::events::refresh_events(&app.state.keys, recorded);
-        assert!(store.finish_refresh(&job, &link_id, outcome(), &make).await.unwrap().is_some());
+        let keys = app.state.keys.clone();
+        let make = Box::new(move |recorded: &refresco::store::RecordedRefresh| refresco::api::events::refresh_events(&keys, recorded));
+        assert!(store.finish_refresh(&job, &link_id, outcome(), make).await.unwrap().is_some());
         let (_, events) = app.get("/v1/events?per_page=300").await;
         let accounts = link["accounts"].as_array().unwrap().len();
         assert_eq!(events.as_array().unwrap().len(), accounts + 1, "{events}");
