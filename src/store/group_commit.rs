@@ -287,6 +287,11 @@ mod tests {
         }
     }
 
+    const COOLDOWNS: Cooldowns = Cooldowns {
+        only_last_millis: 300_000,
+        historical_millis: 3_600_000,
+    };
+
     /// A SQLite store in a temporary directory with one organization and `count` links.
     async fn sqlite_with_links(
         count: usize,
@@ -327,17 +332,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
         let (_dir, target, store, organization_id, links) = sqlite_with_links(40).await;
-        let cooldowns = Cooldowns {
-            only_last_millis: 300_000,
-            historical_millis: 3_600_000,
-        };
         let mut racing = tokio::task::JoinSet::new();
         for _ in 0..3 {
             for link_id in &links {
                 let (store, new) = (store.clone(), intent(&organization_id, link_id));
                 racing.spawn(async move {
                     store
-                        .create_refresh_intent(&new, cooldowns)
+                        .create_refresh_intent(&new, COOLDOWNS)
                         .await
                         .map(|created| created.id)
                 });
@@ -370,13 +371,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() {
         let (_dir, _target, store, organization_id, links) = sqlite_with_links(8).await;
-        let cooldowns = Cooldowns {
-            only_last_millis: 300_000,
-            historical_millis: 3_600_000,
-        };
         for link_id in &links {
             let new = intent(&organization_id, link_id);
-            store.create_refresh_intent(&new, cooldowns).await.unwrap();
+            store.create_refresh_intent(&new, COOLDOWNS).await.unwrap();
         }
         let jobs = store.claim_jobs("w", "lease", 100, 60_000).await.unwrap();
         assert_eq!(jobs.len(), links.len());
