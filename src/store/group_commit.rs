@@ -47,11 +47,11 @@ enum Request {
 
 /// A handle to the writer task; cloned with the store. The task ends when every handle is gone.
 #[derive(Clone, Debug)]
-pub(super) struct IntentWriter {
+pub(super) struct GroupWriter {
     queue: mpsc::UnboundedSender<Request>,
 }
 
-impl IntentWriter {
+impl GroupWriter {
     /// Starts the writer task over the (single-connection) SQLite write pool.
     pub(super) fn start(write: AnyPool) -> Self {
         let (queue, requests) = mpsc::unbounded_channel();
@@ -305,7 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = DatabaseTarget::Sqlite(dir.path().join("refresco.db"));
         let store = Store::open(&target, true).await.unwrap();
-        assert!(store.intent_writer.is_some());
+        assert!(store.group_writer.is_some());
         let organization_id = store
             .create_key_pair(
                 "acme",

@@ -101,7 +101,7 @@ impl Store {
             outcome,
             make_events,
         };
-        if let Some(writer) = &self.intent_writer {
+        if let Some(writer) = &self.group_writer {
             return writer.record(recording).await;
         }
         let mut tx = self.begin().await?;
@@ -134,7 +134,6 @@ impl Recording {
             outcome,
             make_events,
         } = self;
-        let tx = conn;
         let now = outcome.finished_at.millis();
         // The fence: only the lease holder can move its job to done.
         let fenced = sqlx::query(
@@ -145,7 +144,7 @@ impl Recording {
         .bind(now)
         .bind(job.intent_id.as_str())
         .bind(&job.lease_token)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         if fenced.rows_affected() != 1 {
             tracing::warn!("lease lost before recording; nothing written");
@@ -162,16 +161,16 @@ impl Recording {
         let mut results = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
-                let mut known = LinkAccounts::read(&mut *tx, link_id).await?;
+                let mut known = LinkAccounts::read(&mut *conn, link_id).await?;
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
-                known.mark_unlisted_removed(&mut *tx, &listed).await?;
+                known.mark_unlisted_removed(&mut *conn, &listed).await?;
                 let mut accounts = Vec::with_capacity(fetches.len());
                 for fetch in fetches {
                     let ok = fetch.movements.is_ok();
                     let account = known
                         .upsert(
-                            &mut *tx,
+                            &mut *conn,
                             link_id,
                             &fetch.account,
                             account_status(ok),
@@ -188,7 +187,9 @@ impl Recording {
                         fetch.movements.as_ref().ok().map(|m| (&account.id, m))
                     })
                     .collect();
-                let mut applied = apply_movements(&mut *tx, &answered, now).await?.into_iter();
+                let mut applied = apply_movements(&mut *conn, &answered, now)
+                    .await?
+                    .into_iter();
                 for (account, fetch) in accounts.into_iter().zip(fetches) {
                     let (counts, changes, status, error) = match &fetch.movements {
                         Ok(_) => {
@@ -219,14 +220,14 @@ impl Recording {
                 )
                 .bind(account_status(succeeded).as_str())
                 .bind(link_id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
                 let rows = sqlx::query(
                     "SELECT * FROM accounts WHERE link_id = $1 AND removed_from_link = 0
                      ORDER BY position",
                 )
                 .bind(link_id.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
                 for row in &rows {
                     results.push(AccountResult {
@@ -239,7 +240,7 @@ impl Recording {
                 }
             }
         }
-        let result_ids = insert_results(&mut *tx, &job.intent_id, &results, now).await?;
+        let result_ids = insert_results(&mut *conn, &job.intent_id, &results, now).await?;
         let results = result_ids
             .into_iter()
             .zip(results)
@@ -257,7 +258,7 @@ impl Recording {
         .bind(outcome.failure_reason.as_deref())
         .bind(now)
         .bind(job.intent_id.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         // Only a refresh that finds the credentials refused can change them from active.
         let credentials_changed =
@@ -265,7 +266,7 @@ impl Recording {
                 let before: String =
                     sqlx::query_scalar("SELECT credential_status FROM links WHERE id = $1")
                         .bind(link_id.as_str())
-                        .fetch_one(&mut *tx)
+                        .fetch_one(&mut *conn)
                         .await?;
                 before == CredentialStatus::Active.as_str()
             } else {
@@ -284,12 +285,12 @@ impl Recording {
         .bind(now)
         .bind(outcome.credential_status.map(CredentialStatus::as_str))
         .bind(link_id.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
 
         // What was just written, as the events describe it (no second read of any row).
         let recorded = read_recorded(
-            &mut *tx,
+            &mut *conn,
             intent_from_row(&intent_row)?,
             link_from_row(&link_row)?,
             results,
@@ -298,7 +299,7 @@ impl Recording {
         .await?;
         let events = make_events(&recorded)?;
         super::events::insert_events(
-            &mut *tx,
+            &mut *conn,
             &recorded.intent.organization_id,
             recorded.intent.mode,
             &events,

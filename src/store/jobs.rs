@@ -128,7 +128,7 @@ impl Store {
     /// arrive together share one commit (see `group_commit`).
     pub async fn heartbeat(&self, job: &ClaimedJob, lease_millis: i64) -> anyhow::Result<bool> {
         let now = Timestamp::now().millis();
-        if let Some(writer) = &self.intent_writer {
+        if let Some(writer) = &self.group_writer {
             return writer
                 .heartbeat(&job.intent_id, &job.lease_token, now + lease_millis)
                 .await;

@@ -70,7 +70,7 @@ pub struct Store {
     dialect: Dialect,
     /// SQLite only: the task that commits refresh-intent creates, heartbeats and recordings in
     /// groups.
-    intent_writer: Option<group_commit::IntentWriter>,
+    group_writer: Option<group_commit::GroupWriter>,
     /// Recordings allowed to wait for the database at once (at the group writer on SQLite,
     /// for a pool connection on PostgreSQL). When thousands of refreshes come back from the
     /// bank together, the rest wait here, in memory and without a timeout, instead of filling
@@ -137,8 +137,8 @@ impl Store {
     }
 
     fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
-        let intent_writer =
-            (dialect == Dialect::Sqlite).then(|| group_commit::IntentWriter::start(write.clone()));
+        let group_writer =
+            (dialect == Dialect::Sqlite).then(|| group_commit::GroupWriter::start(write.clone()));
         // SQLite: recordings go to the group writer, which commits those queued together;
         // this many share a group at most, so creates and heartbeats in the same group wait
         // for a bounded number of them. PostgreSQL: half the pool.
@@ -150,7 +150,7 @@ impl Store {
             read,
             write,
             dialect,
-            intent_writer,
+            group_writer,
             recorders: Arc::new(tokio::sync::Semaphore::new(recorders as usize)),
             recorders_max: recorders as usize,
         }

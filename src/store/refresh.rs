@@ -189,7 +189,7 @@ impl Store {
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
     ) -> Result<RefreshIntent, CreateRefreshError> {
-        match &self.intent_writer {
+        match &self.group_writer {
             Some(writer) => writer.create(new, cooldowns).await?,
             None => {
                 let mut tx = self.begin().await?;
