@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ingest::{RecordedCounts, Recording};
 use super::refresh::{insert_intent, CreateRefreshError, NewRefreshIntent};
-use crate::domain::{Cooldowns, RefreshIntentId, Timestamp};
+use crate::domain::{Cooldowns, RefreshIntent, RefreshIntentId, Timestamp};
 
 /// Creates per transaction at most (bounds one commit's size and latency).
 const MAX_BATCH: usize = 256;
@@ -29,7 +29,7 @@ enum Request {
     Create {
         new: NewRefreshIntent,
         cooldowns: Cooldowns,
-        answer: oneshot::Sender<Result<(), CreateRefreshError>>,
+        answer: oneshot::Sender<Result<RefreshIntent, CreateRefreshError>>,
     },
     /// Record a finished refresh (fenced by its lease inside its savepoint).
     Record {
@@ -64,7 +64,7 @@ impl GroupWriter {
         &self,
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
-    ) -> Result<(), CreateRefreshError> {
+    ) -> Result<RefreshIntent, CreateRefreshError> {
         let (answer, answered) = oneshot::channel();
         self.queue
             .send(Request::Create {
@@ -128,7 +128,7 @@ async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Request>) {
 
 /// What one request of a batch did, before the commit decides.
 enum Done {
-    Create(Result<(), CreateRefreshError>),
+    Create(Result<RefreshIntent, CreateRefreshError>),
     Record(anyhow::Result<Option<RecordedCounts>>),
     Heartbeat(Result<bool, sqlx::Error>),
 }
@@ -152,9 +152,9 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
             Request::Create { new, cooldowns, .. } => {
                 let outcome = async {
                     let mut savepoint = tx.begin().await?;
-                    insert_intent(&mut savepoint, new, *cooldowns).await?;
+                    let intent = insert_intent(&mut savepoint, new, *cooldowns).await?;
                     savepoint.commit().await?;
-                    Ok(())
+                    Ok(intent)
                 }
                 .await;
                 // An error drops the savepoint, which rolls back to it: only this create is

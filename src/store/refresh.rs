@@ -98,56 +98,52 @@ pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
 }
 
 /// Checks the rules on create and writes the intent, its job and the link's refresh status on
-/// `conn`, inside the caller's transaction (or savepoint).
+/// `conn`, inside the caller's transaction (or savepoint); returns the intent as stored.
 pub(super) async fn insert_intent(
     conn: &mut sqlx::AnyConnection,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
-) -> Result<(), CreateRefreshError> {
-    let in_progress: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1 AND status = 'created'",
-    )
-    .bind(new.link_id.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
+) -> Result<RefreshIntent, CreateRefreshError> {
+    // Everything the rules need about the link's intents, in one round trip: how many are in
+    // progress, how many there were, and the last success that counts for the cooldown.
+    const LAST_SUCCESS: &str = "FROM refresh_intents s
+        WHERE s.link_id = $1 AND s.status = 'succeeded' AND s.forced_result IS NULL
+        ORDER BY s.finished_at DESC LIMIT 1";
+    let (in_progress, earlier, last_kind, last_finished): (i64, i64, Option<String>, Option<i64>) =
+        sqlx::query_as(&format!(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'created' THEN 1 ELSE 0 END), 0),
+                    COUNT(*),
+                    (SELECT s.refresh_type {LAST_SUCCESS}),
+                    (SELECT s.finished_at {LAST_SUCCESS})
+             FROM refresh_intents WHERE link_id = $1"
+        ))
+        .bind(new.link_id.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
     if in_progress > 0 {
         return Err(CreateRefreshError::InProgress);
     }
-    let last_success = sqlx::query(
-        "SELECT refresh_type, finished_at FROM refresh_intents
-         WHERE link_id = $1 AND status = 'succeeded' AND forced_result IS NULL
-         ORDER BY finished_at DESC LIMIT 1",
-    )
-    .bind(new.link_id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = last_success {
-        let kind: String = row.try_get("refresh_type")?;
-        let finished = Timestamp::from_millis(row.try_get("finished_at")?);
+    if let (Some(kind), Some(finished)) = (last_kind, last_finished) {
         let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
-        let allowed = cooldowns.next_allowed(kind, finished);
+        let allowed = cooldowns.next_allowed(kind, Timestamp::from_millis(finished));
         if new.now < allowed {
             return Err(CreateRefreshError::Cooldown(allowed));
         }
     }
-    // The bank's view of "how many times was this link refreshed before", fixed now so a
-    // retried job asks the same question.
-    let earlier: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE link_id = $1")
-            .bind(new.link_id.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
+    // `earlier` is the bank's view of "how many times was this link refreshed before", fixed
+    // now so a retried job asks the same question.
     let fetch_day = Timestamp::start_of(
         chrono::DateTime::from_timestamp_millis(new.now.millis())
             .unwrap_or_default()
             .date_naive(),
     );
-    sqlx::query(
+    let intent = sqlx::query(&format!(
         "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
             forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
             created_at, deadline_at, refresh_number, fetch_day)
-         VALUES ($1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11, $12, $13)",
-    )
+         VALUES ($1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11, $12, $13)
+         RETURNING {INTENT_COLUMNS}"
+    ))
     .bind(new.id.as_str())
     .bind(new.organization_id.as_str())
     .bind(new.mode.as_str())
@@ -161,7 +157,7 @@ pub(super) async fn insert_intent(
     .bind(new.deadline.millis())
     .bind(earlier + 1)
     .bind(fetch_day.millis())
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     sqlx::query(
         "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
@@ -175,7 +171,7 @@ pub(super) async fn insert_intent(
         .bind(new.link_id.as_str())
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(intent_from_row(&intent)?)
 }
 
 impl Store {
@@ -190,16 +186,14 @@ impl Store {
         cooldowns: Cooldowns,
     ) -> Result<RefreshIntent, CreateRefreshError> {
         match &self.group_writer {
-            Some(writer) => writer.create(new, cooldowns).await?,
+            Some(writer) => writer.create(new, cooldowns).await,
             None => {
                 let mut tx = self.begin().await?;
-                insert_intent(&mut tx, new, cooldowns).await?;
+                let intent = insert_intent(&mut tx, new, cooldowns).await?;
                 tx.commit().await?;
+                Ok(intent)
             }
         }
-        self.refresh_intent_by_id(&new.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("intent vanished after insert").into())
     }
 
     /// Any intent by id (internal use: workers and MFA).
