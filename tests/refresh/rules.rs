@@ -33,9 +33,13 @@ both_backends! {
 
     async fn cooldown_after_success_and_retry_after_failure(app: TestApp) {
         let (_, token) = cl_link(&app, "jonsnow").await;
+        // The sandbox bank answers at once: until the recording is let through, the first
+        // refresh is surely still in progress when the second create arrives.
+        let held = app.state.store.hold_recordings().await.unwrap();
         let first = create_ok(&app, &token).await;
         let (status, body) = create(&app, json!({"link_token": token})).await;
         assert_error(status, &body, 422, "refresh_intent_in_progress");
+        drop(held);
         assert_eq!(wait_final(&app, &token, first["id"].as_str().unwrap()).await["status"], "succeeded");
         let (status, body) = create(&app, json!({"link_token": token})).await;
         assert_error(status, &body, 429, "rate_limit_exceeded");
