@@ -278,19 +278,11 @@ fn forced_outcome(ctx: &EngineContext, work: &RefreshWork, forced: IntentStatus)
             "forced_by_result_status",
             None,
         ),
-        _ => RefreshOutcome {
-            status: IntentStatus::Succeeded,
-            public_error: None,
-            failure_reason: None,
-            accounts: None,
-            credential_status: None,
-            finished_at: Timestamp::now(),
-            next_refresh: Some(
-                ctx.config
-                    .cooldowns()
-                    .next_allowed(work.intent.refresh_type, Timestamp::now()),
-            ),
-        },
+        _ => RefreshOutcome::succeeded_without_fetch(Some(
+            ctx.config
+                .cooldowns()
+                .next_allowed(work.intent.refresh_type, Timestamp::now()),
+        )),
     };
     outcome.credential_status = None;
     outcome

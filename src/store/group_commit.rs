@@ -390,15 +390,7 @@ mod tests {
                 if n == 1 {
                     job.lease_token = "taken over".into();
                 }
-                let outcome = RefreshOutcome {
-                    status: IntentStatus::Succeeded,
-                    public_error: None,
-                    failure_reason: None,
-                    accounts: None,
-                    credential_status: None,
-                    finished_at: Timestamp::now(),
-                    next_refresh: None,
-                };
+                let outcome = RefreshOutcome::succeeded_without_fetch(None);
                 let make_events: EventMaker = Box::new(move |recorded| {
                     let event = NewEvent {
                         id: EventId::generate(),

@@ -63,6 +63,22 @@ pub struct RefreshOutcome {
     pub next_refresh: Option<Timestamp>,
 }
 
+impl RefreshOutcome {
+    /// A success decided without reaching the bank (test mode's forced result): every account
+    /// the link has gets it, and the credentials are left as they are.
+    pub fn succeeded_without_fetch(next_refresh: Option<Timestamp>) -> Self {
+        Self {
+            status: IntentStatus::Succeeded,
+            public_error: None,
+            failure_reason: None,
+            accounts: None,
+            credential_status: None,
+            finished_at: Timestamp::now(),
+            next_refresh,
+        }
+    }
+}
+
 /// What recording produced, per account (for logs and tests).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RecordedCounts {
