@@ -8,8 +8,6 @@ use super::events::queue_deliveries;
 use super::rows::{get_flag, get_time};
 use super::{flag, PageRequest, Paged, Store};
 
-/// Deliveries fenced per `UPDATE` when recording attempts (5 parameters each).
-const FENCES_PER_UPDATE: usize = 256;
 use crate::domain::*;
 
 /// A delivery a dispatcher holds, with what it needs to send it.
@@ -309,7 +307,7 @@ impl Store {
         // whole batch (a statement per delivery was one writer round trip per delivery), and
         // the ids it returns say which were recorded.
         let mut fenced: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for chunk in batch.chunks(FENCES_PER_UPDATE) {
+        for chunk in batch.chunks(super::ROWS_PER_INSERT) {
             let sql = format!(
                 "UPDATE webhook_deliveries SET state = v.column2, attempts = attempts + 1,
                      next_attempt_at = v.column3, finished_at = v.column4, lease_token = NULL,
@@ -363,7 +361,7 @@ impl Store {
             .zip(&recorded)
             .filter_map(|(entry, &ok)| ok.then_some(entry))
             .collect();
-        for chunk in written.chunks(256) {
+        for chunk in written.chunks(super::ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id,
                      attempted_at, status_code, latency_ms, response_body, error, succeeded)

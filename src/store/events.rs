@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::rows::get_time;
-use super::{placeholders, PageRequest, Paged, Store};
+use super::{placeholders, PageRequest, Paged, Store, ROWS_PER_INSERT};
 use crate::domain::*;
 
 /// Filters of the events list.
@@ -74,9 +74,6 @@ pub(super) async fn insert_events(
     queue_deliveries(conn, &deliveries, now).await?;
     Ok(())
 }
-
-/// Rows per multi-row `INSERT` of events or deliveries (7 and 4 parameters each).
-const ROWS_PER_INSERT: usize = 256;
 
 /// Inserts the event rows themselves.
 async fn insert_event_rows(

@@ -192,6 +192,11 @@ fn pool_options(max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(10))
 }
 
+/// Rows per multi-row statement (`INSERT … VALUES`, `UPDATE … FROM (VALUES …)`): with up to
+/// 17 parameters a row, a statement stays far below both engines' limits (SQLite 32,766,
+/// PostgreSQL 65,535).
+const ROWS_PER_INSERT: usize = 256;
+
 /// `($a, $b, $c), (…)`: `rows` tuples of `width` numbered parameters, numbered after the
 /// statement's `fixed` leading parameters.
 pub(super) fn placeholders(rows: usize, width: usize, fixed: usize) -> String {

@@ -1,14 +1,15 @@
-//! Movements of an account.
+//! Movements of an account: inserts, the diff a recording applies, and reads.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use sqlx::{AnyConnection, Row};
 
-use super::rows::{date_to_millis, movement_from_row, transfer_to_column};
-use super::{flag, placeholders, PageRequest, Paged, Store};
-use crate::domain::{AccountId, Movement, MovementData, MovementId};
-
-/// Rows per multi-row `INSERT`: 17 parameters each stays far below both engines' limits
-/// (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_INSERT: usize = 256;
+use super::ingest::{FetchedMovements, RecordedCounts};
+use super::rows::{date_to_millis, movement_data_from_row, movement_from_row, transfer_to_column};
+use super::{flag, id_list, placeholders, PageRequest, Paged, Store, ROWS_PER_INSERT};
+use crate::domain::ingest::{diff_movements, StoredMovement};
+use crate::domain::{AccountId, Movement, MovementData, MovementId, Timestamp};
 
 /// Filters of the movements list (all optional).
 #[derive(Clone, Copy, Debug, Default)]
@@ -116,4 +117,93 @@ impl Store {
         .await?;
         row.as_ref().map(movement_from_row).transpose()
     }
+}
+
+/// Diffs each answered account's stored movements against its fetch and applies the
+/// differences: one read of every account's stored movements and one insert of every new
+/// movement, whatever the number of accounts. Returns (counts, changes) per account, in order.
+pub(super) async fn apply_movements(
+    conn: &mut AnyConnection,
+    answered: &[(&AccountId, &FetchedMovements)],
+    now: i64,
+) -> anyhow::Result<Vec<(RecordedCounts, Vec<(MovementId, &'static str)>)>> {
+    if answered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM movements WHERE account_id IN ({})",
+        id_list(answered.len(), 1)
+    );
+    let mut query = sqlx::query(&sql);
+    for (account_id, _) in answered {
+        query = query.bind(account_id.as_str());
+    }
+    let mut stored: HashMap<String, Vec<StoredMovement>> = HashMap::new();
+    for row in query.fetch_all(&mut *conn).await? {
+        stored
+            .entry(row.try_get("account_id")?)
+            .or_default()
+            .push(StoredMovement {
+                id: MovementId::from_trusted(row.try_get("id")?),
+                data: movement_data_from_row(&row)?,
+                removed: row.try_get::<Option<i64>, _>("removed_at")?.is_some(),
+            });
+    }
+    let mut new = Vec::new();
+    let mut applied = Vec::with_capacity(answered.len());
+    for &(account_id, fetched) in answered {
+        let diff = diff_movements(
+            stored
+                .get(account_id.as_str())
+                .map_or(&[][..], Vec::as_slice),
+            fetched.movements.clone(),
+            fetched.since,
+            fetched.until,
+        );
+        let mut changes = Vec::new();
+        for (id, data) in &diff.modified {
+            sqlx::query(
+                "UPDATE movements SET amount = $1, currency = $2, description = $3, post_date = $4,
+                 transaction_date = $5, movement_type = $6, status = $7, pending = $8,
+                 reference_id = $9, comment = $10, sender_account = $11, recipient_account = $12,
+                 removed_at = NULL, updated_at = $13
+             WHERE id = $14",
+            )
+            .bind(data.amount)
+            .bind(&data.currency)
+            .bind(&data.description)
+            .bind(date_to_millis(data.post_date))
+            .bind(data.transaction_date.map(Timestamp::millis))
+            .bind(&data.movement_type)
+            .bind(&data.status)
+            .bind(flag(data.pending))
+            .bind(&data.reference_id)
+            .bind(&data.comment)
+            .bind(transfer_to_column(&data.sender_account))
+            .bind(transfer_to_column(&data.recipient_account))
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+            changes.push((id.clone(), "modified"));
+        }
+        for id in &diff.removed {
+            sqlx::query("UPDATE movements SET removed_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+            changes.push((id.clone(), "removed"));
+        }
+        let counts = RecordedCounts {
+            new: i64::try_from(diff.new.len())?,
+            modified: i64::try_from(diff.modified.len())?,
+            removed: i64::try_from(diff.removed.len())?,
+        };
+        new.extend(diff.new.into_iter().map(|movement| (account_id, movement)));
+        applied.push((counts, changes));
+    }
+    let rows: Vec<(&AccountId, &MovementData)> = new.iter().map(|(a, m)| (*a, m)).collect();
+    Store::insert_movements(conn, &rows, now).await?;
+    Ok(applied)
 }

@@ -1,10 +1,11 @@
-//! A refresh as its recording transaction committed it, read back inside that transaction so
-//! its events are made from exactly what was written; and the per-account results for reads.
+//! A refresh's per-account results: written by its recording, put together inside that
+//! transaction so its events are made from exactly what was written, and read back later.
 
 use sqlx::{AnyConnection, Row};
 
+use super::ingest::RecordedCounts;
 use super::rows::movement_from_row;
-use super::Store;
+use super::{placeholders, Store, ROWS_PER_INSERT};
 use crate::domain::*;
 
 /// One account's part of a recorded refresh, as committed.
@@ -126,4 +127,74 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// One account's result, before it is written.
+pub(super) struct AccountResult {
+    pub(super) account: Account,
+    pub(super) status: IntentStatus,
+    pub(super) error: Option<PublicError>,
+    pub(super) counts: RecordedCounts,
+    pub(super) changes: Vec<(MovementId, &'static str)>,
+}
+
+/// Writes every account's result and its movement changes (two statements whatever the
+/// number of accounts); returns the results' ids, in order.
+pub(super) async fn insert_results(
+    conn: &mut AnyConnection,
+    intent_id: &RefreshIntentId,
+    results: &[AccountResult],
+    now: i64,
+) -> anyhow::Result<Vec<RefreshIntentId>> {
+    let ids: Vec<RefreshIntentId> = results
+        .iter()
+        .map(|_| RefreshIntentId::generate())
+        .collect();
+    let rows: Vec<(&RefreshIntentId, &AccountResult)> = ids.iter().zip(results).collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
+                 public_error, new_movements, modified_movements, removed_movements, created_at)
+             VALUES {}",
+            placeholders(chunk.len(), 9, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, result) in chunk {
+            query = query
+                .bind(id.as_str())
+                .bind(intent_id.as_str())
+                .bind(result.account.id.as_str())
+                .bind(result.status.as_str())
+                .bind(result.error.map(PublicError::as_str))
+                .bind(result.counts.new)
+                .bind(result.counts.modified)
+                .bind(result.counts.removed)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = rows
+        .iter()
+        .flat_map(|(id, result)| {
+            result
+                .changes
+                .iter()
+                .map(move |(movement_id, change)| (*id, movement_id, *change))
+        })
+        .collect();
+    for chunk in changes.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES {}",
+            placeholders(chunk.len(), 3, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        for (result_id, movement_id, change) in chunk {
+            query = query
+                .bind(result_id.as_str())
+                .bind(movement_id.as_str())
+                .bind(*change);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(ids)
 }
