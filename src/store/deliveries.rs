@@ -361,16 +361,16 @@ impl Store {
             .zip(&recorded)
             .filter_map(|(entry, &ok)| ok.then_some(entry))
             .collect();
-        for chunk in written.chunks(super::ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id,
-                     attempted_at, status_code, latency_ms, response_body, error, succeeded)
-                 VALUES {}",
-                super::placeholders(chunk.len(), 10, 0)
-            );
-            let mut insert = sqlx::query(&sql);
-            for (delivery, attempt, _) in chunk {
-                insert = insert
+        let statement = "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id,
+                attempted_at, status_code, latency_ms, response_body, error, succeeded)
+             VALUES {rows}";
+        super::insert_rows(
+            &mut tx,
+            statement,
+            10,
+            &written,
+            |query, (delivery, attempt, _)| {
+                query
                     .bind(attempt.id.as_str())
                     .bind(delivery.id.as_str())
                     .bind(delivery.endpoint_id.as_str())
@@ -380,10 +380,10 @@ impl Store {
                     .bind(attempt.latency_ms)
                     .bind(attempt.response_body.as_deref())
                     .bind(attempt.error.as_deref())
-                    .bind(flag(attempt.succeeded));
-            }
-            insert.execute(&mut *tx).await?;
-        }
+                    .bind(flag(attempt.succeeded))
+            },
+        )
+        .await?;
         for (endpoint, effect) in endpoints {
             effect.apply(&mut tx, endpoint).await?;
         }

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::rows::get_time;
-use super::{placeholders, PageRequest, Paged, Store, ROWS_PER_INSERT};
+use super::{insert_rows, PageRequest, Paged, Store};
 use crate::domain::*;
 
 /// Filters of the events list.
@@ -83,26 +83,20 @@ async fn insert_event_rows(
     events: &[&NewEvent],
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    for chunk in events.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at)
-             VALUES {}",
-            placeholders(chunk.len(), 7, 0)
-        );
-        let mut query = sqlx::query(&sql);
-        for event in chunk {
-            query = query
-                .bind(event.id.as_str())
-                .bind(organization_id.as_str())
-                .bind(mode.as_str())
-                .bind(event.event_type.as_str())
-                .bind(event.link_id.as_ref().map(LinkId::as_str))
-                .bind(&event.data)
-                .bind(now.millis());
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    let statement = "INSERT INTO events (id, organization_id, mode, event_type, link_id, data,
+            created_at)
+         VALUES {rows}";
+    insert_rows(conn, statement, 7, events, |query, event| {
+        query
+            .bind(event.id.as_str())
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .bind(event.event_type.as_str())
+            .bind(event.link_id.as_ref().map(LinkId::as_str))
+            .bind(&event.data)
+            .bind(now.millis())
+    })
+    .await
 }
 
 /// Queues one delivery of each (event, endpoint), due now; returns their ids in order.
@@ -111,27 +105,26 @@ pub(super) async fn queue_deliveries(
     deliveries: &[(&EventId, &str)],
     now: Timestamp,
 ) -> anyhow::Result<Vec<DeliveryId>> {
-    let mut ids = Vec::with_capacity(deliveries.len());
-    for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, next_attempt_at,
-                 created_at, state, attempts)
-             SELECT column1, column2, column3, column4, column4, 'pending', 0
-             FROM (VALUES {}) AS v",
-            placeholders(chunk.len(), 4, 0)
-        );
-        let mut query = sqlx::query(&sql);
-        for (event_id, endpoint_id) in chunk {
-            let id = DeliveryId::generate();
-            query = query
-                .bind(id.as_str().to_owned())
+    let ids: Vec<DeliveryId> = deliveries.iter().map(|_| DeliveryId::generate()).collect();
+    let rows: Vec<(&DeliveryId, &(&EventId, &str))> = ids.iter().zip(deliveries).collect();
+    let statement = "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, next_attempt_at,
+            created_at, state, attempts)
+         SELECT column1, column2, column3, column4, column4, 'pending', 0
+         FROM (VALUES {rows}) AS v";
+    insert_rows(
+        conn,
+        statement,
+        4,
+        &rows,
+        |query, (id, (event_id, endpoint_id))| {
+            query
+                .bind(id.as_str())
                 .bind(event_id.as_str())
                 .bind(*endpoint_id)
-                .bind(now.millis());
-            ids.push(id);
-        }
-        query.execute(&mut *conn).await?;
-    }
+                .bind(now.millis())
+        },
+    )
+    .await?;
     Ok(ids)
 }
 

@@ -197,6 +197,29 @@ fn pool_options(max: u32) -> AnyPoolOptions {
 /// PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 256;
 
+/// A query under construction, as `bind` in [`insert_rows`] extends it.
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Runs `statement` once per [`ROWS_PER_INSERT`] rows, with `{rows}` in it standing for
+/// that many tuples of `width` numbered parameters, which `bind` fills one row at a time.
+async fn insert_rows<T>(
+    conn: &mut sqlx::AnyConnection,
+    statement: &str,
+    width: usize,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+) -> anyhow::Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = statement.replace("{rows}", &placeholders(chunk.len(), width, 0));
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = bind(query, row);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// `($a, $b, $c), (…)`: `rows` tuples of `width` numbered parameters, numbered after the
 /// statement's `fixed` leading parameters.
 pub(super) fn placeholders(rows: usize, width: usize, fixed: usize) -> String {

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::ingest::{FetchedMovements, RecordedCounts};
 use super::rows::{date_to_millis, movement_data_from_row, movement_from_row, transfer_to_column};
-use super::{flag, id_list, placeholders, PageRequest, Paged, Store, ROWS_PER_INSERT};
+use super::{flag, id_list, insert_rows, PageRequest, Paged, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::{AccountId, Movement, MovementData, MovementId, Timestamp};
 
@@ -31,17 +31,17 @@ impl Store {
         movements: &[(&AccountId, &MovementData)],
         now: i64,
     ) -> anyhow::Result<()> {
-        for chunk in movements.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO movements (id, account_id, bank_id, amount, currency, description,
-                    post_date, transaction_date, movement_type, status, pending, reference_id,
-                    comment, sender_account, recipient_account, created_at, updated_at)
-                 VALUES {}",
-                placeholders(chunk.len(), 17, 0)
-            );
-            let mut query = sqlx::query(&sql);
-            for (account_id, movement) in chunk {
-                query = query
+        let statement = "INSERT INTO movements (id, account_id, bank_id, amount, currency,
+                description, post_date, transaction_date, movement_type, status, pending,
+                reference_id, comment, sender_account, recipient_account, created_at, updated_at)
+             VALUES {rows}";
+        insert_rows(
+            conn,
+            statement,
+            17,
+            movements,
+            |query, (account_id, movement)| {
+                query
                     .bind(MovementId::generate().as_str().to_owned())
                     .bind(account_id.as_str())
                     .bind(&movement.bank_id)
@@ -58,11 +58,10 @@ impl Store {
                     .bind(transfer_to_column(&movement.sender_account))
                     .bind(transfer_to_column(&movement.recipient_account))
                     .bind(now)
-                    .bind(now);
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
+                    .bind(now)
+            },
+        )
+        .await
     }
 
     /// A page of an account's movements, newest `post_date` first. Movements the bank removed

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::ingest::RecordedCounts;
 use super::rows::movement_from_row;
-use super::{placeholders, Store, ROWS_PER_INSERT};
+use super::{insert_rows, Store};
 use crate::domain::*;
 
 /// One account's part of a recorded refresh, as committed.
@@ -151,28 +151,22 @@ pub(super) async fn insert_results(
         .map(|_| RefreshIntentId::generate())
         .collect();
     let rows: Vec<(&RefreshIntentId, &AccountResult)> = ids.iter().zip(results).collect();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
-                 public_error, new_movements, modified_movements, removed_movements, created_at)
-             VALUES {}",
-            placeholders(chunk.len(), 9, 0)
-        );
-        let mut query = sqlx::query(&sql);
-        for (id, result) in chunk {
-            query = query
-                .bind(id.as_str())
-                .bind(intent_id.as_str())
-                .bind(result.account.id.as_str())
-                .bind(result.status.as_str())
-                .bind(result.error.map(PublicError::as_str))
-                .bind(result.counts.new)
-                .bind(result.counts.modified)
-                .bind(result.counts.removed)
-                .bind(now);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    let statement = "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id,
+            status, public_error, new_movements, modified_movements, removed_movements, created_at)
+         VALUES {rows}";
+    insert_rows(conn, statement, 9, &rows, |query, (id, result)| {
+        query
+            .bind(id.as_str())
+            .bind(intent_id.as_str())
+            .bind(result.account.id.as_str())
+            .bind(result.status.as_str())
+            .bind(result.error.map(PublicError::as_str))
+            .bind(result.counts.new)
+            .bind(result.counts.modified)
+            .bind(result.counts.removed)
+            .bind(now)
+    })
+    .await?;
     let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = rows
         .iter()
         .flat_map(|(id, result)| {
@@ -182,19 +176,20 @@ pub(super) async fn insert_results(
                 .map(move |(movement_id, change)| (*id, movement_id, *change))
         })
         .collect();
-    for chunk in changes.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES {}",
-            placeholders(chunk.len(), 3, 0)
-        );
-        let mut query = sqlx::query(&sql);
-        for (result_id, movement_id, change) in chunk {
-            query = query
+    let statement =
+        "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES {rows}";
+    insert_rows(
+        conn,
+        statement,
+        3,
+        &changes,
+        |query, (result_id, movement_id, change)| {
+            query
                 .bind(result_id.as_str())
                 .bind(movement_id.as_str())
-                .bind(*change);
-        }
-        query.execute(&mut *conn).await?;
-    }
+                .bind(*change)
+        },
+    )
+    .await?;
     Ok(ids)
 }
