@@ -197,9 +197,6 @@ fn pool_options(max: u32) -> AnyPoolOptions {
 /// PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 256;
 
-/// A query under construction, as `bind` in [`insert_rows`] extends it.
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
-
 /// Runs `statement` once per [`ROWS_PER_INSERT`] rows, with `{rows}` in it standing for
 /// that many tuples of `width` numbered parameters, which `bind` fills one row at a time.
 async fn insert_rows<T>(
@@ -207,7 +204,7 @@ async fn insert_rows<T>(
     statement: &str,
     width: usize,
     rows: &[T],
-    bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    bind: impl for<'q> Fn(rows::AnyQuery<'q>, &'q T) -> rows::AnyQuery<'q>,
 ) -> anyhow::Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = statement.replace("{rows}", &placeholders(chunk.len(), width, 0));

@@ -6,10 +6,10 @@ use chrono::NaiveDate;
 use sqlx::{AnyConnection, Row};
 
 use super::ingest::{FetchedMovements, RecordedCounts};
-use super::rows::{date_to_millis, movement_data_from_row, movement_from_row, transfer_to_column};
+use super::rows::{bind_movement_data, date_to_millis, movement_data_from_row, movement_from_row};
 use super::{flag, id_list, insert_rows, PageRequest, Paged, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
-use crate::domain::{AccountId, Movement, MovementData, MovementId, Timestamp};
+use crate::domain::{AccountId, Movement, MovementData, MovementId};
 
 /// Filters of the movements list (all optional).
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,24 +41,11 @@ impl Store {
             17,
             movements,
             |query, (account_id, movement)| {
-                query
+                let query = query
                     .bind(MovementId::generate().as_str().to_owned())
                     .bind(account_id.as_str())
-                    .bind(&movement.bank_id)
-                    .bind(movement.amount)
-                    .bind(&movement.currency)
-                    .bind(&movement.description)
-                    .bind(date_to_millis(movement.post_date))
-                    .bind(movement.transaction_date.map(|t| t.millis()))
-                    .bind(&movement.movement_type)
-                    .bind(&movement.status)
-                    .bind(flag(movement.pending))
-                    .bind(&movement.reference_id)
-                    .bind(&movement.comment)
-                    .bind(transfer_to_column(&movement.sender_account))
-                    .bind(transfer_to_column(&movement.recipient_account))
-                    .bind(now)
-                    .bind(now)
+                    .bind(&movement.bank_id);
+                bind_movement_data(query, movement).bind(now).bind(now)
             },
         )
         .await
@@ -161,29 +148,18 @@ pub(super) async fn apply_movements(
         );
         let mut changes = Vec::new();
         for (id, data) in &diff.modified {
-            sqlx::query(
+            let query = sqlx::query(
                 "UPDATE movements SET amount = $1, currency = $2, description = $3, post_date = $4,
                  transaction_date = $5, movement_type = $6, status = $7, pending = $8,
                  reference_id = $9, comment = $10, sender_account = $11, recipient_account = $12,
                  removed_at = NULL, updated_at = $13
              WHERE id = $14",
-            )
-            .bind(data.amount)
-            .bind(&data.currency)
-            .bind(&data.description)
-            .bind(date_to_millis(data.post_date))
-            .bind(data.transaction_date.map(Timestamp::millis))
-            .bind(&data.movement_type)
-            .bind(&data.status)
-            .bind(flag(data.pending))
-            .bind(&data.reference_id)
-            .bind(&data.comment)
-            .bind(transfer_to_column(&data.sender_account))
-            .bind(transfer_to_column(&data.recipient_account))
-            .bind(now)
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
+            );
+            bind_movement_data(query, data)
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
             changes.push((id.clone(), "modified"));
         }
         for id in &diff.removed {

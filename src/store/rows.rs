@@ -28,6 +28,26 @@ pub(super) fn bind_account_data<'q>(query: AnyQuery<'q>, account: &'q AccountDat
         .bind(account.balance.limit)
 }
 
+/// Binds a movement's bank data, all but its `bank_id`, as twelve consecutive parameters, in
+/// the order every statement that writes movements lists them: amount, currency,
+/// description, post_date, transaction_date, movement_type, status, pending, reference_id,
+/// comment, sender_account, recipient_account.
+pub(super) fn bind_movement_data<'q>(query: AnyQuery<'q>, data: &'q MovementData) -> AnyQuery<'q> {
+    query
+        .bind(data.amount)
+        .bind(&data.currency)
+        .bind(&data.description)
+        .bind(date_to_millis(data.post_date))
+        .bind(data.transaction_date.map(Timestamp::millis))
+        .bind(&data.movement_type)
+        .bind(&data.status)
+        .bind(super::flag(data.pending))
+        .bind(&data.reference_id)
+        .bind(&data.comment)
+        .bind(transfer_to_column(&data.sender_account))
+        .bind(transfer_to_column(&data.recipient_account))
+}
+
 /// Reads a 0/1 flag column.
 pub(super) fn get_flag(row: &AnyRow, column: &str) -> anyhow::Result<bool> {
     Ok(row.try_get::<i64, _>(column)? != 0)
