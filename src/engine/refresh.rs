@@ -68,10 +68,13 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             let make_events = Box::new(move |recorded: &crate::store::RecordedRefresh| {
                 crate::api::events::refresh_events(&keys, recorded)
             });
-            let recording = ctx
-                .store
-                .finish_refresh(&job, &work.link.id, outcome, make_events);
-            tokio::pin!(recording);
+            // Boxed, like `park` below: a refresh waiting on the bank then holds only what
+            // waiting needs (S3 in BENCHMARKS.md: 10,000 such futures at once).
+            let mut recording =
+                Box::pin(
+                    ctx.store
+                        .finish_refresh(&job, &work.link.id, outcome, make_events),
+                );
             let recorded = tokio::select! {
                 recorded = &mut recording => recorded,
                 // Taken over while waiting: the fenced recording finds out and writes nothing.
@@ -194,7 +197,7 @@ async fn step(
             match connector.login(&credentials).await {
                 Ok(LoginOutcome::LoggedIn(session)) => session,
                 Ok(LoginOutcome::MfaRequired(challenge)) => {
-                    return park(ctx, job, work, &challenge).await
+                    return Box::pin(park(ctx, job, work, &challenge)).await
                 }
                 Err(e) => return Ok(Step::Finish(bank_failure(&e))),
             }
