@@ -205,12 +205,12 @@ pub struct MovementOut {
     /// Sender of an incoming transfer.
     pub sender_account: Option<TransferAccountOut>,
     /// `confirmed`, `pending`, `reversed` or `duplicated`.
-    pub status: String,
+    pub status: &'static str,
     /// Real date and time, when known.
     pub transaction_date: Option<String>,
     /// `transfer`, `check` or `other`.
     #[serde(rename = "type")]
-    pub movement_type: String,
+    pub movement_type: &'static str,
 }
 
 impl From<&Movement> for MovementOut {
@@ -225,12 +225,12 @@ impl From<&Movement> for MovementOut {
             description: d.description.clone(),
             pending: d.pending,
             post_date: Timestamp::start_of(d.post_date).to_wire(),
-            recipient_account: d.recipient_account.as_ref().map(Into::into),
+            recipient_account: d.recipient_account.as_deref().map(Into::into),
             reference_id: d.reference_id.clone(),
-            sender_account: d.sender_account.as_ref().map(Into::into),
-            status: d.status.clone(),
+            sender_account: d.sender_account.as_deref().map(Into::into),
+            status: d.status.as_str(),
             transaction_date: d.transaction_date.map(Timestamp::to_wire),
-            movement_type: d.movement_type.clone(),
+            movement_type: d.movement_type.as_str(),
         }
     }
 }

@@ -28,7 +28,10 @@ pub use auth::{
     BankSession, Credentials, HolderType, LoginOutcome, MfaAnswer, MfaChallenge, MfaKind,
 };
 pub use error::ConnectorError;
-pub use model::{BankAccount, BankMovement, DateWindow, FetchContext, TransferAccount};
+pub use model::{
+    BankAccount, BankMovement, BankMovementStatus, BankMovementType, DateWindow, FetchContext,
+    TransferAccount,
+};
 pub use registry::Registry;
 pub use sandbox::SandboxConfig;
 

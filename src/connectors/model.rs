@@ -88,6 +88,30 @@ pub struct TransferAccount {
     pub institution_country: Option<String>,
 }
 
+/// What kind of movement the bank shows, in Fintoc's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BankMovementType {
+    /// A transfer to or from another account.
+    Transfer,
+    /// A check.
+    Check,
+    /// Anything else.
+    Other,
+}
+
+/// Whether the bank has booked a movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BankMovementStatus {
+    /// Booked.
+    Confirmed,
+    /// Not yet booked (a check that has not cleared).
+    Pending,
+    /// Undone.
+    Reversed,
+}
+
 /// One movement as the bank shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BankMovement {
@@ -104,10 +128,10 @@ pub struct BankMovement {
     pub post_date: NaiveDate,
     /// When it really happened, on or before `post_date`, when the bank says.
     pub transaction_date: Option<DateTime<Utc>>,
-    /// `transfer`, `check` or `other`.
-    pub movement_type: String,
-    /// `confirmed`, `pending` or `reversed`.
-    pub status: String,
+    /// Transfer, check or other.
+    pub movement_type: BankMovementType,
+    /// Confirmed, pending or reversed.
+    pub status: BankMovementStatus,
     /// True only for checks not yet confirmed.
     pub pending: bool,
     /// Operation number, or document number for checks.

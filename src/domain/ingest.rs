@@ -89,6 +89,7 @@ pub fn diff_movements(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{MovementStatus, MovementType};
 
     fn movement(bank_id: &str, day: u32, amount: i64) -> MovementData {
         MovementData {
@@ -98,8 +99,8 @@ mod tests {
             description: format!("Traspaso {bank_id}"),
             post_date: NaiveDate::from_ymd_opt(2026, 1, day).unwrap(),
             transaction_date: None,
-            movement_type: "transfer".into(),
-            status: "confirmed".into(),
+            movement_type: MovementType::Transfer,
+            status: MovementStatus::Confirmed,
             pending: false,
             reference_id: None,
             comment: None,
@@ -137,7 +138,7 @@ mod tests {
             stored(movement("old", 1, 7)),
         ];
         let mut changed = movement("a", 2, 10);
-        changed.status = "reversed".into();
+        changed.status = MovementStatus::Reversed;
         let fetched = vec![changed.clone(), movement("c", 4, 99)];
         let diff = diff_movements(&rows, fetched, jan(2), jan(31));
         assert_eq!(diff.new.len(), 1);

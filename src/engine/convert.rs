@@ -1,12 +1,12 @@
 //! Converts the bank's view (connector types) into domain values, at the edge.
 
 use crate::connectors::{
-    BankAccount, BankMovement, ConnectorError, HolderType as BankHolderType, MfaKind,
-    TransferAccount as BankTransfer,
+    BankAccount, BankMovement, BankMovementStatus, BankMovementType, ConnectorError,
+    HolderType as BankHolderType, MfaKind, TransferAccount as BankTransfer,
 };
 use crate::domain::{
-    AccountData, Balance, HolderType, InstitutionRef, MfaMethod, MovementData, PublicError,
-    Timestamp, TransferAccount,
+    AccountData, Balance, HolderType, InstitutionRef, MfaMethod, MovementData, MovementStatus,
+    MovementType, PublicError, Timestamp, TransferAccount,
 };
 
 /// A bank account as domain data.
@@ -50,13 +50,27 @@ pub fn movement_data(movement: &BankMovement) -> MovementData {
         description: movement.description.clone(),
         post_date: movement.post_date,
         transaction_date: movement.transaction_date.map(Timestamp::from_datetime),
-        movement_type: movement.movement_type.clone(),
-        status: movement.status.clone(),
+        movement_type: match movement.movement_type {
+            BankMovementType::Transfer => MovementType::Transfer,
+            BankMovementType::Check => MovementType::Check,
+            BankMovementType::Other => MovementType::Other,
+        },
+        status: match movement.status {
+            BankMovementStatus::Confirmed => MovementStatus::Confirmed,
+            BankMovementStatus::Pending => MovementStatus::Pending,
+            BankMovementStatus::Reversed => MovementStatus::Reversed,
+        },
         pending: movement.pending,
         reference_id: movement.reference_id.clone(),
         comment: movement.comment.clone(),
-        sender_account: movement.sender_account.as_ref().map(transfer),
-        recipient_account: movement.recipient_account.as_ref().map(transfer),
+        sender_account: movement
+            .sender_account
+            .as_ref()
+            .map(|t| Box::new(transfer(t))),
+        recipient_account: movement
+            .recipient_account
+            .as_ref()
+            .map(|t| Box::new(transfer(t))),
     }
 }
 

@@ -39,13 +39,13 @@ pub(super) fn bind_movement_data<'q>(query: AnyQuery<'q>, data: &'q MovementData
         .bind(&data.description)
         .bind(date_to_millis(data.post_date))
         .bind(data.transaction_date.map(Timestamp::millis))
-        .bind(&data.movement_type)
-        .bind(&data.status)
+        .bind(data.movement_type.as_str())
+        .bind(data.status.as_str())
         .bind(super::flag(data.pending))
         .bind(&data.reference_id)
         .bind(&data.comment)
-        .bind(transfer_to_column(&data.sender_account))
-        .bind(transfer_to_column(&data.recipient_account))
+        .bind(transfer_to_column(data.sender_account.as_deref()))
+        .bind(transfer_to_column(data.recipient_account.as_deref()))
 }
 
 /// Reads a 0/1 flag column.
@@ -143,8 +143,8 @@ pub(super) struct TransferAccountRow {
     institution_country: Option<String>,
 }
 
-pub(super) fn transfer_to_column(account: &Option<TransferAccount>) -> Option<String> {
-    account.as_ref().map(|a| {
+pub(super) fn transfer_to_column(account: Option<&TransferAccount>) -> Option<String> {
+    account.map(|a| {
         let row = TransferAccountRow {
             holder_id: a.holder_id.clone(),
             holder_name: a.holder_name.clone(),
@@ -157,7 +157,7 @@ pub(super) fn transfer_to_column(account: &Option<TransferAccount>) -> Option<St
     })
 }
 
-fn transfer_from_column(text: Option<String>) -> anyhow::Result<Option<TransferAccount>> {
+fn transfer_from_column(text: Option<String>) -> anyhow::Result<Option<Box<TransferAccount>>> {
     let Some(text) = text else { return Ok(None) };
     let row: TransferAccountRow =
         serde_json::from_str(&text).context("stored transfer account is not valid JSON")?;
@@ -166,12 +166,12 @@ fn transfer_from_column(text: Option<String>) -> anyhow::Result<Option<TransferA
         name: row.institution_name.unwrap_or_default(),
         country: row.institution_country.unwrap_or_default(),
     });
-    Ok(Some(TransferAccount {
+    Ok(Some(Box::new(TransferAccount {
         holder_id: row.holder_id,
         holder_name: row.holder_name,
         number: row.number,
         institution,
-    }))
+    })))
 }
 
 /// A movement row.
@@ -192,8 +192,14 @@ pub(super) fn movement_data_from_row(row: &AnyRow) -> anyhow::Result<MovementDat
         description: row.try_get("description")?,
         post_date: millis_to_date(row.try_get("post_date")?)?,
         transaction_date: get_time(row, "transaction_date")?,
-        movement_type: row.try_get("movement_type")?,
-        status: row.try_get("status")?,
+        movement_type: {
+            let text: String = row.try_get("movement_type")?;
+            MovementType::parse(&text).with_context(|| format!("bad movement type {text:?}"))?
+        },
+        status: {
+            let text: String = row.try_get("status")?;
+            MovementStatus::parse(&text).with_context(|| format!("bad movement status {text:?}"))?
+        },
         pending: get_flag(row, "pending")?,
         reference_id: row.try_get("reference_id")?,
         comment: row.try_get("comment")?,

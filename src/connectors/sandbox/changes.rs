@@ -18,7 +18,7 @@ use chrono::{Days, NaiveDate};
 use crate::connectors::sandbox::data::{self, Account};
 use crate::connectors::sandbox::profile::{Profile, SandboxUser};
 use crate::connectors::sandbox::seed::Rng;
-use crate::connectors::{BankMovement, DateWindow, FetchContext};
+use crate::connectors::{BankMovement, BankMovementStatus, DateWindow, FetchContext};
 
 /// Movements each refresh adds per account.
 pub const NEW_PER_REFRESH: u32 = 2;
@@ -110,7 +110,11 @@ fn modified(
             let mut movement = data::finish(body, bank_id, currency, date, ctx.today, &mut rng);
             // Pending until its refresh, whatever its date says.
             movement.pending = !changed;
-            movement.status = if changed { "confirmed" } else { "pending" }.to_string();
+            movement.status = if changed {
+                BankMovementStatus::Confirmed
+            } else {
+                BankMovementStatus::Pending
+            };
             movement
         }
         2 => {

@@ -10,7 +10,7 @@ use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use crate::connectors::sandbox::profile::{AccountSpec, MovementBody, Profile, SandboxUser};
 use crate::connectors::sandbox::scenarios::History;
 use crate::connectors::sandbox::seed::Rng;
-use crate::connectors::{BankAccount, BankMovement, DateWindow};
+use crate::connectors::{BankAccount, BankMovement, BankMovementStatus, DateWindow};
 
 /// Movements per account per day in the `instant` scenario (over [`INSTANT_DAYS`] days).
 pub(crate) const INSTANT_PER_DAY: u32 = 5;
@@ -201,8 +201,12 @@ pub(crate) fn finish(
         description: body.description,
         post_date,
         transaction_date: transaction_date(rng, post_date),
-        movement_type: body.movement_type.to_string(),
-        status: if pending { "pending" } else { "confirmed" }.to_string(),
+        movement_type: body.movement_type,
+        status: if pending {
+            BankMovementStatus::Pending
+        } else {
+            BankMovementStatus::Confirmed
+        },
         pending,
         reference_id: body.reference_id,
         comment: body.comment,

@@ -2,7 +2,9 @@
 //! movements read. The shared machinery (seeds, dates, scenarios) lives in `data` and `mod`.
 
 use crate::connectors::sandbox::seed::Rng;
-use crate::connectors::{ConnectorError, HolderType, Institution, MfaKind, TransferAccount};
+use crate::connectors::{
+    BankMovementType, ConnectorError, HolderType, Institution, MfaKind, TransferAccount,
+};
 
 /// The kind of an account, deciding its API `type` and which movements it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +56,7 @@ pub(crate) struct MovementBody {
     /// Signed: positive comes in.
     pub(crate) amount: i64,
     pub(crate) description: String,
-    /// `transfer`, `check` or `other`.
-    pub(crate) movement_type: &'static str,
+    pub(crate) movement_type: BankMovementType,
     pub(crate) reference_id: Option<String>,
     pub(crate) comment: Option<String>,
     /// The other side of a transfer; `data` files it as sender or recipient by the sign.
@@ -70,7 +71,7 @@ impl MovementBody {
         MovementBody {
             amount,
             description: description.into(),
-            movement_type: "other",
+            movement_type: BankMovementType::Other,
             reference_id: None,
             comment: None,
             counterparty: None,
@@ -81,7 +82,7 @@ impl MovementBody {
     /// A check movement; `reference_id` is the document number.
     pub(crate) fn check(amount: i64, description: String, document: String) -> Self {
         MovementBody {
-            movement_type: "check",
+            movement_type: BankMovementType::Check,
             reference_id: Some(document),
             clears: amount > 0,
             ..Self::other(amount, description)
@@ -97,7 +98,7 @@ impl MovementBody {
         comment: Option<String>,
     ) -> Self {
         MovementBody {
-            movement_type: "transfer",
+            movement_type: BankMovementType::Transfer,
             reference_id: Some(reference_id),
             comment,
             counterparty: Some(counterparty),

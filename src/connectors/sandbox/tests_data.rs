@@ -8,7 +8,10 @@ use crate::connectors::sandbox::tests::{creds, ctx, person, today};
 use crate::connectors::sandbox::{
     chile, history_start, mexico, AccountSnapshot, SandboxBank, SandboxConfig,
 };
-use crate::connectors::{BankMovement, Credentials, DateWindow, FetchContext, HolderType};
+use crate::connectors::{
+    BankMovement, BankMovementStatus, BankMovementType, Credentials, DateWindow, FetchContext,
+    HolderType,
+};
 
 fn cl() -> SandboxBank {
     chile(SandboxConfig::default())
@@ -200,18 +203,29 @@ fn amounts_signs_and_fields_are_consistent() {
     for (bank, user, incoming, outgoing) in cases {
         let snapshots = snapshot(&bank, &user, window, ctx(0));
         let found = all_movements(&snapshots);
-        let kinds: BTreeSet<&str> = found.iter().map(|m| m.movement_type.as_str()).collect();
-        assert_eq!(kinds, BTreeSet::from(["check", "other", "transfer"]));
+        let kinds: BTreeSet<BankMovementType> = found.iter().map(|m| m.movement_type).collect();
+        assert_eq!(
+            kinds,
+            BTreeSet::from([
+                BankMovementType::Check,
+                BankMovementType::Other,
+                BankMovementType::Transfer
+            ])
+        );
         for m in &found {
             assert_ne!(m.amount, 0);
             assert_eq!(m.currency, bank.institution_currency());
-            assert_eq!(m.pending, m.status == "pending");
-            assert!(!m.pending || (m.movement_type == "check" && m.post_date >= days_before(1)));
+            assert_eq!(m.pending, m.status == BankMovementStatus::Pending);
+            assert!(
+                !m.pending
+                    || (m.movement_type == BankMovementType::Check
+                        && m.post_date >= days_before(1))
+            );
             if let Some(at) = m.transaction_date {
                 assert!(at.date_naive() <= m.post_date);
             }
-            match m.movement_type.as_str() {
-                "transfer" if m.amount > 0 => {
+            match m.movement_type {
+                BankMovementType::Transfer if m.amount > 0 => {
                     assert!(m.description.starts_with(incoming), "{}", m.description);
                     let sender = m.sender_account.as_ref().expect("sender");
                     assert!(sender
@@ -221,11 +235,11 @@ fn amounts_signs_and_fields_are_consistent() {
                         .starts_with(bank.institution_country()));
                     assert!(m.recipient_account.is_none());
                 }
-                "transfer" => {
+                BankMovementType::Transfer => {
                     assert!(m.description.starts_with(outgoing), "{}", m.description);
                     assert!(m.recipient_account.is_some() && m.sender_account.is_none());
                 }
-                "check" => assert!(m.reference_id.is_some()),
+                BankMovementType::Check => assert!(m.reference_id.is_some()),
                 _ => assert!(m.sender_account.is_none() && m.recipient_account.is_none()),
             }
         }
@@ -320,8 +334,8 @@ fn changes_scenario_adds_modifies_and_removes_predictably() {
                     1 => assert!(
                         old.pending
                             && !new.pending
-                            && new.status == "confirmed"
-                            && new.movement_type == "check"
+                            && new.status == BankMovementStatus::Confirmed
+                            && new.movement_type == BankMovementType::Check
                     ),
                     2 => assert!(old.description != new.description && old.amount == new.amount),
                     _ => assert!(
