@@ -28,7 +28,7 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("SQLite path {} is not usable", path.display()))?;
 
     let write = pool_options(1)
-        .after_connect(|conn, _| Box::pin(async move { configure(conn).await }))
+        .after_connect(|conn, _| Box::pin(async move { configure(conn, 0).await }))
         .connect_with(options.clone())
         .await
         .with_context(|| format!("opening SQLite database {}", path.display()))?;
@@ -41,28 +41,33 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .await
         .context("applying SQLite migrations")?;
     let read = pool_options(READERS)
-        .after_connect(|conn, _| Box::pin(async move { configure(conn).await }))
+        .after_connect(|conn, _| Box::pin(async move { configure(conn, MMAP_BYTES).await }))
         .connect_with(options)
         .await?;
     Ok(Store::new(read, write, Dialect::Sqlite))
 }
 
-/// How much of the database file is read through a memory map: the most this SQLite build
-/// allows (`SQLITE_MAX_MMAP_SIZE`, just under 2 GiB). It is address space, not memory: the
-/// pages are the OS page cache, shared by every connection, and only those read are resident
-/// (they count in the process's RSS as shared file pages, which the OS can drop at any time).
-/// Beyond the map, every page costs a `pread` system call and a copy: on 5 million movements,
-/// a 256 MiB map served half as many movement pages a second as this one.
+/// How much of the database file readers read through a memory map: the most this SQLite
+/// build allows (`SQLITE_MAX_MMAP_SIZE`, just under 2 GiB). It is address space, not memory:
+/// the pages are the OS page cache, shared by every connection, and only those read are
+/// resident (they count in the process's RSS as shared file pages, which the OS can drop at
+/// any time). Beyond the map, every page costs a `pread` system call and a copy: on 5 million
+/// movements, a 256 MiB map served half as many movement pages a second as this one.
+///
+/// The writer maps nothing. Its reads are few and mostly of pages it has just written, which
+/// its own page cache holds; mapped, every page a checkpoint put back in the file and the
+/// kernel mapped around a read counted in the process's RSS: in S3, 230 MB of the file while
+/// 10,000 refreshes were recorded, for no gain in S2 or S5 (BENCHMARKS.md).
 const MMAP_BYTES: i64 = 0x7fff_0000;
 
 /// Per-connection settings. `synchronous = FULL` keeps every acknowledged write durable; the
-/// busy timeout lets another process (a CLI command) hold the write lock briefly; reads go
-/// through the memory map above.
-async fn configure(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+/// busy timeout lets another process (a CLI command) hold the write lock briefly;
+/// `mmap_bytes` of the file are read through a memory map (see `MMAP_BYTES`).
+async fn configure(conn: &mut sqlx::AnyConnection, mmap_bytes: i64) -> Result<(), sqlx::Error> {
     conn.execute(
         format!(
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
-             PRAGMA mmap_size = {MMAP_BYTES};"
+             PRAGMA mmap_size = {mmap_bytes};"
         )
         .as_str(),
     )
@@ -94,10 +99,11 @@ mod tests {
         );
     }
 
-    /// The memory map is as large as asked: SQLite silently caps `mmap_size` at its
-    /// compile-time maximum, so a larger setting would read as smaller here.
+    /// Readers' memory map is as large as asked (SQLite silently caps `mmap_size` at its
+    /// compile-time maximum, so a larger setting would read as smaller here); the writer's is
+    /// off.
     #[tokio::test]
-    async fn readers_map_the_whole_allowed_size() {
+    async fn readers_map_the_whole_allowed_size_and_the_writer_nothing() {
         let dir = tempfile::tempdir().unwrap();
         sqlx::any::install_default_drivers();
         let store = super::open(&dir.path().join("refresco.db")).await.unwrap();
@@ -106,5 +112,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mapped, super::MMAP_BYTES);
+        let writer_mapped: i64 = sqlx::query_scalar("PRAGMA mmap_size")
+            .fetch_one(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(writer_mapped, 0);
     }
 }
