@@ -97,19 +97,15 @@ pub async fn resolve_link_token(
     token: &str,
 ) -> Result<Link, ApiError> {
     let token = LinkToken::parse(token).ok_or_else(ApiError::invalid_link_token)?;
-    let hash = state
+    let (link, hash) = state
         .store
-        .link_token_hash(&principal.organization_id, principal.mode, token.link_id())
+        .link_with_token_hash(&principal.organization_id, principal.mode, token.link_id())
         .await?
         .ok_or_else(ApiError::invalid_link_token)?;
     if !state.keys.verify_token(token.expose(), &hash) {
         return Err(ApiError::invalid_link_token());
     }
-    state
-        .store
-        .link_by_id(&principal.organization_id, principal.mode, token.link_id())
-        .await?
-        .ok_or_else(ApiError::invalid_link_token)
+    Ok(link)
 }
 
 /// The link named by the `link_token` query parameter, for a secret key.

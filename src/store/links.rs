@@ -1,6 +1,8 @@
 //! Links: creation with their first accounts and movements, lookup scoped to a principal,
 //! activation and deletion.
 
+use sqlx::Row;
+
 use super::rows::{account_from_row, bind_account_data, link_from_row};
 use super::{flag, PageRequest, Paged, Store};
 use crate::domain::*;
@@ -178,24 +180,27 @@ impl Store {
         row.as_ref().map(link_from_row).transpose()
     }
 
-    /// The stored token hash of a live link of this organization and mode, to check a
-    /// presented link token against.
-    pub async fn link_token_hash(
+    /// A live link of this organization and mode with its stored token hash, to check a
+    /// presented link token against before the link is used. One read for both: every
+    /// request with a link token makes it.
+    pub async fn link_with_token_hash(
         &self,
         organization_id: &OrganizationId,
         mode: Mode,
         id: &LinkId,
-    ) -> anyhow::Result<Option<String>> {
-        let hash = sqlx::query_scalar(
-            "SELECT token_hash FROM links
-             WHERE id = $1 AND organization_id = $2 AND mode = $3 AND deleted_at IS NULL",
-        )
-        .bind(id.as_str())
-        .bind(organization_id.as_str())
-        .bind(mode.as_str())
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(hash)
+    ) -> anyhow::Result<Option<(Link, String)>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS}, token_hash FROM links
+             WHERE id = $1 AND organization_id = $2 AND mode = $3 AND deleted_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(organization_id.as_str())
+            .bind(mode.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| Ok((link_from_row(&row)?, row.try_get("token_hash")?)))
+            .transpose()
     }
 
     /// The organization's links in this mode, newest first.
