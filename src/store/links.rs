@@ -157,17 +157,10 @@ impl Store {
         mode: Mode,
         id: &LinkId,
     ) -> anyhow::Result<Option<Link>> {
-        let sql = format!(
-            "SELECT {LINK_COLUMNS} FROM links
-             WHERE id = $1 AND organization_id = $2 AND mode = $3 AND deleted_at IS NULL"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .bind(organization_id.as_str())
-            .bind(mode.as_str())
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(link_from_row).transpose()
+        Ok(self
+            .link_with_token_hash(organization_id, mode, id)
+            .await?
+            .map(|(link, _)| link))
     }
 
     /// A link by id whatever its owner, deleted or not (workers finishing old intents).
