@@ -28,8 +28,8 @@ pub fn account_data(account: &BankAccount) -> AccountData {
     }
 }
 
-fn transfer(account: &BankTransfer) -> TransferAccount {
-    TransferAccount {
+fn transfer(account: &BankTransfer) -> Box<TransferAccount> {
+    Box::new(TransferAccount {
         holder_id: account.holder_id.clone(),
         holder_name: account.holder_name.clone(),
         number: account.number.clone(),
@@ -38,7 +38,7 @@ fn transfer(account: &BankTransfer) -> TransferAccount {
             name: account.institution_name.clone().unwrap_or_default(),
             country: account.institution_country.clone().unwrap_or_default(),
         }),
-    }
+    })
 }
 
 /// A bank movement as domain data.
@@ -63,14 +63,8 @@ pub fn movement_data(movement: &BankMovement) -> MovementData {
         pending: movement.pending,
         reference_id: movement.reference_id.clone(),
         comment: movement.comment.clone(),
-        sender_account: movement
-            .sender_account
-            .as_ref()
-            .map(|t| Box::new(transfer(t))),
-        recipient_account: movement
-            .recipient_account
-            .as_ref()
-            .map(|t| Box::new(transfer(t))),
+        sender_account: movement.sender_account.as_ref().map(transfer),
+        recipient_account: movement.recipient_account.as_ref().map(transfer),
     }
 }
 

@@ -192,14 +192,8 @@ pub(super) fn movement_data_from_row(row: &AnyRow) -> anyhow::Result<MovementDat
         description: row.try_get("description")?,
         post_date: millis_to_date(row.try_get("post_date")?)?,
         transaction_date: get_time(row, "transaction_date")?,
-        movement_type: {
-            let text: String = row.try_get("movement_type")?;
-            MovementType::parse(&text).with_context(|| format!("bad movement type {text:?}"))?
-        },
-        status: {
-            let text: String = row.try_get("status")?;
-            MovementStatus::parse(&text).with_context(|| format!("bad movement status {text:?}"))?
-        },
+        movement_type: parse_stored(row.try_get("movement_type")?, MovementType::parse)?,
+        status: parse_stored(row.try_get("status")?, MovementStatus::parse)?,
         pending: get_flag(row, "pending")?,
         reference_id: row.try_get("reference_id")?,
         comment: row.try_get("comment")?,
