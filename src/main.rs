@@ -18,10 +18,10 @@ use refresco::{tenants, Config};
 /// mimalloc's thread-local heaps free such memory without a shared lock. Its `override`
 /// feature routes C's malloc/free to it as well: the bundled SQLite copies every value of every
 /// row it hands to sqlx with malloc, and the runtime's threads free them (S4: +16%, same-run
-/// A/B in BENCHMARKS.md). Its `no_thp` feature turns transparent huge pages off for the
-/// process: mimalloc asks for them on its arenas, and then each 2 MiB an arena touches becomes
-/// resident at once (S3, 10,000 refreshes in flight: 350 MB peak RSS with them, 295 without;
-/// the idle server: 47 MB, 21 without).
+/// A/B in BENCHMARKS.md). Its `no_thp` feature stops mimalloc from asking the kernel for
+/// transparent huge pages on its arenas (`madvise`); with them, each 2 MiB an arena touched
+/// became resident at once (S3, 10,000 refreshes in flight: 350 MB peak RSS with them, 295
+/// without; an idle server: 36 MB, 17 without).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
