@@ -118,6 +118,33 @@ impl EndpointEffect {
     }
 }
 
+/// Leases the `count` candidates (`$4…`) still free to token `$1` until `$2` (`$3`: now).
+/// Both this and [`load_sql`] pick rows by primary key: see migration 0007 for the plan
+/// SQLite chose while an index on `state` existed.
+fn claim_sql(count: usize) -> String {
+    format!(
+        "UPDATE webhook_deliveries SET lease_token = $1, lease_expires_at = $2
+         WHERE state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+           AND id IN ({})",
+        super::id_list(count, 4)
+    )
+}
+
+/// What a claim now holds, with its endpoint and event: the `count` candidates (`$2…`) that
+/// carry the claim's (fresh) lease token `$1`.
+fn load_sql(count: usize) -> String {
+    format!(
+        "SELECT d.id AS delivery_id, d.attempts, d.endpoint_id, e.url,
+                e.mode AS endpoint_mode, e.secret, e.failing_since, v.*
+         FROM webhook_deliveries d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         JOIN events v ON v.id = d.event_id
+         WHERE d.lease_token = $1 AND d.state = 'pending' AND d.id IN ({})
+         ORDER BY d.next_attempt_at, d.id",
+        super::id_list(count, 2)
+    )
+}
+
 fn attempt_from_row(row: &AnyRow) -> anyhow::Result<Attempt> {
     Ok(Attempt {
         id: AttemptId::from_trusted(row.try_get("id")?),
@@ -245,12 +272,7 @@ impl Store {
             tx.commit().await?;
             return Ok(Vec::new());
         }
-        let ids = super::id_list(candidates.len(), 4);
-        let claim_sql = format!(
-            "UPDATE webhook_deliveries SET lease_token = $1, lease_expires_at = $2
-             WHERE state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
-               AND id IN ({ids})"
-        );
+        let claim_sql = claim_sql(candidates.len());
         let mut claim = sqlx::query(&claim_sql)
             .bind(lease_token)
             .bind(now + lease_millis)
@@ -259,17 +281,7 @@ impl Store {
             claim = claim.bind(id);
         }
         claim.execute(&mut *tx).await?;
-        // What we now hold: the candidates that carry our (fresh) lease token.
-        let held = super::id_list(candidates.len(), 2);
-        let load_sql = format!(
-            "SELECT d.id AS delivery_id, d.attempts, d.endpoint_id, e.url,
-                    e.mode AS endpoint_mode, e.secret, e.failing_since, v.*
-             FROM webhook_deliveries d
-             JOIN webhook_endpoints e ON e.id = d.endpoint_id
-             JOIN events v ON v.id = d.event_id
-             WHERE d.lease_token = $1 AND d.state = 'pending' AND d.id IN ({held})
-             ORDER BY d.next_attempt_at, d.id"
-        );
+        let load_sql = load_sql(candidates.len());
         let mut load = sqlx::query(&load_sql).bind(lease_token);
         for id in &candidates {
             load = load.bind(id);
@@ -433,8 +445,54 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{AfterAttempt, EndpointEffect, Failing};
+    use super::{claim_sql, load_sql, AfterAttempt, EndpointEffect, Failing};
     use crate::domain::Timestamp;
+
+    /// SQLite's plan for `sql` with `ids` ids bound after `fixed` other parameters, one line
+    /// per step.
+    async fn plan(store: &crate::store::Store, sql: &str, fixed: usize, ids: usize) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for i in 0..fixed {
+            query = query.bind(i64::try_from(i).unwrap());
+        }
+        for i in 0..ids {
+            query = query.bind(format!("whd_{i}"));
+        }
+        let steps = query.fetch_all(&store.write).await.unwrap();
+        steps
+            .into_iter()
+            .map(|(.., detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A claim reads the rows it names by primary key, whatever the number of ids: a plan
+    /// through an index on `state` would read the whole pending backlog on every claim.
+    #[tokio::test]
+    async fn claims_look_deliveries_up_by_id_not_by_state() {
+        let dir = tempfile::tempdir().unwrap();
+        sqlx::any::install_default_drivers();
+        let store = crate::store::sqlite::open(&dir.path().join("refresco.db"))
+            .await
+            .unwrap();
+        for ids in [1, 64, 1000] {
+            for (sql, fixed, table) in [
+                (claim_sql(ids), 3, "webhook_deliveries"),
+                (load_sql(ids), 1, "d"),
+            ] {
+                let plan = plan(&store, &sql, fixed, ids).await;
+                let step = plan
+                    .lines()
+                    .find(|line| line.contains(&format!(" {table} ")))
+                    .unwrap_or_else(|| panic!("no step reads {table}: {plan}"));
+                assert!(
+                    step.contains("sqlite_autoindex_webhook_deliveries_1 (id=?)"),
+                    "{ids} ids: {step}"
+                );
+            }
+        }
+    }
 
     fn fold(steps: &[(AfterAttempt, i64)]) -> EndpointEffect {
         let mut effect = EndpointEffect::default();
