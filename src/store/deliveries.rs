@@ -319,6 +319,7 @@ impl Store {
         // whole batch (a statement per delivery was one writer round trip per delivery), and
         // the ids it returns say which were recorded.
         let mut fenced: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let style = super::ParamStyle::of(&tx);
         for chunk in batch.chunks(super::ROWS_PER_INSERT) {
             let sql = format!(
                 "UPDATE webhook_deliveries SET state = v.column2, attempts = attempts + 1,
@@ -329,7 +330,7 @@ impl Store {
                    AND webhook_deliveries.lease_token = v.column5
                    AND webhook_deliveries.state = 'pending'
                  RETURNING webhook_deliveries.id",
-                super::placeholders(chunk.len(), 5, 0)
+                style.rows(chunk.len(), 5)
             );
             let mut update = sqlx::query_scalar::<_, String>(&sql);
             for &(delivery, attempt, next) in chunk {
