@@ -150,15 +150,9 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
     for request in &batch {
         match request {
             Request::Create { new, cooldowns, .. } => {
-                let outcome = async {
-                    let mut savepoint = tx.begin().await?;
-                    let intent = insert_intent(&mut savepoint, new, *cooldowns).await?;
-                    savepoint.commit().await?;
-                    Ok(intent)
-                }
-                .await;
-                // An error drops the savepoint, which rolls back to it: only this create is
-                // undone.
+                // A create writes in a savepoint of its own (see `insert_intent`): one that
+                // fails is undone alone.
+                let outcome = insert_intent(&mut tx, new, *cooldowns).await;
                 done.push(Done::Create(outcome));
             }
             Request::Record { recording, .. } => {
@@ -324,6 +318,69 @@ mod tests {
             links.push(link(&store, &organization_id).await);
         }
         (dir, target, store, organization_id, links)
+    }
+
+    /// A create that fails after its intent row was written (here its job's key is already
+    /// taken) is undone alone: no intent, the link untouched, and the create beside it kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_create_failing_halfway_leaves_nothing_and_spares_its_batch() {
+        let (_dir, _target, store, organization_id, links) = sqlite_with_links(2).await;
+        let (failing, kept) = (
+            intent(&organization_id, &links[0]),
+            intent(&organization_id, &links[1]),
+        );
+        sqlx::query(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO refresh_jobs (intent_id, state, run_after, updated_at)
+             VALUES ($1, 'done', 0, 0);
+             PRAGMA foreign_keys = ON;",
+        )
+        .bind(failing.id.as_str())
+        .execute(&store.write)
+        .await
+        .unwrap();
+        let before: String = sqlx::query_scalar("SELECT refresh_status FROM links WHERE id = $1")
+            .bind(links[0].as_str())
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_ne!(before, "refreshing");
+        let (failed, created) = tokio::join!(
+            store.create_refresh_intent(&failing, COOLDOWNS),
+            store.create_refresh_intent(&kept, COOLDOWNS)
+        );
+        assert!(failed.is_err());
+        created.unwrap();
+        let failing_rows: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE id = $1")
+                .bind(failing.id.as_str())
+                .fetch_one(&store.read)
+                .await
+                .unwrap();
+        assert_eq!(failing_rows, 0, "its intent row was undone");
+        let status = |link: &LinkId| {
+            let (store, link) = (store.clone(), link.clone());
+            async move {
+                let status: String =
+                    sqlx::query_scalar("SELECT refresh_status FROM links WHERE id = $1")
+                        .bind(link.as_str())
+                        .fetch_one(&store.read)
+                        .await
+                        .unwrap();
+                status
+            }
+        };
+        assert_eq!(
+            status(&links[0]).await,
+            before,
+            "the failing create's link is untouched"
+        );
+        assert_eq!(status(&links[1]).await, "refreshing");
+        assert!(store
+            .refresh_intent_by_id(&kept.id)
+            .await
+            .unwrap()
+            .is_some());
     }
 
     /// Racing creates on SQLite go through the group writer: per link exactly one is created

@@ -218,6 +218,11 @@ async fn insert_rows<T>(
     Ok(())
 }
 
+/// Whether `conn` is a SQLite connection (for the few statements written per engine).
+pub(super) fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
 /// How a statement whose only parameters are generated rows writes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ParamStyle {
@@ -234,7 +239,7 @@ pub(super) enum ParamStyle {
 impl ParamStyle {
     /// The style for `conn`'s engine.
     pub(super) fn of(conn: &sqlx::AnyConnection) -> Self {
-        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        if is_sqlite(conn) {
             ParamStyle::Anonymous
         } else {
             ParamStyle::Numbered
