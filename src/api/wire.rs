@@ -221,7 +221,7 @@ impl From<&Movement> for MovementOut {
             object: "movement",
             amount: d.amount,
             comment: d.comment.clone(),
-            currency: d.currency.clone(),
+            currency: d.currency.to_string(),
             description: d.description.clone(),
             pending: d.pending,
             post_date: Timestamp::start_of(d.post_date).to_wire(),

@@ -89,13 +89,13 @@ pub fn diff_movements(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{MovementStatus, MovementType};
+    use crate::domain::{Currency, MovementStatus, MovementType};
 
     fn movement(bank_id: &str, day: u32, amount: i64) -> MovementData {
         MovementData {
             bank_id: bank_id.into(),
             amount,
-            currency: "CLP".into(),
+            currency: Currency::parse("CLP").unwrap(),
             description: format!("Traspaso {bank_id}"),
             post_date: NaiveDate::from_ymd_opt(2026, 1, day).unwrap(),
             transaction_date: None,

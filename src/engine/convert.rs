@@ -5,8 +5,8 @@ use crate::connectors::{
     HolderType as BankHolderType, MfaKind, TransferAccount as BankTransfer,
 };
 use crate::domain::{
-    AccountData, Balance, HolderType, InstitutionRef, MfaMethod, MovementData, MovementStatus,
-    MovementType, PublicError, Timestamp, TransferAccount,
+    AccountData, Balance, Currency, HolderType, InstitutionRef, MfaMethod, MovementData,
+    MovementStatus, MovementType, PublicError, Timestamp, TransferAccount,
 };
 
 /// A bank account as domain data.
@@ -41,12 +41,37 @@ fn transfer(account: &BankTransfer) -> Box<TransferAccount> {
     })
 }
 
-/// A bank movement as domain data.
-pub fn movement_data(movement: &BankMovement) -> MovementData {
+/// The movements the bank returned for `account`, as domain data. A movement whose currency is
+/// not a currency code fails the whole account, as an account the bank could not read does:
+/// its movements are not stored this time, it is marked failed, and the next refresh asks
+/// again. (Storing the movement with a made-up currency, or dropping it silently, would make
+/// the stored statement wrong.)
+pub fn movements(
+    account: &BankAccount,
+    list: &[BankMovement],
+) -> Result<Vec<MovementData>, ConnectorError> {
+    list.iter()
+        .map(|movement| {
+            let currency = Currency::parse(&movement.currency).ok_or_else(|| {
+                ConnectorError::AccountFailed {
+                    bank_id: account.bank_id.clone(),
+                    reason: format!(
+                        "the bank gave movement {} the currency {:?}, not an ISO 4217 code",
+                        movement.bank_id, movement.currency
+                    ),
+                }
+            })?;
+            Ok(movement_data(movement, currency))
+        })
+        .collect()
+}
+
+/// A bank movement as domain data, in `currency` (its own, checked).
+fn movement_data(movement: &BankMovement, currency: Currency) -> MovementData {
     MovementData {
         bank_id: movement.bank_id.clone(),
         amount: movement.amount,
-        currency: movement.currency.clone(),
+        currency,
         description: movement.description.clone(),
         post_date: movement.post_date,
         transaction_date: movement.transaction_date.map(Timestamp::from_datetime),
@@ -88,4 +113,51 @@ pub fn mfa_method(kind: MfaKind) -> MfaMethod {
 /// The `public_error` a connector failure ends a refresh with.
 pub fn public_error(error: &ConnectorError) -> PublicError {
     PublicError::parse(error.public_error()).unwrap_or(PublicError::Retryable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> BankAccount {
+        serde_json::from_value(serde_json::json!({
+            "bank_id": "acc-1", "name": "Cuenta Corriente", "official_name": "Cuenta Corriente",
+            "number": "123", "holder_id": "416148503", "holder_name": "Jon Snow",
+            "account_type": "checking_account", "currency": "CLP",
+            "balance_available": 0, "balance_current": 0, "balance_limit": 0
+        }))
+        .unwrap()
+    }
+
+    fn movement(bank_id: &str, currency: &str) -> BankMovement {
+        serde_json::from_value(serde_json::json!({
+            "bank_id": bank_id, "amount": -1500, "currency": currency,
+            "description": "Pago", "post_date": "2026-11-02", "transaction_date": null,
+            "movement_type": "other", "status": "confirmed", "pending": false,
+            "reference_id": null, "comment": null,
+            "sender_account": null, "recipient_account": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn currencies_are_checked_and_a_bad_one_fails_its_account() {
+        let ok = movements(&account(), &[movement("m1", "clp"), movement("m2", "CLP")]).unwrap();
+        assert!(ok.iter().all(|m| m.currency.as_str() == "CLP"));
+
+        let bad = movements(
+            &account(),
+            &[movement("m1", "CLP"), movement("m2", "pesos")],
+        );
+        match bad {
+            Err(ConnectorError::AccountFailed { bank_id, reason }) => {
+                assert_eq!(bank_id, "acc-1");
+                assert!(
+                    reason.contains("m2") && reason.contains("pesos"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected the account to fail, got {other:?}"),
+        }
+    }
 }

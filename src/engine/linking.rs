@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::convert::{account_data, bank_holder_type, movement_data};
+use super::convert::{account_data, bank_holder_type, movements};
 use crate::config::Secret;
 use crate::connectors::{
     BankSession, Connector, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome,
@@ -156,8 +156,9 @@ pub async fn prepare_link(
         let movements = match connector
             .fetch_movements(session, account, window, &ctx)
             .await
+            .and_then(|list| movements(account, &list))
         {
-            Ok(list) => Some(list.iter().map(movement_data).collect()),
+            Ok(movements) => Some(movements),
             Err(ConnectorError::AccountFailed { .. }) => None,
             Err(e) => return Err(bank_error(e)),
         };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::convert::{account_data, bank_holder_type, mfa_method, movement_data, public_error};
+use super::convert::{account_data, bank_holder_type, mfa_method, movements, public_error};
 use super::linking::SealedCredentials;
 use super::EngineContext;
 use crate::connectors::{
@@ -219,9 +219,9 @@ async fn step(
         let movements = match connector
             .fetch_movements(&session, account, window, &fetch_ctx)
             .await
+            .and_then(|list| movements(account, &list))
         {
-            Ok(list) => {
-                let movements: Vec<MovementData> = list.iter().map(movement_data).collect();
+            Ok(movements) => {
                 // Removals are judged only from the oldest day the bank answered for: a
                 // bank's history slides forward, and older movements simply age out.
                 let since = movements

@@ -35,7 +35,7 @@ pub(super) fn bind_account_data<'q>(query: AnyQuery<'q>, account: &'q AccountDat
 pub(super) fn bind_movement_data<'q>(query: AnyQuery<'q>, data: &'q MovementData) -> AnyQuery<'q> {
     query
         .bind(data.amount)
-        .bind(&data.currency)
+        .bind(data.currency.as_str())
         .bind(&data.description)
         .bind(date_to_millis(data.post_date))
         .bind(data.transaction_date.map(Timestamp::millis))
@@ -188,7 +188,7 @@ pub(super) fn movement_data_from_row(row: &AnyRow) -> anyhow::Result<MovementDat
     Ok(MovementData {
         bank_id: row.try_get("bank_id")?,
         amount: row.try_get("amount")?,
-        currency: row.try_get("currency")?,
+        currency: parse_stored(row.try_get("currency")?, Currency::parse)?,
         description: row.try_get("description")?,
         post_date: millis_to_date(row.try_get("post_date")?)?,
         transaction_date: get_time(row, "transaction_date")?,
