@@ -11,6 +11,7 @@
 mod accounts;
 mod bench_seed;
 mod deliveries;
+mod delivery_claims;
 mod events;
 mod group_commit;
 mod idempotency;
