@@ -100,7 +100,9 @@ pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
 /// The three writes of a create, in one numbering of parameters: `$1` id, `$2` organization,
 /// `$3` mode, `$4` link, `$5` refresh type, `$6` forced result, `$7` widget token hash, `$8`
 /// sealed widget token, `$9` MFA kind, `$10` now, `$11` deadline, `$12` refresh number, `$13`
-/// fetch day.
+/// fetch day. Every statement is bound with all thirteen (`bind_create`): SQLite's script
+/// shares them, and PostgreSQL accepts parameters a statement does not use, since sqlx
+/// declares each one's type. The first ends with `RETURNING`, followed by `INTENT_COLUMNS`.
 const CREATE_WRITES: [&str; 3] = [
     "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
         forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
