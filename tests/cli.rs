@@ -9,7 +9,7 @@ mod postgres;
 mod process;
 #[path = "common/receiver.rs"]
 mod receiver;
-use process::{run, spawn};
+use process::{run, spawn, spawn_fresh};
 
 async fn get(base: &str, key: &str, path: &str) -> (u16, Value) {
     let response = reqwest::Client::builder()
@@ -242,13 +242,7 @@ async fn postgres_needs_migrations_before_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_forwards_signed_events_and_trigger_fires_them() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = spawn(
-        dir.path(),
-        "serve",
-        &["--data-dir", data.to_str().unwrap()],
-        &[],
-    );
+    let server = spawn_fresh(dir.path(), "serve");
     let key = server.secret_key();
     let hook = receiver::Receiver::start().await;
     let out = dir.path().join("listen.out");
@@ -329,13 +323,7 @@ async fn the_server_does_not_ask_for_transparent_huge_pages() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = spawn(
-        dir.path(),
-        "thp",
-        &["--data-dir", data.to_str().unwrap()],
-        &[],
-    );
+    let server = spawn_fresh(dir.path(), "thp");
     let key = server.secret_key();
     let (status, _) = get(&server.addr, &key, "/v1/links").await;
     assert_eq!(status, 200);

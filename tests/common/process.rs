@@ -16,6 +16,12 @@ pub struct Server {
     pub stderr: PathBuf,
 }
 
+/// `serve` on a new SQLite data directory `dir/data` (it creates the default organization).
+pub fn spawn_fresh(dir: &Path, name: &str) -> Server {
+    let data = dir.join("data");
+    spawn(dir, name, &["--data-dir", data.to_str().unwrap()], &[])
+}
+
 pub fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, String)]) -> Server {
     let stdout = dir.join(format!("{name}.out"));
     let stderr = dir.join(format!("{name}.log"));
