@@ -22,12 +22,13 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// now sit on the same few pages. Ids are names, never credentials (tokens are separate
 /// secrets), and every object's creation time is already visible in the API.
 fn id_body() -> String {
-    let millis = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-    let mut body = String::with_capacity(ID_BODY_LEN);
-    for place in (0..ID_TIME_LEN).rev() {
-        let digit = millis / 62_u64.pow(u32::try_from(place).unwrap_or(0)) % 62;
-        body.push(char::from(BASE62[usize::try_from(digit).unwrap_or(0)]));
+    let mut rest = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let mut time = [0_u8; ID_TIME_LEN];
+    for digit in time.iter_mut().rev() {
+        *digit = BASE62[(rest % 62) as usize];
+        rest /= 62;
     }
+    let mut body: String = time.iter().map(|&b| char::from(b)).collect();
     body.push_str(&random_token(ID_BODY_LEN - ID_TIME_LEN));
     body
 }
