@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::ingest::{FetchedMovements, RecordedCounts};
-use super::rows::{bind_movement_data, date_to_millis, movement_data_from_row, movement_from_row};
-use super::{flag, id_list, insert_rows, PageRequest, Paged, Store};
+use super::rows::{bind_movement_data, date_to_millis, MovementRow, MOVEMENT_COLUMNS};
+use super::{flag, id_list, insert_rows, Dialect, PageRequest, Paged, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::{AccountId, Movement, MovementData, MovementId};
 
@@ -65,17 +65,13 @@ impl Store {
         let confirmed_only = flag(filter.confirmed_only);
         const WHERE: &str = "account_id = $1 AND removed_at IS NULL AND post_date >= $2
             AND post_date < $3 AND ($4 = 0 OR status = 'confirmed')";
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM movements WHERE {WHERE}"))
-                .bind(account_id.as_str())
-                .bind(since)
-                .bind(until)
-                .bind(confirmed_only)
-                .fetch_one(&self.read)
-                .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT * FROM movements WHERE {WHERE}
-             ORDER BY post_date DESC, id DESC LIMIT $5 OFFSET $6"
+        const ORDER: &str = "post_date DESC, id DESC";
+        // The count and the page in one round trip, the page as one value (see `json_rows`).
+        let (total, page): (i64, String) = sqlx::query_as(&format!(
+            "SELECT (SELECT COUNT(*) FROM movements WHERE {WHERE}),
+                    (SELECT {rows} FROM (SELECT {MOVEMENT_COLUMNS} FROM movements WHERE {WHERE}
+                        ORDER BY {ORDER} LIMIT $5 OFFSET $6) page)",
+            rows = self.dialect.json_rows(MOVEMENT_COLUMNS, ORDER),
         ))
         .bind(account_id.as_str())
         .bind(since)
@@ -83,9 +79,15 @@ impl Store {
         .bind(confirmed_only)
         .bind(page.limit())
         .bind(page.offset())
-        .fetch_all(&self.read)
+        .fetch_one(&self.read)
         .await?;
-        Paged::from_rows(&rows, total, movement_from_row)
+        Ok(Paged {
+            items: MovementRow::parse_all(&page)?
+                .into_iter()
+                .map(MovementRow::into_movement)
+                .collect::<anyhow::Result<_>>()?,
+            total: super::to_total(total),
+        })
     }
 
     /// One movement of an account (not one the bank removed).
@@ -94,15 +96,29 @@ impl Store {
         account_id: &AccountId,
         id: &MovementId,
     ) -> anyhow::Result<Option<Movement>> {
-        let row = sqlx::query(
-            "SELECT * FROM movements WHERE id = $1 AND account_id = $2 AND removed_at IS NULL",
-        )
+        let rows: String = sqlx::query_scalar(&movements_where(
+            self.dialect,
+            "id = $1 AND account_id = $2 AND removed_at IS NULL",
+        ))
         .bind(id.as_str())
         .bind(account_id.as_str())
-        .fetch_optional(&self.read)
+        .fetch_one(&self.read)
         .await?;
-        row.as_ref().map(movement_from_row).transpose()
+        MovementRow::parse_all(&rows)?
+            .into_iter()
+            .next()
+            .map(MovementRow::into_movement)
+            .transpose()
     }
+}
+
+/// A statement whose one value is every movement matching `condition`, as
+/// [`Dialect::json_rows`] of [`MOVEMENT_COLUMNS`] (read with [`MovementRow::parse_all`]).
+pub(super) fn movements_where(dialect: Dialect, condition: &str) -> String {
+    format!(
+        "SELECT {rows} FROM (SELECT {MOVEMENT_COLUMNS} FROM movements WHERE {condition}) m",
+        rows = dialect.json_rows(MOVEMENT_COLUMNS, "id"),
+    )
 }
 
 /// Diffs each answered account's stored movements against its fetch and applies the
@@ -116,24 +132,21 @@ pub(super) async fn apply_movements(
     if answered.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT * FROM movements WHERE account_id IN ({})",
-        id_list(answered.len(), 1)
+    let sql = movements_where(
+        Dialect::of(conn),
+        &format!("account_id IN ({})", id_list(answered.len(), 1)),
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_scalar(&sql);
     for (account_id, _) in answered {
         query = query.bind(account_id.as_str());
     }
+    let rows: String = query.fetch_one(&mut *conn).await?;
     let mut stored: HashMap<String, Vec<StoredMovement>> = HashMap::new();
-    for row in query.fetch_all(&mut *conn).await? {
+    for row in MovementRow::parse_all(&rows)? {
         stored
-            .entry(row.try_get("account_id")?)
+            .entry(row.account_id().to_owned())
             .or_default()
-            .push(StoredMovement {
-                id: MovementId::from_trusted(row.try_get("id")?),
-                data: movement_data_from_row(&row)?,
-                removed: row.try_get::<Option<i64>, _>("removed_at")?.is_some(),
-            });
+            .push(row.into_stored()?);
     }
     let mut new = Vec::new();
     let mut applied = Vec::with_capacity(answered.len());

@@ -1,11 +1,14 @@
 //! A refresh's per-account results: written by its recording, put together inside that
 //! transaction so its events are made from exactly what was written, and read back later.
 
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Row};
 
 use super::ingest::RecordedCounts;
-use super::rows::movement_from_row;
-use super::{insert_rows, Store};
+use super::movements::movements_where;
+use super::rows::MovementRow;
+use super::{id_list, insert_rows, Dialect, Store};
 use crate::domain::*;
 
 /// One account's part of a recorded refresh, as committed.
@@ -62,16 +65,15 @@ pub(super) async fn read_recorded(
     results: Vec<ResultRow>,
     credentials_changed: bool,
 ) -> anyhow::Result<RecordedRefresh> {
+    let mut changed = changed_movements(conn, &results).await?;
     let mut accounts = Vec::with_capacity(results.len());
     for (result_id, account, status, public_error, new_movements, changes) in results {
         let mut modified = Vec::new();
         let mut removed = Vec::new();
         for (movement_id, change) in changes {
-            let row = sqlx::query("SELECT * FROM movements WHERE id = $1")
-                .bind(movement_id.as_str())
-                .fetch_one(&mut *conn)
-                .await?;
-            let movement = movement_from_row(&row)?;
+            let movement = changed
+                .remove(movement_id.as_str())
+                .ok_or_else(|| anyhow::anyhow!("changed movement {movement_id} not found"))?;
             if change == "removed" {
                 removed.push(movement);
             } else {
@@ -94,6 +96,36 @@ pub(super) async fn read_recorded(
         accounts,
         credentials_changed,
     })
+}
+
+/// The movements a recording modified or removed, as stored now, by id (a few statements
+/// whatever their number).
+async fn changed_movements(
+    conn: &mut AnyConnection,
+    results: &[ResultRow],
+) -> anyhow::Result<HashMap<String, Movement>> {
+    let ids: Vec<&str> = results
+        .iter()
+        .flat_map(|result| result.5.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    let mut changed = HashMap::with_capacity(ids.len());
+    // Ids travel as bound parameters, which both engines limit in number.
+    for chunk in ids.chunks(1000) {
+        let sql = movements_where(
+            Dialect::of(conn),
+            &format!("id IN ({})", id_list(chunk.len(), 1)),
+        );
+        let mut query = sqlx::query_scalar(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let rows: String = query.fetch_one(&mut *conn).await?;
+        for row in MovementRow::parse_all(&rows)? {
+            let movement = row.into_movement()?;
+            changed.insert(movement.id.as_str().to_owned(), movement);
+        }
+    }
+    Ok(changed)
 }
 
 impl Store {

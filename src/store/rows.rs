@@ -174,30 +174,84 @@ fn transfer_from_column(text: Option<String>) -> anyhow::Result<Option<Box<Trans
     })))
 }
 
-/// A movement row.
-pub(super) fn movement_from_row(row: &AnyRow) -> anyhow::Result<Movement> {
-    Ok(Movement {
-        id: MovementId::from_trusted(row.try_get("id")?),
-        account_id: AccountId::from_trusted(row.try_get("account_id")?),
-        data: movement_data_from_row(row)?,
-    })
+/// The columns every movement read selects, in the order of [`MovementRow`]'s fields.
+pub(super) const MOVEMENT_COLUMNS: &str = "id, account_id, bank_id, amount, currency, description,
+    post_date, transaction_date, movement_type, status, pending, reference_id, comment,
+    sender_account, recipient_account, removed_at";
+
+/// A movement row as [`super::Dialect::json_rows`] carries it: one JSON array per row, its
+/// values in [`MOVEMENT_COLUMNS`] order (serde reads a struct from an array field by field).
+/// Movements are read in pages of hundreds, and as one text value a page crosses the
+/// driver once instead of once per row (see [`super::Dialect::json_rows`]).
+#[derive(Deserialize)]
+pub(super) struct MovementRow {
+    id: String,
+    account_id: String,
+    bank_id: String,
+    amount: i64,
+    currency: String,
+    description: String,
+    post_date: i64,
+    transaction_date: Option<i64>,
+    movement_type: String,
+    status: String,
+    pending: i64,
+    reference_id: Option<String>,
+    comment: Option<String>,
+    sender_account: Option<String>,
+    recipient_account: Option<String>,
+    removed_at: Option<i64>,
 }
 
-/// The bank data of a movement row.
-pub(super) fn movement_data_from_row(row: &AnyRow) -> anyhow::Result<MovementData> {
-    Ok(MovementData {
-        bank_id: row.try_get("bank_id")?,
-        amount: row.try_get("amount")?,
-        currency: parse_stored(row.try_get("currency")?, Currency::parse)?,
-        description: row.try_get("description")?,
-        post_date: millis_to_date(row.try_get("post_date")?)?,
-        transaction_date: get_time(row, "transaction_date")?,
-        movement_type: parse_stored(row.try_get("movement_type")?, MovementType::parse)?,
-        status: parse_stored(row.try_get("status")?, MovementStatus::parse)?,
-        pending: get_flag(row, "pending")?,
-        reference_id: row.try_get("reference_id")?,
-        comment: row.try_get("comment")?,
-        sender_account: transfer_from_column(row.try_get("sender_account")?)?,
-        recipient_account: transfer_from_column(row.try_get("recipient_account")?)?,
-    })
+impl MovementRow {
+    /// Every row of a [`super::Dialect::json_rows`] value.
+    pub(super) fn parse_all(json: &str) -> anyhow::Result<Vec<MovementRow>> {
+        serde_json::from_str(json).context("stored movements as JSON rows")
+    }
+
+    /// The bank already removed it (it stays stored, unlisted).
+    pub(super) fn removed(&self) -> bool {
+        self.removed_at.is_some()
+    }
+
+    /// The account it belongs to.
+    pub(super) fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The movement it stores.
+    pub(super) fn into_movement(mut self) -> anyhow::Result<Movement> {
+        Ok(Movement {
+            id: MovementId::from_trusted(std::mem::take(&mut self.id)),
+            account_id: AccountId::from_trusted(std::mem::take(&mut self.account_id)),
+            data: self.into_data()?,
+        })
+    }
+
+    /// Its id and bank data, as a recording compares them with a fetch.
+    pub(super) fn into_stored(mut self) -> anyhow::Result<crate::domain::ingest::StoredMovement> {
+        Ok(crate::domain::ingest::StoredMovement {
+            id: MovementId::from_trusted(std::mem::take(&mut self.id)),
+            removed: self.removed(),
+            data: self.into_data()?,
+        })
+    }
+
+    fn into_data(self) -> anyhow::Result<MovementData> {
+        Ok(MovementData {
+            bank_id: self.bank_id,
+            amount: self.amount,
+            currency: parse_stored(self.currency, Currency::parse)?,
+            description: self.description,
+            post_date: millis_to_date(self.post_date)?,
+            transaction_date: self.transaction_date.map(Timestamp::from_millis),
+            movement_type: parse_stored(self.movement_type, MovementType::parse)?,
+            status: parse_stored(self.status, MovementStatus::parse)?,
+            pending: self.pending != 0,
+            reference_id: self.reference_id,
+            comment: self.comment,
+            sender_account: transfer_from_column(self.sender_account)?,
+            recipient_account: transfer_from_column(self.recipient_account)?,
+        })
+    }
 }

@@ -1,14 +1,100 @@
 //! Recording straight on the store: accounts the bank stops listing are marked removed, a new
-//! one is added after the others, and the events describe exactly what was written.
+//! one is added after the others, and the events describe exactly what was written; movements
+//! read back exactly as they were recorded.
 
 use refresco::config::Role;
 use refresco::domain::*;
 use refresco::store::{
-    AccountFetch, FetchedMovements, PageRequest, RecordedRefresh, RefreshOutcome,
+    AccountFetch, FetchedMovements, MovementFilter, PageRequest, RecordedRefresh, RefreshOutcome,
 };
 
 use crate::both_backends;
 use crate::common::*;
+
+/// Movements whose every field is awkward: quotes, backslashes, control characters, non-ASCII
+/// text, empty and absent values, the extreme amounts, and many on one day (so the order's
+/// tie-break decides). Reads bring pages back as JSON text built by the database, so every
+/// value has to survive that encoding on each engine.
+fn awkward_movements(today: chrono::NaiveDate) -> Vec<MovementData> {
+    let texts = [
+        "plain",
+        "",
+        "quote \" and backslash \\ and slash /",
+        "tab\tnew\nline\r\u{1}",
+        "Ñuñoa café – 東京 🦀",
+        "[1, {\"not\": \"json\"}]",
+        "   spaces   ",
+    ];
+    let counterparty = |n: usize| TransferAccount {
+        holder_id: Some(format!("{n}-{}", texts[n % texts.len()])),
+        holder_name: (n % 2 == 0).then(|| texts[(n + 3) % texts.len()].to_owned()),
+        number: None,
+        institution: (n % 3 == 0).then(|| InstitutionRef {
+            id: "cl_banco_\"x\"".into(),
+            name: texts[4].into(),
+            country: "cl".into(),
+        }),
+    };
+    (0..40usize)
+        .map(|n| MovementData {
+            bank_id: format!("awkward-{n}-{}", texts[n % texts.len()]),
+            amount: match n {
+                0 => i64::MAX,
+                1 => i64::MIN + 1,
+                2 => 0,
+                _ => (n as i64 - 20) * 1_000_003,
+            },
+            currency: Currency::parse(if n % 2 == 0 { "CLP" } else { "usd" }).unwrap(),
+            description: texts[n % texts.len()].to_owned(),
+            // Ten days, four movements each.
+            post_date: today - chrono::Days::new((n / 4) as u64),
+            transaction_date: (n % 5 != 0)
+                .then(|| Timestamp::from_millis(1_700_000_000_123 + n as i64)),
+            movement_type: [
+                MovementType::Transfer,
+                MovementType::Check,
+                MovementType::Other,
+            ][n % 3],
+            status: [
+                MovementStatus::Confirmed,
+                MovementStatus::Pending,
+                MovementStatus::Reversed,
+                MovementStatus::Duplicated,
+            ][n % 4],
+            pending: n % 4 == 1,
+            reference_id: (n % 2 == 1).then(|| texts[(n + 1) % texts.len()].to_owned()),
+            comment: (n % 3 == 1).then(|| texts[(n + 2) % texts.len()].to_owned()),
+            sender_account: (n % 4 == 0).then(|| Box::new(counterparty(n))),
+            recipient_account: (n % 4 == 2).then(|| Box::new(counterparty(n + 1))),
+        })
+        .collect()
+}
+
+/// Every page of an account's movements, `per_page` at a time, as one list (the total is the
+/// last page's `total`).
+async fn list_all(
+    store: &refresco::store::Store,
+    account: &AccountId,
+    filter: MovementFilter,
+    per_page: u32,
+) -> refresco::store::Paged<Movement> {
+    let mut all = refresco::store::Paged {
+        items: Vec::new(),
+        total: 0,
+    };
+    for page in 1.. {
+        let next = store
+            .list_movements(account, filter, PageRequest { page, per_page })
+            .await
+            .unwrap();
+        all.total = next.total;
+        if next.items.is_empty() {
+            break;
+        }
+        all.items.extend(next.items);
+    }
+    all
+}
 
 both_backends! {
     async fn accounts_the_bank_adds_and_drops_are_recorded(app: TestApp) {
@@ -72,5 +158,89 @@ both_backends! {
             (after[0].id.to_string(), "Renamed by the bank".to_owned()),
             (new.id.to_string(), "New account".to_owned()),
         ]);
+    }
+
+    async fn movements_read_back_exactly_as_recorded(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::start_with(backend, |c| c.role = Role::Api).await.unwrap();
+        let (link, token) = app.create_link("41614850-3").await;
+        let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+        let store = &app.state.store;
+        let page = PageRequest { page: 1, per_page: 300 };
+        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let every = MovementFilter { since: None, until: None, confirmed_only: false };
+        let confirmed = MovementFilter { confirmed_only: true, ..every };
+        let before = list_all(store, &account.id, every, 300).await;
+        let before_confirmed = store.list_movements(&account.id, confirmed, page).await.unwrap().total;
+
+        let (status, _) = into_json(app.request(reqwest::Method::POST, "/v1/refresh_intents",
+            Some(&app.keys.secret_key), Some(serde_json::json!({"link_token": token}))).await).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+        let job = store.claim_jobs("t", "lease", 1, 60_000).await.unwrap().remove(0);
+        let today = chrono::Utc::now().date_naive();
+        let recorded = awkward_movements(today);
+        // The window is the awkward days: what was stored on them is removed by this fetch.
+        let window_start = today - chrono::Days::new(9);
+        let mut in_window: Vec<Movement> = before.items.iter()
+            .filter(|m| m.data.post_date >= window_start).cloned().collect();
+        assert!(!in_window.is_empty(), "the sandbox stored movements in the last ten days");
+        let outcome = RefreshOutcome {
+            status: IntentStatus::Succeeded, public_error: None, failure_reason: None,
+            accounts: Some(vec![AccountFetch {
+                account: account.data.clone(),
+                movements: Ok(FetchedMovements { since: window_start, until: today,
+                    movements: recorded.clone() }),
+            }]),
+            credential_status: Some(CredentialStatus::Active), finished_at: Timestamp::now(),
+            next_refresh: None,
+        };
+        let removed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (keys, removed_seen) = (app.state.keys.clone(), removed.clone());
+        let make = Box::new(move |r: &RecordedRefresh| {
+            removed_seen.lock().unwrap().extend(r.accounts[0].removed.iter().cloned());
+            refresco::api::events::refresh_events(&keys, r)
+        });
+        let counts = store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
+        assert_eq!((counts.new, counts.removed), (40, in_window.len() as i64));
+        // The removed movements, as the events see them, are the stored ones, value for value.
+        let mut removed = removed.lock().unwrap().clone();
+        removed.sort_by_key(|m| m.id.to_string());
+        in_window.sort_by_key(|m| m.id.to_string());
+        let pairs = |list: &[Movement]| list.iter().map(|m| (m.id.to_string(), m.data.clone())).collect::<Vec<_>>();
+        assert_eq!(pairs(&removed), pairs(&in_window));
+
+        // Everything in pages of 300, then in pages of 7: same movements, same order.
+        let all = list_all(store, &account.id, every, 300).await;
+        assert_eq!(all.total, before.total + 40 - in_window.len() as u64);
+        assert!(all.total > 300, "more than one page of 300");
+        let paged = list_all(store, &account.id, every, 7).await;
+        let ids = |list: &[Movement]| list.iter().map(|m| m.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&paged.items), ids(&all.items), "pages tile the list in one order");
+        assert_eq!(all.items.len() as u64, all.total);
+        let keys: Vec<_> = all.items.iter().map(|m| (m.data.post_date, m.id.to_string())).collect();
+        assert!(keys.windows(2).all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 != w[1].1)),
+            "newest day first");
+
+        // Every value as it was recorded, from the list and from a single read.
+        for data in &recorded {
+            let listed = all.items.iter().find(|m| m.data.bank_id == data.bank_id)
+                .unwrap_or_else(|| panic!("{} is listed", data.bank_id));
+            assert_eq!(&listed.data, data);
+            assert_eq!(listed.account_id, account.id);
+            let one = store.movement(&account.id, &listed.id).await.unwrap().expect("readable by id");
+            assert_eq!(&one.data, data);
+        }
+        // The confirmed-only filter and a date window see the same values.
+        let listed = list_all(store, &account.id, confirmed, 300).await;
+        let expected = recorded.iter().filter(|m| m.status == MovementStatus::Confirmed).count()
+            + before_confirmed as usize
+            - in_window.iter().filter(|m| m.data.status == MovementStatus::Confirmed).count();
+        assert_eq!((listed.total as usize, listed.items.len()), (expected, expected));
+        assert!(listed.items.iter().all(|m| m.data.status == MovementStatus::Confirmed));
+        let window = MovementFilter { since: Some(today - chrono::Days::new(2)), until: Some(today), ..every };
+        let listed = store.list_movements(&account.id, window, page).await.unwrap().items;
+        let awkward_in_window: Vec<_> = listed.iter().filter(|m| m.data.bank_id.starts_with("awkward-")).collect();
+        assert_eq!(awkward_in_window.len(), 8, "days 1 and 2 of the awkward ones");
     }
 }
