@@ -212,16 +212,48 @@ pub struct Cooldowns {
 impl Cooldowns {
     /// When a link whose last success was of `kind` at `at` may be refreshed again.
     pub fn next_allowed(self, kind: RefreshType, at: Timestamp) -> Timestamp {
-        at.plus_millis(match kind {
+        at.plus_millis(self.of(kind))
+    }
+
+    /// The same rule seen from a create at `now`: a last success of `kind` blocks it exactly
+    /// when it finished after the returned time (`now < next_allowed(kind, at)` if and only
+    /// if `at > blocks_after(kind, now)`). The store checks this form inside the create's
+    /// insert, where the time of the last success is not known in advance.
+    pub fn blocks_after(self, kind: RefreshType, now: Timestamp) -> Timestamp {
+        now.plus_millis(self.of(kind).saturating_neg())
+    }
+
+    fn of(self, kind: RefreshType) -> i64 {
+        match kind {
             RefreshType::OnlyLast => self.only_last_millis,
             RefreshType::Historical => self.historical_millis,
-        })
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_after_is_next_allowed_seen_from_the_create() {
+        let c = Cooldowns {
+            only_last_millis: 300_000,
+            historical_millis: 3_600_000,
+        };
+        for kind in [RefreshType::OnlyLast, RefreshType::Historical] {
+            for at in [0, 1_000, 299_999, 300_000, 3_599_999, 3_600_000, 3_600_001] {
+                for now in [0, 1_000, 300_000, 301_000, 3_600_000, 3_601_000, 3_601_001] {
+                    let (at, now) = (Timestamp::from_millis(at), Timestamp::from_millis(now));
+                    assert_eq!(
+                        now < c.next_allowed(kind, at),
+                        at > c.blocks_after(kind, now),
+                        "{kind:?} success at {at:?}, create at {now:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn cooldown_depends_on_the_last_success_kind() {

@@ -99,26 +99,49 @@ pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
 
 /// The three writes of a create, in one numbering of parameters: `$1` id, `$2` organization,
 /// `$3` mode, `$4` link, `$5` refresh type, `$6` forced result, `$7` widget token hash, `$8`
-/// sealed widget token, `$9` MFA kind, `$10` now, `$11` deadline, `$12` refresh number, `$13`
-/// fetch day. Every statement is bound with all thirteen (`bind_create`): SQLite's script
-/// shares them, and PostgreSQL accepts parameters a statement does not use, since sqlx
-/// declares each one's type. The first ends with `RETURNING`, followed by `INTENT_COLUMNS`.
+/// sealed widget token, `$9` MFA kind, `$10` now, `$11` deadline, `$12` fetch day, and for the
+/// cooldown `$13` `'historical'` as stored, `$14` and `$15` the times after which a last
+/// success of `historical` and of `only_last` blocks the create ([`Cooldowns::blocks_after`]).
+/// Every statement is bound with all fifteen (`bind_create`): SQLite's script shares them, and
+/// PostgreSQL accepts parameters a statement does not use, since sqlx declares each one's type.
+///
+/// The rules on create are part of the intent's insert: it inserts nothing while another
+/// intent of the link is in progress or the link is cooling down, and the job and the link's
+/// status are written only if the intent was. So a create is one round trip to SQLite's
+/// writer; only a refused one asks [`RULES`] why. The first statement ends with `RETURNING`,
+/// followed by `INTENT_COLUMNS`.
 const CREATE_WRITES: [&str; 3] = [
     "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
         forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
         created_at, deadline_at, refresh_number, fetch_day)
-     VALUES ($1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11, $12, $13)
+     SELECT $1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11,
+        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) + 1, $12
+     WHERE NOT EXISTS (SELECT 1 FROM refresh_intents WHERE link_id = $4 AND status = 'created')
+       AND NOT EXISTS (SELECT 1 FROM (SELECT s.refresh_type, s.finished_at {LAST_SUCCESS}) last
+           WHERE last.finished_at > CASE last.refresh_type WHEN $13 THEN $14 ELSE $15 END)
      RETURNING ",
     "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
-     VALUES ($1, 'ready', $10, 0, $10)",
-    "UPDATE links SET refresh_status = 'refreshing' WHERE id = $4",
+     SELECT $1, 'ready', $10, 0, $10 WHERE EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1)",
+    "UPDATE links SET refresh_status = 'refreshing'
+     WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1)",
 ];
 
-/// `sql` (one or more of [`CREATE_WRITES`]) with the create's parameters.
+/// The last success that counts for the cooldown (a forced result does not), of link `$4`.
+const LAST_SUCCESS: &str = "FROM refresh_intents s
+    WHERE s.link_id = $4 AND s.status = 'succeeded' AND s.forced_result IS NULL
+    ORDER BY s.finished_at DESC LIMIT 1";
+
+/// Why a create was refused: how many intents of link `$4` are in progress, and the kind and
+/// finish time of its last success.
+const RULES: &str = "SELECT COALESCE(SUM(CASE WHEN status = 'created' THEN 1 ELSE 0 END), 0),
+        (SELECT s.refresh_type {LAST_SUCCESS}), (SELECT s.finished_at {LAST_SUCCESS})
+    FROM refresh_intents WHERE link_id = $4";
+
+/// `sql` (one or more of [`CREATE_WRITES`], or [`RULES`]) with the create's parameters.
 fn bind_create<'q>(
     sql: &'q str,
     new: &'q NewRefreshIntent,
-    refresh_number: i64,
+    cooldowns: Cooldowns,
     fetch_day: Timestamp,
 ) -> super::rows::AnyQuery<'q> {
     sqlx::query(sql)
@@ -133,8 +156,18 @@ fn bind_create<'q>(
         .bind(new.mfa.map(MfaMethod::as_str))
         .bind(new.now.millis())
         .bind(new.deadline.millis())
-        .bind(refresh_number)
         .bind(fetch_day.millis())
+        .bind(RefreshType::Historical.as_str())
+        .bind(
+            cooldowns
+                .blocks_after(RefreshType::Historical, new.now)
+                .millis(),
+        )
+        .bind(
+            cooldowns
+                .blocks_after(RefreshType::OnlyLast, new.now)
+                .millis(),
+        )
 }
 
 /// Checks the rules on create and writes the intent, its job and the link's refresh status on
@@ -145,43 +178,20 @@ pub(super) async fn insert_intent(
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
 ) -> Result<RefreshIntent, CreateRefreshError> {
-    // Everything the rules need about the link's intents, in one round trip: how many are in
-    // progress, how many there were, and the last success that counts for the cooldown.
-    const LAST_SUCCESS: &str = "FROM refresh_intents s
-        WHERE s.link_id = $1 AND s.status = 'succeeded' AND s.forced_result IS NULL
-        ORDER BY s.finished_at DESC LIMIT 1";
-    let (in_progress, earlier, last_kind, last_finished): (i64, i64, Option<String>, Option<i64>) =
-        sqlx::query_as(&format!(
-            "SELECT COALESCE(SUM(CASE WHEN status = 'created' THEN 1 ELSE 0 END), 0),
-                    COUNT(*),
-                    (SELECT s.refresh_type {LAST_SUCCESS}),
-                    (SELECT s.finished_at {LAST_SUCCESS})
-             FROM refresh_intents WHERE link_id = $1"
-        ))
-        .bind(new.link_id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-    if in_progress > 0 {
-        return Err(CreateRefreshError::InProgress);
-    }
-    if let (Some(kind), Some(finished)) = (last_kind, last_finished) {
-        let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
-        let allowed = cooldowns.next_allowed(kind, Timestamp::from_millis(finished));
-        if new.now < allowed {
-            return Err(CreateRefreshError::Cooldown(allowed));
-        }
-    }
-    // `earlier` is the bank's view of "how many times was this link refreshed before", fixed
-    // now so a retried job asks the same question.
+    // The bank's view of "which refresh of this link is this" is fixed with the day now, so a
+    // retried job asks the same question.
     let fetch_day = Timestamp::start_of(
         chrono::DateTime::from_timestamp_millis(new.now.millis())
             .unwrap_or_default()
             .date_naive(),
     );
-    let bind = |sql| bind_create(sql, new, earlier + 1, fetch_day);
+    let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
     let [intent_sql, job_sql, link_sql] = CREATE_WRITES;
-    let intent_sql = format!("{intent_sql}{INTENT_COLUMNS}");
-    let intent = if super::is_sqlite(conn) {
+    let intent_sql = format!(
+        "{}{INTENT_COLUMNS}",
+        intent_sql.replace("{LAST_SUCCESS}", LAST_SUCCESS)
+    );
+    let created = if super::is_sqlite(conn) {
         // One round trip to SQLite's writer thread instead of five: the writes run as one
         // script (its numbered parameters are shared by all its statements) in a savepoint of
         // their own, so a failure leaves none of them in the caller's transaction. Each round
@@ -192,7 +202,7 @@ pub(super) async fn insert_intent(
              RELEASE create_intent"
         );
         match bind(&script).fetch_all(&mut *conn).await {
-            Ok(mut rows) if rows.len() == 1 => rows.remove(0),
+            Ok(mut rows) if rows.len() <= 1 => rows.pop(),
             outcome => {
                 sqlx::query("ROLLBACK TO create_intent; RELEASE create_intent")
                     .execute(&mut *conn)
@@ -204,12 +214,46 @@ pub(super) async fn insert_intent(
             }
         }
     } else {
-        let intent = bind(&intent_sql).fetch_one(&mut *conn).await?;
-        bind(job_sql).execute(&mut *conn).await?;
-        bind(link_sql).execute(&mut *conn).await?;
+        let intent = bind(&intent_sql).fetch_optional(&mut *conn).await?;
+        if intent.is_some() {
+            bind(job_sql).execute(&mut *conn).await?;
+            bind(link_sql).execute(&mut *conn).await?;
+        }
         intent
     };
-    Ok(intent_from_row(&intent)?)
+    match created {
+        Some(row) => Ok(intent_from_row(&row)?),
+        None => Err(refusal(conn, new, cooldowns, fetch_day)
+            .await
+            .unwrap_or_else(CreateRefreshError::Store)),
+    }
+}
+
+/// Which rule refused a create whose insert wrote nothing (read in the same transaction, so
+/// it sees what the insert saw).
+async fn refusal(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewRefreshIntent,
+    cooldowns: Cooldowns,
+    fetch_day: Timestamp,
+) -> anyhow::Result<CreateRefreshError> {
+    let rules = RULES.replace("{LAST_SUCCESS}", LAST_SUCCESS);
+    let row = bind_create(&rules, new, cooldowns, fetch_day)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (in_progress, last_kind, last_finished): (i64, Option<String>, Option<i64>) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if in_progress > 0 {
+        return Ok(CreateRefreshError::InProgress);
+    }
+    if let (Some(kind), Some(finished)) = (last_kind, last_finished) {
+        let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
+        let allowed = cooldowns.next_allowed(kind, Timestamp::from_millis(finished));
+        if new.now < allowed {
+            return Ok(CreateRefreshError::Cooldown(allowed));
+        }
+    }
+    anyhow::bail!("a create inserted nothing, and no rule refuses it")
 }
 
 impl Store {

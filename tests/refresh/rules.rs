@@ -1,4 +1,5 @@
-//! Rules on create: one in progress per link (under a race), cooldown, retry after failure,
+//! Rules on create: one in progress per link (under a race), cooldown (by the last success's
+//! kind), retry after failure,
 //! inactive links, bad input; forced outcomes; get and list.
 
 use reqwest::{Method, StatusCode};
@@ -64,6 +65,29 @@ both_backends! {
         let first = create_ok(&app, &token).await;
         wait_final(&app, &token, first["id"].as_str().unwrap()).await;
         assert_eq!(create(&app, json!({"link_token": token})).await.0, StatusCode::CREATED, "no cooldown configured");
+    }
+
+    async fn the_cooldown_is_the_last_success_kinds(app: TestApp) {
+        // No cooldown after `only_last`, the default hour after `historical`: which one
+        // applies depends on the kind of the last success, not of the new create.
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::start_with(backend, |c| c.cooldown_only_last_secs = 0).await.unwrap();
+        let (_, token) = cl_link(&app, "jonsnow").await;
+        let (status, historical) = create(&app, json!({"link_token": token, "refresh_type": "historical"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{historical}");
+        assert_eq!(wait_final(&app, &token, historical["id"].as_str().unwrap()).await["status"], "succeeded");
+        for kind in ["only_last", "historical"] {
+            let (status, body) = create(&app, json!({"link_token": token, "refresh_type": kind})).await;
+            assert_error(status, &body, 429, "rate_limit_exceeded");
+            assert!(body["error"]["retry_after_seconds"].as_i64().unwrap() > 3000, "about an hour: {body}");
+        }
+
+        let (_, other) = cl_link(&app, "jonsnow").await;
+        let first = create_ok(&app, &other).await;
+        wait_final(&app, &other, first["id"].as_str().unwrap()).await;
+        let (status, body) = create(&app, json!({"link_token": other, "refresh_type": "historical"})).await;
+        assert_eq!(status, StatusCode::CREATED, "an only_last success leaves no cooldown: {body}");
     }
 
     async fn forced_outcomes_in_test_mode(app: TestApp) {
