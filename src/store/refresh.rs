@@ -178,8 +178,8 @@ pub(super) async fn insert_intent(
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
 ) -> Result<RefreshIntent, CreateRefreshError> {
-    // The bank's view of "which refresh of this link is this" is fixed with the day now, so a
-    // retried job asks the same question.
+    // What the bank will be asked about is fixed now, so a retried job asks the same
+    // question: the day here, and in the insert which refresh of the link this is.
     let fetch_day = Timestamp::start_of(
         chrono::DateTime::from_timestamp_millis(new.now.millis())
             .unwrap_or_default()
