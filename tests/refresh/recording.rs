@@ -5,7 +5,8 @@
 use refresco::config::Role;
 use refresco::domain::*;
 use refresco::store::{
-    AccountFetch, FetchedMovements, MovementFilter, PageRequest, RecordedRefresh, RefreshOutcome,
+    AccountFetch, ClaimedJob, FetchedMovements, MovementFilter, PageRequest, RecordedRefresh,
+    RefreshOutcome,
 };
 
 use crate::both_backends;
@@ -96,22 +97,45 @@ async fn list_all(
     all
 }
 
+/// `app` restarted without workers, a sandbox link, and a refresh of it whose job the test
+/// has claimed: the test then records the refresh itself, with what it wants the bank to say.
+async fn claimed_refresh(app: TestApp) -> (TestApp, LinkId, ClaimedJob) {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::start_with(backend, |c| c.role = Role::Api)
+        .await
+        .unwrap();
+    let (link, token) = app.create_link("41614850-3").await;
+    let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+    let (status, _) = into_json(
+        app.request(
+            reqwest::Method::POST,
+            "/v1/refresh_intents",
+            Some(&app.keys.secret_key),
+            Some(serde_json::json!({"link_token": token})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    let job = app
+        .state
+        .store
+        .claim_jobs("t", "lease", 1, 60_000)
+        .await
+        .unwrap()
+        .remove(0);
+    (app, link_id, job)
+}
+
 both_backends! {
     async fn accounts_the_bank_adds_and_drops_are_recorded(app: TestApp) {
-        let backend = app.backend;
-        drop(app);
-        let app = TestApp::start_with(backend, |c| c.role = Role::Api).await.unwrap();
-        let (link, token) = app.create_link("41614850-3").await;
-        let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+        let (app, link_id, job) = claimed_refresh(app).await;
         let store = &app.state.store;
         let page = PageRequest { page: 1, per_page: 300 };
         let before = store.list_accounts(&link_id, page).await.unwrap().items;
         assert!(before.len() >= 2, "the sandbox user has several accounts");
 
-        let (status, _) = into_json(app.request(reqwest::Method::POST, "/v1/refresh_intents",
-            Some(&app.keys.secret_key), Some(serde_json::json!({"link_token": token}))).await).await;
-        assert_eq!(status, reqwest::StatusCode::CREATED);
-        let job = store.claim_jobs("t", "lease", 1, 60_000).await.unwrap().remove(0);
 
         // The bank lists the first account (renamed) and a new one; the others are gone.
         let mut kept = before[0].data.clone();
@@ -161,11 +185,7 @@ both_backends! {
     }
 
     async fn movements_read_back_exactly_as_recorded(app: TestApp) {
-        let backend = app.backend;
-        drop(app);
-        let app = TestApp::start_with(backend, |c| c.role = Role::Api).await.unwrap();
-        let (link, token) = app.create_link("41614850-3").await;
-        let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+        let (app, link_id, job) = claimed_refresh(app).await;
         let store = &app.state.store;
         let page = PageRequest { page: 1, per_page: 300 };
         let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
@@ -174,10 +194,6 @@ both_backends! {
         let before = list_all(store, &account.id, every, 300).await;
         let before_confirmed = store.list_movements(&account.id, confirmed, page).await.unwrap().total;
 
-        let (status, _) = into_json(app.request(reqwest::Method::POST, "/v1/refresh_intents",
-            Some(&app.keys.secret_key), Some(serde_json::json!({"link_token": token}))).await).await;
-        assert_eq!(status, reqwest::StatusCode::CREATED);
-        let job = store.claim_jobs("t", "lease", 1, 60_000).await.unwrap().remove(0);
         let today = chrono::Utc::now().date_naive();
         let recorded = awkward_movements(today);
         // The window is the awkward days: what was stored on them is removed by this fetch.
