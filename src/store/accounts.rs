@@ -90,62 +90,110 @@ impl LinkAccounts {
         Ok(())
     }
 
-    /// Updates an account by the bank's identity, or adds it after the others; returns it as
-    /// stored now.
-    pub(super) async fn upsert(
+    /// Updates each fetched account by the bank's identity, adding the ones not stored yet
+    /// after the others; returns them as stored now, in the order given. One `UPDATE` for all
+    /// of them (each statement is a round trip to SQLite's one writer), plus an `INSERT` for
+    /// each account the link did not have.
+    pub(super) async fn upsert_all(
         &mut self,
         conn: &mut AnyConnection,
         link_id: &LinkId,
-        account: &AccountData,
-        status: RefreshStatus,
-        refreshed_at: Option<i64>,
-        next_refresh: Option<Timestamp>,
-    ) -> anyhow::Result<Account> {
-        let existing = self
-            .stored
-            .iter()
-            .find(|(_, bank_id, _)| *bank_id == account.bank_id)
-            .map(|(id, _, _)| AccountId::from_trusted(id.clone()));
-        let id = match existing {
-            Some(id) => id,
-            None => {
-                let id = AccountId::generate();
-                sqlx::query(
-                    "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name,
-                        number, holder_id, holder_name, account_type, currency,
-                        balance_available, balance_current, balance_limit, refresh_status,
-                        removed_from_link, created_at)
-                     VALUES ($1, $2, $3, $4, '', '', '', '', '', '', '', 0, 0, 0, $5, 0, $6)",
-                )
-                .bind(id.as_str())
-                .bind(link_id.as_str())
-                .bind(&account.bank_id)
-                .bind(self.next_position)
-                .bind(status.as_str())
-                .bind(Timestamp::now().millis())
-                .execute(&mut *conn)
-                .await?;
-                self.next_position += 1;
-                self.stored
-                    .push((id.to_string(), account.bank_id.clone(), true));
-                id
+        fetched: &[AccountUpdate<'_>],
+    ) -> anyhow::Result<Vec<Account>> {
+        let mut ids = Vec::with_capacity(fetched.len());
+        for update in fetched {
+            let existing = self
+                .stored
+                .iter()
+                .find(|(_, bank_id, _)| *bank_id == update.data.bank_id)
+                .map(|(id, _, _)| AccountId::from_trusted(id.clone()));
+            ids.push(match existing {
+                Some(id) => id,
+                None => self.insert_placeholder(conn, link_id, update).await?,
+            });
+        }
+        let mut stored = std::collections::HashMap::with_capacity(fetched.len());
+        let style = super::ParamStyle::of(conn);
+        let rows: Vec<(&AccountId, &AccountUpdate)> = ids.iter().zip(fetched).collect();
+        for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+            let sql = format!(
+                "UPDATE accounts SET name = v.column2, official_name = v.column3,
+                     number = v.column4, holder_id = v.column5, holder_name = v.column6,
+                     account_type = v.column7, currency = v.column8,
+                     balance_available = v.column9, balance_current = v.column10,
+                     balance_limit = v.column11, refresh_status = v.column12,
+                     refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
+                     next_refresh = COALESCE(v.column14, accounts.next_refresh),
+                     removed_from_link = 0
+                 FROM (VALUES {}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}",
+                style.rows(chunk.len(), 14)
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, update) in chunk {
+                query = bind_account_data(query.bind(id.as_str()), update.data)
+                    .bind(update.status.as_str())
+                    .bind(update.refreshed_at)
+                    .bind(update.next_refresh.map(Timestamp::millis));
             }
-        };
-        let query = sqlx::query(
-            "UPDATE accounts SET name = $1, official_name = $2, number = $3, holder_id = $4,
-                 holder_name = $5, account_type = $6, currency = $7, balance_available = $8,
-                 balance_current = $9, balance_limit = $10, refresh_status = $11,
-                 refreshed_at = COALESCE($12, refreshed_at),
-                 next_refresh = COALESCE($13, next_refresh), removed_from_link = 0
-             WHERE id = $14 RETURNING *",
-        );
-        let row = bind_account_data(query, account)
-            .bind(status.as_str())
-            .bind(refreshed_at)
-            .bind(next_refresh.map(Timestamp::millis))
-            .bind(id.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        account_from_row(&row)
+            for row in query.fetch_all(&mut *conn).await? {
+                let account = account_from_row(&row)?;
+                stored.insert(account.id.to_string(), account);
+            }
+        }
+        ids.iter()
+            .map(|id| {
+                stored
+                    .remove(id.as_str())
+                    .ok_or_else(|| anyhow::anyhow!("account {id} was not updated"))
+            })
+            .collect()
     }
+
+    /// Adds an account the link did not have, after the others, with its bank data still
+    /// empty (the update that follows fills it in).
+    async fn insert_placeholder(
+        &mut self,
+        conn: &mut AnyConnection,
+        link_id: &LinkId,
+        update: &AccountUpdate<'_>,
+    ) -> anyhow::Result<AccountId> {
+        let id = AccountId::generate();
+        sqlx::query(
+            "INSERT INTO accounts (id, link_id, bank_id, position, name, official_name,
+                number, holder_id, holder_name, account_type, currency,
+                balance_available, balance_current, balance_limit, refresh_status,
+                removed_from_link, created_at)
+             VALUES ($1, $2, $3, $4, '', '', '', '', '', '', '', 0, 0, 0, $5, 0, $6)",
+        )
+        .bind(id.as_str())
+        .bind(link_id.as_str())
+        .bind(&update.data.bank_id)
+        .bind(self.next_position)
+        .bind(update.status.as_str())
+        .bind(Timestamp::now().millis())
+        .execute(&mut *conn)
+        .await?;
+        self.next_position += 1;
+        self.stored
+            .push((id.to_string(), update.data.bank_id.clone(), true));
+        Ok(id)
+    }
+}
+
+/// An account row's columns, named (SQLite's `RETURNING` takes no `accounts.*`, and a bare `*`
+/// after `FROM (VALUES …)` would bring PostgreSQL's `column1…` too).
+const ACCOUNT_COLUMNS: &str = "id, link_id, bank_id, position, name, official_name, number,
+    holder_id, holder_name, account_type, currency, balance_available, balance_current,
+    balance_limit, refreshed_at, refresh_status, next_refresh, removed_from_link, created_at";
+
+/// What a recording writes on one fetched account.
+pub(super) struct AccountUpdate<'a> {
+    /// The bank's data.
+    pub(super) data: &'a AccountData,
+    /// Its refresh status after this refresh.
+    pub(super) status: RefreshStatus,
+    /// When it was refreshed (only when it was).
+    pub(super) refreshed_at: Option<i64>,
+    /// When it will be refreshed next (only when it was refreshed).
+    pub(super) next_refresh: Option<Timestamp>,
 }

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use sqlx::AnyConnection;
 
-use super::accounts::LinkAccounts;
+use super::accounts::{AccountUpdate, LinkAccounts};
 use super::jobs::ClaimedJob;
 use super::links::LINK_COLUMNS;
 use super::movements::apply_movements;
@@ -174,21 +174,19 @@ impl Recording {
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
                 known.mark_unlisted_removed(&mut *conn, &listed).await?;
-                let mut accounts = Vec::with_capacity(fetches.len());
-                for fetch in fetches {
-                    let ok = fetch.movements.is_ok();
-                    let account = known
-                        .upsert(
-                            &mut *conn,
-                            link_id,
-                            &fetch.account,
-                            account_status(ok),
-                            ok.then_some(now),
-                            outcome.next_refresh.filter(|_| ok),
-                        )
-                        .await?;
-                    accounts.push(account);
-                }
+                let updates: Vec<AccountUpdate> = fetches
+                    .iter()
+                    .map(|fetch| {
+                        let ok = fetch.movements.is_ok();
+                        AccountUpdate {
+                            data: &fetch.account,
+                            status: account_status(ok),
+                            refreshed_at: ok.then_some(now),
+                            next_refresh: outcome.next_refresh.filter(|_| ok),
+                        }
+                    })
+                    .collect();
+                let accounts = known.upsert_all(&mut *conn, link_id, &updates).await?;
                 let answered: Vec<(&AccountId, &FetchedMovements)> = accounts
                     .iter()
                     .zip(fetches)
