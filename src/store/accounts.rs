@@ -3,7 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::rows::{account_from_row, bind_account_data};
-use super::{PageRequest, Paged, Store};
+use super::{write_rows, PageRequest, Paged, Store};
 use crate::domain::{Account, AccountData, AccountId, LinkId, RefreshStatus, Timestamp};
 
 impl Store {
@@ -112,33 +112,29 @@ impl LinkAccounts {
                 None => self.insert_placeholder(conn, link_id, update).await?,
             });
         }
-        let mut stored = std::collections::HashMap::with_capacity(fetched.len());
-        let style = super::ParamStyle::of(conn);
         let rows: Vec<(&AccountId, &AccountUpdate)> = ids.iter().zip(fetched).collect();
-        for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-            let sql = format!(
-                "UPDATE accounts SET name = v.column2, official_name = v.column3,
-                     number = v.column4, holder_id = v.column5, holder_name = v.column6,
-                     account_type = v.column7, currency = v.column8,
-                     balance_available = v.column9, balance_current = v.column10,
-                     balance_limit = v.column11, refresh_status = v.column12,
-                     refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
-                     next_refresh = COALESCE(v.column14, accounts.next_refresh),
-                     removed_from_link = 0
-                 FROM (VALUES {}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}",
-                style.rows(chunk.len(), 14)
-            );
-            let mut query = sqlx::query(&sql);
-            for (id, update) in chunk {
-                query = bind_account_data(query.bind(id.as_str()), update.data)
-                    .bind(update.status.as_str())
-                    .bind(update.refreshed_at)
-                    .bind(update.next_refresh.map(Timestamp::millis));
-            }
-            for row in query.fetch_all(&mut *conn).await? {
-                let account = account_from_row(&row)?;
-                stored.insert(account.id.to_string(), account);
-            }
+        let statement = format!(
+            "UPDATE accounts SET name = v.column2, official_name = v.column3,
+                 number = v.column4, holder_id = v.column5, holder_name = v.column6,
+                 account_type = v.column7, currency = v.column8,
+                 balance_available = v.column9, balance_current = v.column10,
+                 balance_limit = v.column11, refresh_status = v.column12,
+                 refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
+                 next_refresh = COALESCE(v.column14, accounts.next_refresh),
+                 removed_from_link = 0
+             FROM (VALUES {{rows}}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let returned = write_rows(conn, &statement, 14, &rows, |query, (id, update)| {
+            bind_account_data(query.bind(id.as_str()), update.data)
+                .bind(update.status.as_str())
+                .bind(update.refreshed_at)
+                .bind(update.next_refresh.map(Timestamp::millis))
+        })
+        .await?;
+        let mut stored = std::collections::HashMap::with_capacity(returned.len());
+        for row in &returned {
+            let account = account_from_row(row)?;
+            stored.insert(account.id.to_string(), account);
         }
         ids.iter()
             .map(|id| {

@@ -192,39 +192,36 @@ impl Store {
         // Each delivery moves on only while its lease is ours: one fenced UPDATE for the
         // whole batch (a statement per delivery was one writer round trip per delivery), and
         // the ids it returns say which were recorded.
-        let mut fenced: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let style = super::ParamStyle::of(&tx);
-        for chunk in batch.chunks(super::ROWS_PER_INSERT) {
-            let sql = format!(
-                "UPDATE webhook_deliveries SET state = v.column2, attempts = attempts + 1,
-                     next_attempt_at = v.column3, finished_at = v.column4, lease_token = NULL,
-                     lease_expires_at = NULL
-                 FROM (VALUES {}) AS v
-                 WHERE webhook_deliveries.id = v.column1
-                   AND webhook_deliveries.lease_token = v.column5
-                   AND webhook_deliveries.state = 'pending'
-                 RETURNING webhook_deliveries.id",
-                style.rows(chunk.len(), 5)
-            );
-            let mut update = sqlx::query_scalar::<_, String>(&sql);
-            for &(delivery, attempt, next) in chunk {
-                let now = attempt.attempted_at.millis();
-                let (state, next_at, finished) = match next {
-                    AfterAttempt::Delivered => ("delivered", now, Some(now)),
-                    AfterAttempt::RetryAt(at) => ("pending", at.millis(), None),
-                    AfterAttempt::GiveUp | AfterAttempt::DisableEndpoint(_) => {
-                        ("failed", now, Some(now))
-                    }
-                };
-                update = update
-                    .bind(delivery.id.as_str())
-                    .bind(state)
-                    .bind(next_at)
-                    .bind(finished)
-                    .bind(&delivery.lease_token);
-            }
-            fenced.extend(update.fetch_all(&mut *tx).await?);
-        }
+        let statement = "UPDATE webhook_deliveries SET state = v.column2,
+                 attempts = attempts + 1, next_attempt_at = v.column3, finished_at = v.column4,
+                 lease_token = NULL, lease_expires_at = NULL
+             FROM (VALUES {rows}) AS v
+             WHERE webhook_deliveries.id = v.column1
+               AND webhook_deliveries.lease_token = v.column5
+               AND webhook_deliveries.state = 'pending'
+             RETURNING webhook_deliveries.id";
+        let returned = super::write_rows(&mut tx, statement, 5, batch, |query, row| {
+            let (delivery, attempt, next) = *row;
+            let now = attempt.attempted_at.millis();
+            let (state, next_at, finished) = match next {
+                AfterAttempt::Delivered => ("delivered", now, Some(now)),
+                AfterAttempt::RetryAt(at) => ("pending", at.millis(), None),
+                AfterAttempt::GiveUp | AfterAttempt::DisableEndpoint(_) => {
+                    ("failed", now, Some(now))
+                }
+            };
+            query
+                .bind(delivery.id.as_str())
+                .bind(state)
+                .bind(next_at)
+                .bind(finished)
+                .bind(&delivery.lease_token)
+        })
+        .await?;
+        let fenced = returned
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<std::collections::HashSet<String>, _>>()?;
         let mut recorded = Vec::with_capacity(batch.len());
         let mut endpoints: Vec<(&str, EndpointEffect)> = Vec::new();
         for &(delivery, attempt, next) in batch {

@@ -225,7 +225,7 @@ fn pool_options(max: u32) -> AnyPoolOptions {
 const ROWS_PER_INSERT: usize = 256;
 
 /// Runs `statement` once per [`ROWS_PER_INSERT`] rows, with `{rows}` in it standing for
-/// that many tuples of `width` numbered parameters, which `bind` fills one row at a time.
+/// that many tuples of `width` parameters, which `bind` fills one row at a time.
 async fn insert_rows<T>(
     conn: &mut sqlx::AnyConnection,
     statement: &str,
@@ -233,16 +233,30 @@ async fn insert_rows<T>(
     rows: &[T],
     bind: impl for<'q> Fn(rows::AnyQuery<'q>, &'q T) -> rows::AnyQuery<'q>,
 ) -> anyhow::Result<()> {
+    write_rows(conn, statement, width, rows, bind).await?;
+    Ok(())
+}
+
+/// [`insert_rows`] for statements that return rows (`INSERT … RETURNING`, `UPDATE … FROM
+/// (VALUES {rows}) … RETURNING`): every row they return, chunk after chunk.
+async fn write_rows<T>(
+    conn: &mut sqlx::AnyConnection,
+    statement: &str,
+    width: usize,
+    rows: &[T],
+    bind: impl for<'q> Fn(rows::AnyQuery<'q>, &'q T) -> rows::AnyQuery<'q>,
+) -> anyhow::Result<Vec<sqlx::any::AnyRow>> {
     let style = ParamStyle::of(conn);
+    let mut returned = Vec::new();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = statement.replace("{rows}", &style.rows(chunk.len(), width));
         let mut query = sqlx::query(&sql);
         for row in chunk {
             query = bind(query, row);
         }
-        query.execute(&mut *conn).await?;
+        returned.extend(query.fetch_all(&mut *conn).await?);
     }
-    Ok(())
+    Ok(returned)
 }
 
 /// Whether `conn` is a SQLite connection (for the few statements written per engine).
