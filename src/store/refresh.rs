@@ -137,6 +137,28 @@ const RULES: &str = "SELECT COALESCE(SUM(CASE WHEN status = 'created' THEN 1 ELS
         (SELECT s.refresh_type {LAST_SUCCESS}), (SELECT s.finished_at {LAST_SUCCESS})
     FROM refresh_intents WHERE link_id = $4";
 
+/// The create's statements, put together once rather than at every create: the intent's
+/// insert with [`LAST_SUCCESS`] and `INTENT_COLUMNS` filled in, SQLite's script of all three
+/// writes (see `insert_intent`), and [`RULES`].
+struct CreateSql {
+    intent: String,
+    script: String,
+    rules: String,
+}
+
+static CREATE_SQL: std::sync::LazyLock<CreateSql> = std::sync::LazyLock::new(|| {
+    let [intent, job, link] = CREATE_WRITES;
+    let intent = format!(
+        "{}{INTENT_COLUMNS}",
+        intent.replace("{LAST_SUCCESS}", LAST_SUCCESS)
+    );
+    CreateSql {
+        script: format!("SAVEPOINT create_intent; {intent}; {job}; {link}; RELEASE create_intent"),
+        intent,
+        rules: RULES.replace("{LAST_SUCCESS}", LAST_SUCCESS),
+    }
+});
+
 /// `sql` (one or more of [`CREATE_WRITES`], or [`RULES`]) with the create's parameters.
 fn bind_create<'q>(
     sql: &'q str,
@@ -186,22 +208,14 @@ pub(super) async fn insert_intent(
             .date_naive(),
     );
     let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
-    let [intent_sql, job_sql, link_sql] = CREATE_WRITES;
-    let intent_sql = format!(
-        "{}{INTENT_COLUMNS}",
-        intent_sql.replace("{LAST_SUCCESS}", LAST_SUCCESS)
-    );
+    let sql = &*CREATE_SQL;
     let created = if super::is_sqlite(conn) {
         // One round trip to SQLite's writer thread instead of five: the writes run as one
         // script (its numbered parameters are shared by all its statements) in a savepoint of
         // their own, so a failure leaves none of them in the caller's transaction. Each round
         // trip wakes the writer thread and then the caller's task; a profile of S1 showed
         // those wake-ups as the largest cost of a create.
-        let script = format!(
-            "SAVEPOINT create_intent; {intent_sql}; {job_sql}; {link_sql}; \
-             RELEASE create_intent"
-        );
-        match bind(&script).fetch_all(&mut *conn).await {
+        match bind(&sql.script).fetch_all(&mut *conn).await {
             Ok(mut rows) if rows.len() <= 1 => rows.pop(),
             outcome => {
                 sqlx::query("ROLLBACK TO create_intent; RELEASE create_intent")
@@ -214,10 +228,11 @@ pub(super) async fn insert_intent(
             }
         }
     } else {
-        let intent = bind(&intent_sql).fetch_optional(&mut *conn).await?;
+        let [_, job, link] = CREATE_WRITES;
+        let intent = bind(&sql.intent).fetch_optional(&mut *conn).await?;
         if intent.is_some() {
-            bind(job_sql).execute(&mut *conn).await?;
-            bind(link_sql).execute(&mut *conn).await?;
+            bind(job).execute(&mut *conn).await?;
+            bind(link).execute(&mut *conn).await?;
         }
         intent
     };
@@ -237,8 +252,7 @@ async fn refusal(
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
 ) -> anyhow::Result<CreateRefreshError> {
-    let rules = RULES.replace("{LAST_SUCCESS}", LAST_SUCCESS);
-    let row = bind_create(&rules, new, cooldowns, fetch_day)
+    let row = bind_create(&CREATE_SQL.rules, new, cooldowns, fetch_day)
         .fetch_one(&mut *conn)
         .await?;
     let (in_progress, last_kind, last_finished): (i64, Option<String>, Option<i64>) =
