@@ -73,6 +73,19 @@ pub async fn attempts(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
     list
 }
 
+/// The attempts of an endpoint, oldest first, once there are at least `count`: a receiver
+/// has a request before the server records how it went. Fails after 30 s.
+pub async fn attempts_at_least(app: &TestApp, endpoint_id: &str, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let log = attempts(app, endpoint_id).await;
+        if log.len() >= count || std::time::Instant::now() > deadline {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Creates a Chilean sandbox link with `password` and runs one refresh to its end.
 pub async fn refreshed_link(app: &TestApp, password: &str) -> (Value, String, Value) {
     let (link, token) = app.create_link_with_mfa(password, "123456").await;
