@@ -262,7 +262,7 @@ pub async fn list_events(
     Query(page): Query<PageQuery>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<EventOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let request = page.validate()?;
     let event_type = match query.event_type.as_deref().filter(|t| !t.is_empty()) {
         None => None,

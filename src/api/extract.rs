@@ -22,29 +22,34 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     (!key.is_empty()).then_some(key)
 }
 
+/// The presented key when it has the shape of one of ours: junk never reaches the database.
+fn shaped_key(headers: &HeaderMap) -> Option<&str> {
+    let key = presented_key(headers)?;
+    let shaped = ["sk_test_", "sk_live_", "pk_test_", "pk_live_"]
+        .iter()
+        .any(|p| key.starts_with(p))
+        && key.len() <= 128;
+    shaped.then_some(key)
+}
+
+/// The prefix must agree with what the key was issued as (defence in depth).
+fn issued_as(key: &str, principal: &Principal) -> bool {
+    key.starts_with(principal.kind.prefix()) && key[3..].starts_with(principal.mode.as_str())
+}
+
 /// Authenticates the request's key, of either kind. `None` when there is no valid key.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, ApiError> {
-    let Some(key) = presented_key(headers) else {
+    let Some(key) = shaped_key(headers) else {
         return Ok(None);
     };
-    // Cheap shape check first: junk never reaches the database.
-    let shaped = ["sk_test_", "sk_live_", "pk_test_", "pk_live_"]
-        .iter()
-        .any(|p| key.starts_with(p))
-        && key.len() <= 128;
-    if !shaped {
-        return Ok(None);
-    }
     let principal = state
         .store
         .find_principal(&state.keys.hash_token(key))
         .await?;
-    // The prefix must agree with what the key was issued as (defence in depth).
-    Ok(principal
-        .filter(|p| key.starts_with(p.kind.prefix()) && key[3..].starts_with(p.mode.as_str())))
+    Ok(principal.filter(|p| issued_as(key, p)))
 }
 
 async fn principal_of_kind(
@@ -97,15 +102,31 @@ pub async fn resolve_link_token(
     token: &str,
 ) -> Result<Link, ApiError> {
     let token = LinkToken::parse(token).ok_or_else(ApiError::invalid_link_token)?;
-    let (link, hash) = state
+    resolve_parsed(state, principal, &token).await
+}
+
+async fn resolve_parsed(
+    state: &AppState,
+    principal: &Principal,
+    token: &LinkToken,
+) -> Result<Link, ApiError> {
+    let found = state
         .store
         .link_with_token_hash(&principal.organization_id, principal.mode, token.link_id())
-        .await?
-        .ok_or_else(ApiError::invalid_link_token)?;
-    if !state.keys.verify_token(token.expose(), &hash) {
-        return Err(ApiError::invalid_link_token());
+        .await?;
+    open_link(state, token, found)
+}
+
+/// The link a parsed token opens, given the live link its id names (with its stored hash).
+fn open_link(
+    state: &AppState,
+    token: &LinkToken,
+    found: Option<(Link, String)>,
+) -> Result<Link, ApiError> {
+    match found {
+        Some((link, hash)) if state.keys.verify_token(token.expose(), &hash) => Ok(link),
+        _ => Err(ApiError::invalid_link_token()),
     }
-    Ok(link)
 }
 
 /// The link named by the `link_token` query parameter, for a secret key.
@@ -130,15 +151,42 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let SecretKey(principal) = SecretKey::from_request_parts(parts, state).await?;
-        let query: Query<LinkTokenQuery> = Query::from_request_parts(parts, state).await?;
-        let token = query
-            .0
-            .link_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::missing_param("link_token"))?;
         let state = AppState::from_ref(state);
-        let link = resolve_link_token(&state, &principal, &token).await?;
+        // The errors keep the extractors' order (key, then the token's presence, then the
+        // token), but when no earlier extractor authenticated the key, the key and the link
+        // are read in one statement.
+        let query: Result<Query<LinkTokenQuery>, ApiError> =
+            Query::from_request_parts(parts, &()).await;
+        let token = query.as_ref().ok().and_then(|q| {
+            let text = q.0.link_token.as_deref().filter(|t| !t.is_empty())?;
+            Some(LinkToken::parse(text))
+        });
+        let (principal, found) = match parts.extensions.get::<Principal>() {
+            Some(principal) => (principal.clone(), None),
+            None => {
+                let key = shaped_key(&parts.headers).ok_or_else(ApiError::invalid_api_key)?;
+                let link_id = token
+                    .as_ref()
+                    .and_then(|t| t.as_ref().map(LinkToken::link_id));
+                let (principal, found) = state
+                    .store
+                    .principal_with_link(&state.keys.hash_token(key), link_id)
+                    .await?
+                    .filter(|(p, _)| issued_as(key, p))
+                    .ok_or_else(ApiError::invalid_api_key)?;
+                parts.extensions.insert(principal.clone());
+                (principal, Some(found))
+            }
+        };
+        let principal = check_kind(principal, KeyKind::Secret)?;
+        query?;
+        let token = token
+            .ok_or_else(|| ApiError::missing_param("link_token"))?
+            .ok_or_else(ApiError::invalid_link_token)?;
+        let link = match found {
+            Some(found) => open_link(&state, &token, found)?,
+            None => resolve_parsed(&state, &principal, &token).await?,
+        };
         Ok(LinkScope { principal, link })
     }
 }

@@ -109,7 +109,7 @@ pub async fn list_links(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<LinkOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let request = query.validate()?;
     let page = state
         .store

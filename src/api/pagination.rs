@@ -4,7 +4,6 @@
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use url::form_urlencoded;
 
@@ -65,10 +64,11 @@ pub fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// One page of a list, ready to answer.
-pub struct PageResponse<T> {
-    /// The page's items.
-    pub items: Vec<T>,
+/// One page of a list, ready to answer. The items are serialised when the page is made, so
+/// their wire forms may borrow from the stored items (see [`PageResponse::new`]).
+pub struct PageResponse {
+    /// The page's items as a JSON array, or why they could not be serialised.
+    body: Result<Vec<u8>, ApiError>,
     /// Total across pages.
     pub total: u64,
     /// What was asked.
@@ -79,8 +79,12 @@ pub struct PageResponse<T> {
     pub uri: Uri,
 }
 
-impl<T: Serialize> IntoResponse for PageResponse<T> {
-    fn into_response(self) -> Response {
+impl IntoResponse for PageResponse {
+    fn into_response(mut self) -> Response {
+        let body = match std::mem::replace(&mut self.body, Ok(Vec::new())) {
+            Ok(body) => body,
+            Err(e) => return e.into_response(),
+        };
         let last = last_page(self.total, self.request.per_page);
         let page = self.request.page;
         let mut rels = vec![("first", 1)];
@@ -96,7 +100,14 @@ impl<T: Serialize> IntoResponse for PageResponse<T> {
             .map(|(rel, n)| format!("<{}>; rel=\"{rel}\"", self.page_url(n)))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut response = Json(self.items).into_response();
+        let mut response = (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&link) {
             headers.insert(header::LINK, value);
@@ -109,10 +120,10 @@ impl<T: Serialize> IntoResponse for PageResponse<T> {
     }
 }
 
-impl<T> PageResponse<T> {
+impl PageResponse {
     /// The answer for `page` of a list, each stored item turned into its wire form by
     /// `to_wire`; links point at the configured public URL or the client's `Host`.
-    pub fn new<'a, S>(
+    pub fn new<'a, S, T: Serialize>(
         page: &'a Paged<S>,
         to_wire: impl FnMut(&'a S) -> T,
         request: PageRequest,
@@ -120,8 +131,9 @@ impl<T> PageResponse<T> {
         headers: &HeaderMap,
         uri: Uri,
     ) -> Self {
+        let items: Vec<T> = page.items.iter().map(to_wire).collect();
         Self {
-            items: page.items.iter().map(to_wire).collect(),
+            body: serde_json::to_vec(&items).map_err(|e| ApiError::Internal(e.into())),
             total: page.total,
             request,
             base: base_url(config.public_url.as_deref(), headers),
@@ -153,8 +165,8 @@ mod tests {
     use super::*;
 
     fn links_for(total: u64, page: u32, uri: &str) -> String {
-        let response = PageResponse::<u8> {
-            items: vec![],
+        let response = PageResponse {
+            body: Ok(b"[]".to_vec()),
             total,
             request: PageRequest { page, per_page: 30 },
             base: "http://127.0.0.1:9".into(),

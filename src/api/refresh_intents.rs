@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{resolve_link_token, JsonBody, LinkScope, Query, SecretKey};
+use super::extract::{JsonBody, LinkScope, Query, SecretKey};
 use super::pagination::{PageQuery, PageResponse};
 use super::wire::ErrorBody;
 use super::AppState;
@@ -164,8 +164,8 @@ pub async fn create_refresh_intent(
                 })?,
         ),
     };
-    let link = resolve_link_token(&state, &principal, &token).await?;
-    let created = intents::create(&state, &link, refresh_type, forced).await?;
+    let token = LinkToken::parse(&token).ok_or_else(ApiError::invalid_link_token)?;
+    let created = intents::create(&state, &principal, &token, refresh_type, forced).await?;
     let mut out = RefreshIntentOut::new(&state.keys, &created.intent);
     if let Some(token) = &created.widget_token {
         out.requires_mfa = Some(RequiresMfaOut {
@@ -214,7 +214,7 @@ pub async fn list_refresh_intents(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<RefreshIntentOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let request = query.validate()?;
     let page = state
         .store

@@ -84,7 +84,7 @@ async fn attempts_page(
     page: PageQuery,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<AttemptOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let request = page.validate()?;
     let page = state.store.list_attempts(endpoint, event, request).await?;
     Ok(PageResponse::new(
@@ -109,7 +109,7 @@ pub async fn list_endpoint_attempts(
     Query(page): Query<PageQuery>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<AttemptOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let endpoint = endpoint_of(&state, &principal, &id).await?;
     attempts_page(&state, Some(&endpoint.id), None, page, headers, uri).await
 }
@@ -126,7 +126,7 @@ pub async fn list_event_attempts(
     Query(page): Query<PageQuery>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<AttemptOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let event = event_of(&state, &principal, &id).await?;
     attempts_page(&state, None, Some(&event.id), page, headers, uri).await
 }

@@ -205,7 +205,7 @@ pub async fn list_endpoints(
     Query(page): Query<PageQuery>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<PageResponse<WebhookEndpointOut>, ApiError> {
+) -> Result<PageResponse, ApiError> {
     let request = page.validate()?;
     let page = state
         .store

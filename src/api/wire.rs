@@ -154,56 +154,57 @@ impl LinkOut {
     }
 }
 
-/// The other side of a transfer.
+/// The other side of a transfer. Borrows from the stored movement, as [`MovementOut`] does.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TransferAccountOut {
+pub struct TransferAccountOut<'a> {
     /// Tax id.
-    pub holder_id: Option<String>,
+    pub holder_id: Option<&'a str>,
     /// Name.
-    pub holder_name: Option<String>,
+    pub holder_name: Option<&'a str>,
     /// Account number.
-    pub number: Option<String>,
+    pub number: Option<&'a str>,
     /// Bank.
     pub institution: Option<InstitutionOut>,
 }
 
-impl From<&TransferAccount> for TransferAccountOut {
-    fn from(t: &TransferAccount) -> Self {
+impl<'a> From<&'a TransferAccount> for TransferAccountOut<'a> {
+    fn from(t: &'a TransferAccount) -> Self {
         Self {
-            holder_id: t.holder_id.clone(),
-            holder_name: t.holder_name.clone(),
-            number: t.number.clone(),
+            holder_id: t.holder_id.as_deref(),
+            holder_name: t.holder_name.as_deref(),
+            number: t.number.as_deref(),
             institution: t.institution.as_ref().map(InstitutionOut::from),
         }
     }
 }
 
-/// A Movement object.
+/// A Movement object. It borrows the stored movement's text rather than copying it: a page
+/// of 300 is serialised straight from what the store read (see BENCHMARKS.md, S4).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MovementOut {
+pub struct MovementOut<'a> {
     /// `mov_…`
-    pub id: String,
+    pub id: &'a str,
     /// Always `movement`.
     #[schema(example = "movement")]
     pub object: &'static str,
     /// Signed amount in the smallest unit: positive in, negative out.
     pub amount: i64,
     /// Transfer comment.
-    pub comment: Option<String>,
+    pub comment: Option<&'a str>,
     /// ISO 4217.
-    pub currency: String,
+    pub currency: &'a str,
     /// Bank description.
-    pub description: String,
+    pub description: &'a str,
     /// True for checks not yet confirmed.
     pub pending: bool,
     /// Accounting date (midnight UTC).
     pub post_date: String,
     /// Recipient of an outgoing transfer.
-    pub recipient_account: Option<TransferAccountOut>,
+    pub recipient_account: Option<TransferAccountOut<'a>>,
     /// Bank reference.
-    pub reference_id: Option<String>,
+    pub reference_id: Option<&'a str>,
     /// Sender of an incoming transfer.
-    pub sender_account: Option<TransferAccountOut>,
+    pub sender_account: Option<TransferAccountOut<'a>>,
     /// `confirmed`, `pending`, `reversed` or `duplicated`.
     pub status: &'static str,
     /// Real date and time, when known.
@@ -213,20 +214,20 @@ pub struct MovementOut {
     pub movement_type: &'static str,
 }
 
-impl From<&Movement> for MovementOut {
-    fn from(m: &Movement) -> Self {
+impl<'a> From<&'a Movement> for MovementOut<'a> {
+    fn from(m: &'a Movement) -> Self {
         let d = &m.data;
         Self {
-            id: m.id.to_string(),
+            id: m.id.as_str(),
             object: "movement",
             amount: d.amount,
-            comment: d.comment.clone(),
-            currency: d.currency.to_string(),
-            description: d.description.clone(),
+            comment: d.comment.as_deref(),
+            currency: d.currency.as_str(),
+            description: &d.description,
             pending: d.pending,
             post_date: Timestamp::start_of(d.post_date).to_wire(),
             recipient_account: d.recipient_account.as_deref().map(Into::into),
-            reference_id: d.reference_id.clone(),
+            reference_id: d.reference_id.as_deref(),
             sender_account: d.sender_account.as_deref().map(Into::into),
             status: d.status.as_str(),
             transaction_date: d.transaction_date.map(Timestamp::to_wire),

@@ -335,6 +335,14 @@ impl Drop for Server {
     }
 }
 
+/// The ids of the links the seeded `tokens` open.
+pub fn link_ids(tokens: &[String]) -> Vec<LinkId> {
+    tokens
+        .iter()
+        .filter_map(|t| LinkToken::parse(t).map(|t| t.link_id().clone()))
+        .collect()
+}
+
 /// An HTTP client for load: HTTP/1.1 to loopback, keeping up to `connections` idle
 /// connections, so `connections` tasks each holding one request in flight use exactly that many.
 pub fn load_client(connections: usize) -> anyhow::Result<reqwest::Client> {

@@ -103,6 +103,10 @@ pub struct BenchArgs {
     /// Movements seeded for s4 (5,000,000).
     #[arg(long)]
     pub movements: Option<u64>,
+    /// Movements already stored on each account of s2's links before the run (0), dated
+    /// before the refresh's window: what a refresh of an account with a history finds.
+    #[arg(long)]
+    pub history: Option<u64>,
     /// Events in the s5 backlog (100,000).
     #[arg(long)]
     pub events: Option<u64>,

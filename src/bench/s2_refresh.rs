@@ -48,6 +48,21 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
             .seed_links(&template, "jonsnow+instant", links)
             .await?,
     );
+    let history = args.history.unwrap_or(0);
+    result.param("history_per_account", history);
+    if history > 0 {
+        // Dated a month back and older: outside an only_last refresh's 14 days, so every
+        // refresh still inserts its 50 and removes nothing, but finds this history stored.
+        let accounts = store.bench_accounts_of(&harness::link_ids(&tokens)).await?;
+        let month_ago = chrono::Utc::now().date_naive() - chrono::Days::new(30);
+        store
+            .bench_seed_movements(
+                &accounts,
+                history,
+                crate::domain::Timestamp::start_of(month_ago).millis(),
+            )
+            .await?;
+    }
     store.bench_seed_phase(false).await?;
     let movements_before = store.bench_counts().await?.movements;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::harness::{self, load_client, Target};
 use super::load::closed_loop;
 use super::{BenchArgs, ScenarioResult};
-use crate::domain::{LinkToken, Timestamp};
+use crate::domain::Timestamp;
 
 const PER_PAGE: u64 = 300;
 
@@ -40,11 +40,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     let seeding = Instant::now();
     store.bench_seed_phase(true).await?;
     let tokens = prepared.seed_links(&template, "jonsnow", links).await?;
-    let link_ids: Vec<_> = tokens
-        .iter()
-        .filter_map(|t| LinkToken::parse(t).map(|t| t.link_id().clone()))
-        .collect();
-    let accounts = store.bench_accounts_of(&link_ids).await?;
+    let accounts = store.bench_accounts_of(&harness::link_ids(&tokens)).await?;
     let today = Timestamp::start_of(chrono::Utc::now().date_naive()).millis();
     store
         .bench_seed_movements(&accounts, per_account, today)

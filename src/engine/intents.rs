@@ -16,48 +16,32 @@ pub struct CreatedIntent {
     pub widget_token: Option<WidgetToken>,
 }
 
-/// Creates an intent for `link`, or says which rule forbids it.
-#[tracing::instrument(skip_all, fields(link_id = %link.id))]
+/// Creates an intent for the link `token` opens (of the principal's organization and mode), or
+/// says which rule forbids it. The token and the link are checked by the create itself, in
+/// one write with no read before it (see `store::refresh`), so the errors come from there.
+#[tracing::instrument(skip_all, fields(link_id = %token.link_id()))]
 pub async fn create(
     ctx: &EngineContext,
-    link: &Link,
+    principal: &Principal,
+    token: &LinkToken,
     refresh_type: RefreshType,
     forced_result: Option<IntentStatus>,
 ) -> Result<CreatedIntent, ApiError> {
-    if !link.active {
-        return Err(ApiError::bad_request(
-            "invalid_on_demand_link",
-            "This link is inactive; activate it (PATCH active=true) before refreshing it.",
-        )
-        .with_param("link_token"));
-    }
-    if link.credential_status == CredentialStatus::LoginRequired {
-        return Err(ApiError::client(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorType::Link,
-            "rejected_refresh_intent",
-            "The institution indicated that the credentials are invalid. You need to reconnect the account.",
-        ));
-    }
     let id = RefreshIntentId::generate();
-    // Forced outcomes never reach the bank, so they never need a second factor.
-    let mfa = link.login_mfa.filter(|_| forced_result.is_none());
-    let widget_token = mfa.map(|_| WidgetToken::generate(&id));
+    // Made before we know whether the link's bank asks for a second factor (the insert keeps
+    // it only then): a few microseconds, against a read of the link before every create.
+    let widget_token = WidgetToken::generate(&id);
     let now = Timestamp::now();
     let new = NewRefreshIntent {
         id: id.clone(),
-        organization_id: link.organization_id.clone(),
-        mode: link.mode,
-        link_id: link.id.clone(),
+        organization_id: principal.organization_id.clone(),
+        mode: principal.mode,
+        link_id: token.link_id().clone(),
+        link_token_hash: ctx.keys.hash_token(token.expose()),
         refresh_type,
         forced_result,
-        widget_token_hash: widget_token
-            .as_ref()
-            .map(|t| ctx.keys.hash_token(t.expose())),
-        widget_token_sealed: widget_token
-            .as_ref()
-            .map(|t| ctx.keys.seal(id.as_str(), t.expose().as_bytes())),
-        mfa,
+        widget_token_hash: ctx.keys.hash_token(widget_token.expose()),
+        widget_token_sealed: ctx.keys.seal(id.as_str(), widget_token.expose().as_bytes()),
         now,
         deadline: now.plus_millis(ctx.refresh_timeout_millis()),
     };
@@ -67,6 +51,22 @@ pub async fn create(
         .await
     {
         Ok(intent) => intent,
+        Err(CreateRefreshError::UnknownLink) => return Err(ApiError::invalid_link_token()),
+        Err(CreateRefreshError::Inactive) => {
+            return Err(ApiError::bad_request(
+                "invalid_on_demand_link",
+                "This link is inactive; activate it (PATCH active=true) before refreshing it.",
+            )
+            .with_param("link_token"))
+        }
+        Err(CreateRefreshError::LoginRequired) => {
+            return Err(ApiError::client(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorType::Link,
+                "rejected_refresh_intent",
+                "The institution indicated that the credentials are invalid. You need to reconnect the account.",
+            ))
+        }
         Err(CreateRefreshError::InProgress) => {
             return Err(ApiError::client(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,7 +74,7 @@ pub async fn create(
                 "refresh_intent_in_progress",
                 format!(
                     "There is already a refresh intent in progress for {}.",
-                    link.id
+                    token.link_id()
                 ),
             ))
         }
@@ -95,6 +95,8 @@ pub async fn create(
         Err(CreateRefreshError::Store(e)) => return Err(ApiError::Internal(e)),
     };
     ctx.wake.notify_one();
+    // The insert kept the widget token only if the bank will ask for a second factor.
+    let widget_token = intent.widget_token_sealed.is_some().then_some(widget_token);
     Ok(CreatedIntent {
         intent,
         widget_token,

@@ -36,28 +36,34 @@ pub(super) fn event_from_row(row: &AnyRow) -> anyhow::Result<Event> {
     })
 }
 
-/// Writes `events` and queues a delivery of each to every enabled endpoint of the owner that
-/// subscribes to its type, all inside `tx`: an event exists if and only if its change
-/// committed, and is delivered at least once.
+/// The enabled webhook endpoints of an owner and the event types each subscribes to (`*`:
+/// every type), ordered by endpoint; `{owner}` is the condition that names the owner.
+pub(super) fn subscriptions_sql(owner: &str) -> String {
+    format!(
+        "SELECT e.id, s.event_type FROM webhook_endpoints e
+         JOIN webhook_endpoint_events s ON s.endpoint_id = e.id
+         WHERE {owner} AND e.deleted_at IS NULL AND e.disabled = 0
+         ORDER BY e.id"
+    )
+}
+
+/// (endpoint id, event type) rows of [`subscriptions_sql`].
+pub(super) type Subscriptions = Vec<(String, String)>;
+
+/// Writes `events` and queues a delivery of each to every endpoint of `subscriptions` (read in
+/// the same transaction) that subscribes to its type, all inside `tx`: an event exists if and
+/// only if its change committed, and is delivered at least once.
 pub(super) async fn insert_events(
     conn: &mut AnyConnection,
     organization_id: &OrganizationId,
     mode: Mode,
     events: &[NewEvent],
+    subscriptions: &[(String, String)],
     now: Timestamp,
 ) -> anyhow::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let subscriptions: Vec<(String, String)> = sqlx::query_as(
-        "SELECT e.id, s.event_type FROM webhook_endpoints e
-         JOIN webhook_endpoint_events s ON s.endpoint_id = e.id
-         WHERE e.organization_id = $1 AND e.mode = $2 AND e.deleted_at IS NULL AND e.disabled = 0",
-    )
-    .bind(organization_id.as_str())
-    .bind(mode.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
     // Two statements however many events and deliveries: one round trip each.
     let rows: Vec<&NewEvent> = events.iter().collect();
     insert_event_rows(conn, organization_id, mode, &rows, now).await?;
@@ -138,7 +144,14 @@ impl Store {
         events: &[NewEvent],
     ) -> anyhow::Result<()> {
         let mut tx = self.begin().await?;
-        insert_events(&mut tx, organization_id, mode, events, Timestamp::now()).await?;
+        let subscriptions: Subscriptions =
+            sqlx::query_as(&subscriptions_sql("e.organization_id = $1 AND e.mode = $2"))
+                .bind(organization_id.as_str())
+                .bind(mode.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        let now = Timestamp::now();
+        insert_events(&mut tx, organization_id, mode, events, &subscriptions, now).await?;
         tx.commit().await?;
         Ok(())
     }

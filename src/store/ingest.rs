@@ -3,16 +3,20 @@
 //! Running the same refresh twice (a worker died after the bank answered) gives the same rows,
 //! because movements are matched by the bank's own identity.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::accounts::{AccountUpdate, LinkAccounts};
+use super::events::Subscriptions;
 use super::jobs::ClaimedJob;
 use super::links::LINK_COLUMNS;
 use super::movements::apply_movements;
 use super::recorded::{insert_results, read_recorded, AccountResult, EventMaker};
 use super::refresh::{intent_from_row, INTENT_COLUMNS};
-use super::rows::{account_from_row, link_from_row};
+use super::rows::{account_from_row, link_from_row, AnyQuery};
 use super::{flag, Store};
 use crate::domain::*;
 
@@ -254,19 +258,6 @@ impl Recording {
             .map(|(id, r)| (id, r.account, r.status, r.error, r.counts.new, r.changes))
             .collect();
 
-        let intent_row = sqlx::query(&format!(
-            "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
-                 failure_reason = $4, finished_at = $5, mfa_challenge = NULL, mfa_session = NULL
-             WHERE id = $6 RETURNING {INTENT_COLUMNS}"
-        ))
-        .bind(outcome.status.as_str())
-        .bind(totals.new)
-        .bind(outcome.public_error.map(PublicError::as_str))
-        .bind(outcome.failure_reason.as_deref())
-        .bind(now)
-        .bind(job.intent_id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
         // Only a refresh that finds the credentials refused can change them from active.
         let credentials_changed =
             if outcome.credential_status == Some(CredentialStatus::LoginRequired) {
@@ -279,22 +270,14 @@ impl Recording {
             } else {
                 false
             };
-        let link_status = account_status(succeeded);
-        let link_row = sqlx::query(&format!(
-            "UPDATE links SET refresh_status = $1,
-                 last_time_refreshed = CASE WHEN $2 = 1 THEN $3 ELSE last_time_refreshed END,
-                 credential_status = COALESCE($4, credential_status),
-                 refresh_count = refresh_count + 1
-             WHERE id = $5 RETURNING {LINK_COLUMNS}"
-        ))
-        .bind(link_status.as_str())
-        .bind(flag(succeeded))
-        .bind(now)
-        .bind(outcome.credential_status.map(CredentialStatus::as_str))
-        .bind(link_id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-
+        let finish = Finish {
+            outcome,
+            link_status: account_status(succeeded),
+            new_movements: totals.new,
+            intent_id: &job.intent_id,
+            link_id,
+        };
+        let (intent_row, link_row, subscriptions) = finish.write(&mut *conn).await?;
         // What was just written, as the events describe it (no second read of any row).
         let recorded = read_recorded(
             &mut *conn,
@@ -310,9 +293,98 @@ impl Recording {
             &recorded.intent.organization_id,
             recorded.intent.mode,
             &events,
+            &subscriptions,
             outcome.finished_at,
         )
         .await?;
         Ok(Some(totals))
+    }
+}
+
+/// The last writes of a recording, which return what the events describe: the intent's final
+/// state, the link's fields, and the subscriptions of the link's owner. Their parameters are
+/// one numbering (`$1` status, `$2` new movements, `$3` public error, `$4` failure reason, `$5`
+/// now, `$6` intent, `$7` the link's refresh status, `$8` succeeded, `$9` credential status,
+/// `$10` link), bound to every statement as in a create (see `refresh::CREATE_WRITES`).
+const FINISH_WRITES: [&str; 3] = [
+    "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
+         failure_reason = $4, finished_at = $5, mfa_challenge = NULL, mfa_session = NULL
+     WHERE id = $6 RETURNING {INTENT_COLUMNS}",
+    "UPDATE links SET refresh_status = $7,
+         last_time_refreshed = CASE WHEN $8 = 1 THEN $5 ELSE last_time_refreshed END,
+         credential_status = COALESCE($9, credential_status),
+         refresh_count = refresh_count + 1
+     WHERE id = $10 RETURNING {LINK_COLUMNS}",
+    "{SUBSCRIPTIONS}",
+];
+
+/// [`FINISH_WRITES`] with their columns filled in, once; and SQLite's script of all three.
+static FINISH_SQL: LazyLock<([String; 3], String)> = LazyLock::new(|| {
+    let subscriptions = super::events::subscriptions_sql(
+        "(e.organization_id, e.mode) = (SELECT organization_id, mode FROM links WHERE id = $10)",
+    );
+    let statements = FINISH_WRITES.map(|sql| {
+        sql.replace("{INTENT_COLUMNS}", INTENT_COLUMNS)
+            .replace("{LINK_COLUMNS}", LINK_COLUMNS)
+            .replace("{SUBSCRIPTIONS}", &subscriptions)
+    });
+    let script = statements.join("; ");
+    (statements, script)
+});
+
+/// What [`FINISH_WRITES`] are bound with.
+struct Finish<'a> {
+    outcome: &'a RefreshOutcome,
+    link_status: RefreshStatus,
+    new_movements: i64,
+    intent_id: &'a RefreshIntentId,
+    link_id: &'a LinkId,
+}
+
+impl Finish<'_> {
+    /// Runs [`FINISH_WRITES`]: on SQLite as one script, so one round trip to the writer thread
+    /// instead of three (each wakes the writer and then the recording's task; see
+    /// BENCHMARKS.md, S2); on PostgreSQL one after the other. Any failure fails the recording,
+    /// whose transaction or savepoint the caller then rolls back.
+    async fn write(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> anyhow::Result<(AnyRow, AnyRow, Subscriptions)> {
+        let (statements, script) = &*FINISH_SQL;
+        let (intent, link, subscriptions) = if super::is_sqlite(conn) {
+            let mut rows = self.bind(script).fetch_all(&mut *conn).await?.into_iter();
+            match (rows.next(), rows.next()) {
+                (Some(intent), Some(link)) => (intent, link, rows.collect()),
+                _ => anyhow::bail!("the intent or the link of a recording is missing"),
+            }
+        } else {
+            let [intent, link, subscriptions] = statements;
+            (
+                self.bind(intent).fetch_one(&mut *conn).await?,
+                self.bind(link).fetch_one(&mut *conn).await?,
+                self.bind(subscriptions).fetch_all(&mut *conn).await?,
+            )
+        };
+        let subscriptions = subscriptions
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok((intent, link, subscriptions))
+    }
+
+    fn bind<'q>(&'q self, sql: &'q str) -> AnyQuery<'q> {
+        let outcome = self.outcome;
+        let succeeded = outcome.status == IntentStatus::Succeeded;
+        sqlx::query(sql)
+            .bind(outcome.status.as_str())
+            .bind(self.new_movements)
+            .bind(outcome.public_error.map(PublicError::as_str))
+            .bind(outcome.failure_reason.as_deref())
+            .bind(outcome.finished_at.millis())
+            .bind(self.intent_id.as_str())
+            .bind(self.link_status.as_str())
+            .bind(flag(succeeded))
+            .bind(outcome.credential_status.map(CredentialStatus::as_str))
+            .bind(self.link_id.as_str())
     }
 }

@@ -1,9 +1,14 @@
 //! Organizations and API keys.
 
+use std::sync::LazyLock;
+use std::time::Instant;
+
 use sqlx::Row;
 
+use super::links::LINK_COLUMNS;
+use super::rows::link_from_row;
 use super::Store;
-use crate::domain::{ApiKeyId, KeyKind, Mode, OrganizationId, Principal, Timestamp};
+use crate::domain::{ApiKeyId, KeyKind, Link, LinkId, Mode, OrganizationId, Principal, Timestamp};
 
 /// A key pair to store: the hashes (never the keys) and display hints.
 #[derive(Debug)]
@@ -78,24 +83,71 @@ impl Store {
     /// The principal a key hash belongs to, if any. The hash is looked up by index; the
     /// caller already compared nothing secret, since only hashes are stored.
     pub async fn find_principal(&self, key_hash: &str) -> anyhow::Result<Option<Principal>> {
-        let row =
-            sqlx::query("SELECT organization_id, mode, kind FROM api_keys WHERE key_hash = $1")
-                .bind(key_hash)
-                .fetch_optional(&self.read)
-                .await?;
+        Ok(self
+            .principal_with_link(key_hash, None)
+            .await?
+            .map(|(principal, _)| principal))
+    }
+
+    /// The principal a key hash belongs to and, when `link_id` is given, that live link of
+    /// the principal's organization and mode with its stored token hash: what a request with
+    /// a key and a link token needs. The principal usually comes from the key cache, and then
+    /// only the link is read; otherwise both are read in one statement.
+    pub async fn principal_with_link(
+        &self,
+        key_hash: &str,
+        link_id: Option<&LinkId>,
+    ) -> anyhow::Result<Option<(Principal, Option<(Link, String)>)>> {
+        let now = Instant::now();
+        if let Some(principal) = self.key_cache.get(key_hash, now) {
+            let link = match link_id {
+                Some(id) => {
+                    self.link_with_token_hash(&principal.organization_id, principal.mode, id)
+                        .await?
+                }
+                None => None,
+            };
+            return Ok(Some((principal, link)));
+        }
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let link_columns = LINK_COLUMNS
+                .split(',')
+                .map(|c| format!("l.{c} AS {c}", c = c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // A NULL `$2` matches no link, so the same statement serves a key alone.
+            format!(
+                "SELECT k.organization_id AS key_organization_id, k.mode AS key_mode,
+                        k.kind AS key_kind, {link_columns}, l.token_hash AS token_hash
+                 FROM api_keys k
+                 LEFT JOIN links l ON l.id = $2 AND l.organization_id = k.organization_id
+                     AND l.mode = k.mode AND l.deleted_at IS NULL
+                 WHERE k.key_hash = $1"
+            )
+        });
+        let row = sqlx::query(&SQL)
+            .bind(key_hash)
+            .bind(link_id.map(LinkId::as_str))
+            .fetch_optional(&self.read)
+            .await?;
         let Some(row) = row else { return Ok(None) };
-        let mode: String = row.try_get("mode")?;
-        let kind: String = row.try_get("kind")?;
-        let kind = if kind == KeyKind::Secret.as_str() {
-            KeyKind::Secret
-        } else {
-            KeyKind::Public
-        };
-        Ok(Some(Principal {
-            organization_id: OrganizationId::from_trusted(row.try_get("organization_id")?),
+        let mode: String = row.try_get("key_mode")?;
+        let kind: String = row.try_get("key_kind")?;
+        let principal = Principal {
+            organization_id: OrganizationId::from_trusted(row.try_get("key_organization_id")?),
             mode: Mode::parse(&mode).ok_or_else(|| anyhow::anyhow!("bad mode {mode:?}"))?,
-            kind,
-        }))
+            kind: if kind == KeyKind::Secret.as_str() {
+                KeyKind::Secret
+            } else {
+                KeyKind::Public
+            },
+        };
+        self.key_cache.insert(key_hash, &principal, now);
+        let link = match row.try_get::<Option<String>, _>("token_hash")? {
+            Some(hash) => Some((link_from_row(&row)?, hash)),
+            None => None,
+        };
+        Ok(Some((principal, link)))
     }
 }
 

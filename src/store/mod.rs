@@ -17,6 +17,7 @@ mod group_commit;
 mod idempotency;
 mod ingest;
 mod jobs;
+mod key_cache;
 mod keys;
 mod link_intents;
 mod links;
@@ -70,6 +71,15 @@ impl Dialect {
         }
     }
 
+    /// A subquery of the strings in `param`, a JSON array of strings: for `IN (…)` lists of
+    /// any length with one parameter.
+    pub(super) fn text_list(self, param: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("SELECT value FROM json_each({param})"),
+            Dialect::Postgres => format!("SELECT json_array_elements_text(CAST({param} AS json))"),
+        }
+    }
+
     /// An aggregate expression whose value is the text `[[…], […]]`: one JSON array per row
     /// of the `FROM` it is selected over, holding `columns` in order, the rows in `order`
     /// (`[]` when there are none). Reads of hundreds of rows use it to bring them back as one
@@ -106,6 +116,8 @@ pub struct Store {
     /// and jobs be claimed again).
     recorders: Arc<tokio::sync::Semaphore>,
     recorders_max: usize,
+    /// Principals of keys used lately (see `key_cache`: stored keys never change).
+    key_cache: Arc<key_cache::KeyCache>,
 }
 
 /// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
@@ -180,6 +192,7 @@ impl Store {
             group_writer,
             recorders: Arc::new(tokio::sync::Semaphore::new(recorders as usize)),
             recorders_max: recorders as usize,
+            key_cache: Arc::default(),
         }
     }
 

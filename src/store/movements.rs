@@ -7,9 +7,9 @@ use sqlx::AnyConnection;
 
 use super::ingest::{FetchedMovements, RecordedCounts};
 use super::rows::{bind_movement_data, date_to_millis, MovementRow, MOVEMENT_COLUMNS};
-use super::{flag, id_list, insert_rows, Dialect, PageRequest, Paged, Store};
+use super::{flag, insert_rows, Dialect, PageRequest, Paged, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
-use crate::domain::{AccountId, Movement, MovementData, MovementId};
+use crate::domain::{AccountId, LinkId, Movement, MovementData, MovementId};
 
 /// Filters of the movements list (all optional).
 #[derive(Clone, Copy, Debug, Default)]
@@ -51,14 +51,15 @@ impl Store {
         .await
     }
 
-    /// A page of an account's movements, newest `post_date` first. Movements the bank removed
-    /// are not listed.
+    /// A page of an account's movements, newest `post_date` first, or `None` when the link
+    /// has no such account. Movements the bank removed are not listed.
     pub async fn list_movements(
         &self,
+        link_id: &LinkId,
         account_id: &AccountId,
         filter: MovementFilter,
         page: PageRequest,
-    ) -> anyhow::Result<Paged<Movement>> {
+    ) -> anyhow::Result<Option<Paged<Movement>>> {
         // Absent bounds become the widest range, so one statement serves every filter.
         let since = filter.since.map(date_to_millis).unwrap_or(i64::MIN);
         let until = filter.until.map(date_to_millis).unwrap_or(i64::MAX);
@@ -66,9 +67,11 @@ impl Store {
         const WHERE: &str = "account_id = $1 AND removed_at IS NULL AND post_date >= $2
             AND post_date < $3 AND ($4 = 0 OR status = 'confirmed')";
         const ORDER: &str = "post_date DESC, id DESC";
-        // The count and the page in one round trip, the page as one value (see `json_rows`).
-        let (total, page): (i64, String) = sqlx::query_as(&format!(
-            "SELECT (SELECT COUNT(*) FROM movements WHERE {WHERE}),
+        // Whether the link has the account, the count and the page in one round trip, the
+        // page as one value (see `json_rows`).
+        let (listed, total, page): (i64, i64, String) = sqlx::query_as(&format!(
+            "SELECT (SELECT COUNT(*) FROM accounts WHERE id = $1 AND link_id = $7),
+                    (SELECT COUNT(*) FROM movements WHERE {WHERE}),
                     (SELECT {rows} FROM (SELECT {MOVEMENT_COLUMNS} FROM movements WHERE {WHERE}
                         ORDER BY {ORDER} LIMIT $5 OFFSET $6) page)",
             rows = self.dialect.json_rows(MOVEMENT_COLUMNS, ORDER),
@@ -79,15 +82,19 @@ impl Store {
         .bind(confirmed_only)
         .bind(page.limit())
         .bind(page.offset())
+        .bind(link_id.as_str())
         .fetch_one(&self.read)
         .await?;
-        Ok(Paged {
+        if listed == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Paged {
             items: MovementRow::parse_all(&page)?
                 .into_iter()
                 .map(MovementRow::into_movement)
                 .collect::<anyhow::Result<_>>()?,
             total: super::to_total(total),
-        })
+        }))
     }
 
     /// One movement of an account (not one the bank removed).
@@ -132,13 +139,34 @@ pub(super) async fn apply_movements(
     if answered.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = movements_where(
-        Dialect::of(conn),
-        &format!("account_id IN ({})", id_list(answered.len(), 1)),
-    );
+    // Only the stored movements the diff can use: those from the first day the bank answered
+    // for (the only ones it can judge removed), and any other the bank returned again (found
+    // by its identity: the bank may have moved its date into the window). An account's whole
+    // history is not read at every refresh.
+    let dialect = Dialect::of(conn);
+    let condition = (0..answered.len())
+        .map(|k| {
+            format!(
+                "(account_id = ${} AND (post_date >= ${} OR bank_id IN ({})))",
+                3 * k + 1,
+                3 * k + 2,
+                dialect.text_list(&format!("${}", 3 * k + 3)),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let sql = movements_where(dialect, &condition);
     let mut query = sqlx::query_scalar(&sql);
-    for (account_id, _) in answered {
-        query = query.bind(account_id.as_str());
+    for (account_id, fetched) in answered {
+        let bank_ids: Vec<&str> = fetched
+            .movements
+            .iter()
+            .map(|m| m.bank_id.as_str())
+            .collect();
+        query = query
+            .bind(account_id.as_str())
+            .bind(date_to_millis(fetched.since))
+            .bind(serde_json::to_string(&bank_ids)?);
     }
     let rows: String = query.fetch_one(&mut *conn).await?;
     let mut stored: HashMap<String, Vec<StoredMovement>> = HashMap::new();

@@ -4,40 +4,51 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::rows::get_time;
+use super::rows::{get_flag, get_time};
 use super::{PageRequest, Paged, Store};
 use crate::domain::*;
 
-/// A refresh intent to create.
+/// A refresh intent to create, for the link a presented token names. The create itself checks
+/// the token and the link (see [`CREATE_WRITES`]), so no read of the link precedes it.
 #[derive(Clone, Debug)]
 pub struct NewRefreshIntent {
     /// Its id.
     pub id: RefreshIntentId,
-    /// Owner.
+    /// Owner: the key's organization.
     pub organization_id: OrganizationId,
-    /// Mode.
+    /// The key's mode.
     pub mode: Mode,
-    /// The link to refresh.
+    /// The link the token names.
     pub link_id: LinkId,
+    /// Keyed hash of the presented link token: the create happens only if it is the link's.
+    pub link_token_hash: String,
     /// only_last or historical.
     pub refresh_type: RefreshType,
     /// Test-mode forced outcome.
     pub forced_result: Option<IntentStatus>,
-    /// Keyed hash of the widget token, when the link's bank asks for a second factor.
-    pub widget_token_hash: Option<String>,
-    /// The widget token sealed under the master key (to show `requires_mfa` again).
-    pub widget_token_sealed: Option<Vec<u8>>,
-    /// The second factor the bank is expected to ask for.
-    pub mfa: Option<MfaMethod>,
+    /// Keyed hash of a widget token, kept only if the link's bank asks for a second factor
+    /// (the link's `login_mfa`) and no result is forced.
+    pub widget_token_hash: String,
+    /// That widget token sealed under the master key (to show `requires_mfa` again).
+    pub widget_token_sealed: Vec<u8>,
     /// Creation time.
     pub now: Timestamp,
     /// When the whole refresh must be over.
     pub deadline: Timestamp,
 }
 
-/// Why an intent could not be created.
+/// Why an intent could not be created, in the order the API reports them.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateRefreshError {
+    /// The token opens no live link of the key's organization and mode.
+    #[error("the link token opens no link")]
+    UnknownLink,
+    /// The link is inactive.
+    #[error("the link is inactive")]
+    Inactive,
+    /// The bank refused the link's credentials; they must be entered again.
+    #[error("the link's credentials must be entered again")]
+    LoginRequired,
     /// Another intent of the link is in progress.
     #[error("a refresh intent is already in progress for this link")]
     InProgress,
@@ -99,24 +110,32 @@ pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
 
 /// The three writes of a create, in one numbering of parameters: `$1` id, `$2` organization,
 /// `$3` mode, `$4` link, `$5` refresh type, `$6` forced result, `$7` widget token hash, `$8`
-/// sealed widget token, `$9` MFA kind, `$10` now, `$11` deadline, `$12` fetch day, and for the
-/// cooldown `$13` `'historical'` as stored, `$14` and `$15` the times after which a last
-/// success of `historical` and of `only_last` blocks the create ([`Cooldowns::blocks_after`]).
-/// Every statement is bound with all fifteen (`bind_create`): SQLite's script shares them, and
-/// PostgreSQL accepts parameters a statement does not use, since sqlx declares each one's type.
+/// sealed widget token, `$9` the presented link token's hash, `$10` now, `$11` deadline, `$12`
+/// fetch day, and for the cooldown `$13` `'historical'` as stored, `$14` and `$15` the times
+/// after which a last success of `historical` and of `only_last` blocks the create
+/// ([`Cooldowns::blocks_after`]). Every statement is bound with all fifteen (`bind_create`):
+/// SQLite's script shares them, and PostgreSQL accepts parameters a statement does not use,
+/// since sqlx declares each one's type.
 ///
-/// The rules on create are part of the intent's insert: it inserts nothing while another
-/// intent of the link is in progress or the link is cooling down, and the job and the link's
-/// status are written only if the intent was. So a create is one round trip to SQLite's
-/// writer; only a refused one asks [`RULES`] why. The first statement ends with `RETURNING`,
-/// followed by `INTENT_COLUMNS`.
+/// Everything that can refuse a create is part of the intent's insert: the token must be the
+/// link's ([`OPENS_LINK`]; keyed hashes compared, as API keys are found by theirs), the link
+/// active and its credentials not refused, no other intent of the link in progress and the
+/// link not cooling down; the link's `login_mfa` says whether the widget token is kept. The
+/// job and the link's status are written only if the intent was. So a create is one round
+/// trip to SQLite's writer, with no read before it; only a refused one asks
+/// [`refusal`] why. The first statement ends with `RETURNING`, followed by `INTENT_COLUMNS`.
 const CREATE_WRITES: [&str; 3] = [
     "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
         forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
         created_at, deadline_at, refresh_number, fetch_day)
-     SELECT $1, $2, $3, $4, $5, 'created', $6, 0, $7, $8, $9, $10, $11,
-        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) + 1, $12
-     WHERE NOT EXISTS (SELECT 1 FROM refresh_intents WHERE link_id = $4 AND status = 'created')
+     SELECT $1, $2, $3, $4, $5, 'created', $6, 0,
+        CASE WHEN $6 IS NULL AND l.login_mfa IS NOT NULL THEN $7 END,
+        CASE WHEN $6 IS NULL AND l.login_mfa IS NOT NULL THEN $8 END,
+        CASE WHEN $6 IS NULL THEN l.login_mfa END,
+        $10, $11, (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) + 1, $12
+     FROM links l
+     WHERE {OPENS_LINK} AND l.active = 1 AND l.credential_status <> 'login_required'
+       AND NOT EXISTS (SELECT 1 FROM refresh_intents WHERE link_id = $4 AND status = 'created')
        AND NOT EXISTS (SELECT 1 FROM (SELECT s.refresh_type, s.finished_at {LAST_SUCCESS}) last
            WHERE last.finished_at > CASE last.refresh_type WHEN $13 THEN $14 ELSE $15 END)
      RETURNING ",
@@ -126,16 +145,22 @@ const CREATE_WRITES: [&str; 3] = [
      WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1)",
 ];
 
+/// The live link `$4` of organization `$2` and mode `$3`, if `$9` is its token's hash.
+const OPENS_LINK: &str = "l.id = $4 AND l.organization_id = $2 AND l.mode = $3
+    AND l.deleted_at IS NULL AND l.token_hash = $9";
+
 /// The last success that counts for the cooldown (a forced result does not), of link `$4`.
 const LAST_SUCCESS: &str = "FROM refresh_intents s
     WHERE s.link_id = $4 AND s.status = 'succeeded' AND s.forced_result IS NULL
     ORDER BY s.finished_at DESC LIMIT 1";
 
-/// Why a create was refused: how many intents of link `$4` are in progress, and the kind and
-/// finish time of its last success.
-const RULES: &str = "SELECT COALESCE(SUM(CASE WHEN status = 'created' THEN 1 ELSE 0 END), 0),
+/// Why a create was refused: whether the token opens the link (no row if not), whether the
+/// link is active and its credential status, how many intents of link `$4` are in progress,
+/// and the kind and finish time of its last success.
+const RULES: &str = "SELECT l.active, l.credential_status,
+        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created'),
         (SELECT s.refresh_type {LAST_SUCCESS}), (SELECT s.finished_at {LAST_SUCCESS})
-    FROM refresh_intents WHERE link_id = $4";
+    FROM links l WHERE {OPENS_LINK}";
 
 /// The create's statements, put together once rather than at every create: the intent's
 /// insert with [`LAST_SUCCESS`] and `INTENT_COLUMNS` filled in, SQLite's script of all three
@@ -147,15 +172,16 @@ struct CreateSql {
 }
 
 static CREATE_SQL: std::sync::LazyLock<CreateSql> = std::sync::LazyLock::new(|| {
+    let fill = |sql: &str| {
+        sql.replace("{LAST_SUCCESS}", LAST_SUCCESS)
+            .replace("{OPENS_LINK}", OPENS_LINK)
+    };
     let [intent, job, link] = CREATE_WRITES;
-    let intent = format!(
-        "{}{INTENT_COLUMNS}",
-        intent.replace("{LAST_SUCCESS}", LAST_SUCCESS)
-    );
+    let intent = format!("{}{INTENT_COLUMNS}", fill(intent));
     CreateSql {
         script: format!("SAVEPOINT create_intent; {intent}; {job}; {link}; RELEASE create_intent"),
         intent,
-        rules: RULES.replace("{LAST_SUCCESS}", LAST_SUCCESS),
+        rules: fill(RULES),
     }
 });
 
@@ -173,9 +199,9 @@ fn bind_create<'q>(
         .bind(new.link_id.as_str())
         .bind(new.refresh_type.as_str())
         .bind(new.forced_result.map(IntentStatus::as_str))
-        .bind(new.widget_token_hash.as_deref())
+        .bind(new.widget_token_hash.as_str())
         .bind(new.widget_token_sealed.clone())
-        .bind(new.mfa.map(MfaMethod::as_str))
+        .bind(new.link_token_hash.as_str())
         .bind(new.now.millis())
         .bind(new.deadline.millis())
         .bind(fetch_day.millis())
@@ -252,11 +278,21 @@ async fn refusal(
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
 ) -> anyhow::Result<CreateRefreshError> {
-    let row = bind_create(&CREATE_SQL.rules, new, cooldowns, fetch_day)
-        .fetch_one(&mut *conn)
-        .await?;
+    let Some(row) = bind_create(&CREATE_SQL.rules, new, cooldowns, fetch_day)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(CreateRefreshError::UnknownLink);
+    };
+    if !get_flag(&row, "active")? {
+        return Ok(CreateRefreshError::Inactive);
+    }
+    let credential_status: String = row.try_get("credential_status")?;
+    if credential_status == CredentialStatus::LoginRequired.as_str() {
+        return Ok(CreateRefreshError::LoginRequired);
+    }
     let (in_progress, last_kind, last_finished): (i64, Option<String>, Option<i64>) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
     if in_progress > 0 {
         return Ok(CreateRefreshError::InProgress);
     }
@@ -271,9 +307,10 @@ async fn refusal(
 }
 
 impl Store {
-    /// Creates an intent and its job in one transaction, unless another intent of the link is
-    /// in progress (the database's partial unique index decides races) or the link is cooling
-    /// down after a success. On SQLite, creates that arrive together share one commit (see
+    /// Creates an intent and its job in one transaction, unless the token does not open the
+    /// link, the link is inactive or its credentials were refused, another intent of the link
+    /// is in progress (the database's partial unique index decides races) or the link is
+    /// cooling down after a success. On SQLite, creates that arrive together share one commit (see
     /// [`super::group_commit`]); either way the intent is durable when this returns.
     #[tracing::instrument(skip_all, fields(intent_id = %new.id, link_id = %new.link_id))]
     pub async fn create_refresh_intent(

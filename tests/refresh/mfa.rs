@@ -51,6 +51,21 @@ async fn parked(app: &TestApp, password: &str) -> (String, String, String) {
 }
 
 both_backends! {
+    async fn a_forced_result_never_asks_for_a_second_factor(app: TestApp) {
+        let (_, token) = cl_link(&app, "jonsnow+mfa_sms").await;
+        let (status, intent) = create(&app, json!({"link_token": token, "result_status": "failed"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{intent}");
+        assert!(intent["requires_mfa"].is_null(), "{intent}");
+        assert!(intent["mfa_method"].is_null(), "{intent}");
+        let done = wait_final(&app, &token, intent["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        // Without a forced result the same link's bank asks for one.
+        let (status, intent) = create(&app, json!({"link_token": token})).await;
+        assert_eq!(status, StatusCode::CREATED, "{intent}");
+        assert_eq!(intent["mfa_method"], "sms", "{intent}");
+        assert!(intent["requires_mfa"]["widget_token"].is_string(), "{intent}");
+    }
+
     async fn sms_by_api_wrong_code_then_right_code(app: TestApp) {
         let (token, id, widget) = parked(&app, "jonsnow+mfa_sms").await;
         let view = wait_challenge(&app, &widget).await;

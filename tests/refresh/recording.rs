@@ -5,8 +5,8 @@
 use refresco::config::Role;
 use refresco::domain::*;
 use refresco::store::{
-    AccountFetch, ClaimedJob, FetchedMovements, MovementFilter, PageRequest, RecordedRefresh,
-    RefreshOutcome,
+    AccountFetch, ClaimedJob, FetchedMovements, MovementFilter, PageRequest, RecordedCounts,
+    RecordedRefresh, RefreshOutcome,
 };
 
 use crate::both_backends;
@@ -75,6 +75,7 @@ fn awkward_movements(today: chrono::NaiveDate) -> Vec<MovementData> {
 /// last page's `total`).
 async fn list_all(
     store: &refresco::store::Store,
+    link: &LinkId,
     account: &AccountId,
     filter: MovementFilter,
     per_page: u32,
@@ -85,9 +86,10 @@ async fn list_all(
     };
     for page in 1.. {
         let next = store
-            .list_movements(account, filter, PageRequest { page, per_page })
+            .list_movements(link, account, filter, PageRequest { page, per_page })
             .await
-            .unwrap();
+            .unwrap()
+            .expect("the link's account");
         all.total = next.total;
         if next.items.is_empty() {
             break;
@@ -191,8 +193,11 @@ both_backends! {
         let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
         let every = MovementFilter { since: None, until: None, confirmed_only: false };
         let confirmed = MovementFilter { confirmed_only: true, ..every };
-        let before = list_all(store, &account.id, every, 300).await;
-        let before_confirmed = store.list_movements(&account.id, confirmed, page).await.unwrap().total;
+        let before = list_all(store, &link_id, &account.id, every, 300).await;
+        let before_confirmed = store.list_movements(&link_id, &account.id, confirmed, page).await.unwrap().unwrap().total;
+        // Another link's id opens nothing, though the account exists.
+        let elsewhere = store.list_movements(&LinkId::generate(), &account.id, every, page).await.unwrap();
+        assert!(elsewhere.is_none(), "the account is only listed through its own link");
 
         let today = chrono::Utc::now().date_naive();
         let recorded = awkward_movements(today);
@@ -227,10 +232,10 @@ both_backends! {
         assert_eq!(pairs(&removed), pairs(&in_window));
 
         // Everything in pages of 300, then in pages of 7: same movements, same order.
-        let all = list_all(store, &account.id, every, 300).await;
+        let all = list_all(store, &link_id, &account.id, every, 300).await;
         assert_eq!(all.total, before.total + 40 - in_window.len() as u64);
         assert!(all.total > 300, "more than one page of 300");
-        let paged = list_all(store, &account.id, every, 7).await;
+        let paged = list_all(store, &link_id, &account.id, every, 7).await;
         let ids = |list: &[Movement]| list.iter().map(|m| m.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(&paged.items), ids(&all.items), "pages tile the list in one order");
         assert_eq!(all.items.len() as u64, all.total);
@@ -248,15 +253,58 @@ both_backends! {
             assert_eq!(&one.data, data);
         }
         // The confirmed-only filter and a date window see the same values.
-        let listed = list_all(store, &account.id, confirmed, 300).await;
+        let listed = list_all(store, &link_id, &account.id, confirmed, 300).await;
         let expected = recorded.iter().filter(|m| m.status == MovementStatus::Confirmed).count()
             + before_confirmed as usize
             - in_window.iter().filter(|m| m.data.status == MovementStatus::Confirmed).count();
         assert_eq!((listed.total as usize, listed.items.len()), (expected, expected));
         assert!(listed.items.iter().all(|m| m.data.status == MovementStatus::Confirmed));
         let window = MovementFilter { since: Some(today - chrono::Days::new(2)), until: Some(today), ..every };
-        let listed = store.list_movements(&account.id, window, page).await.unwrap().items;
+        let listed = store.list_movements(&link_id, &account.id, window, page).await.unwrap().unwrap().items;
         let awkward_in_window: Vec<_> = listed.iter().filter(|m| m.data.bank_id.starts_with("awkward-")).collect();
         assert_eq!(awkward_in_window.len(), 8, "days 1 and 2 of the awkward ones");
+    }
+
+    async fn a_movement_the_bank_moves_into_the_window_is_modified_not_duplicated(app: TestApp) {
+        // A recording reads only the stored movements it can use (see `apply_movements`):
+        // this is the one outside the window that it must still find.
+        let (app, link_id, job) = claimed_refresh(app).await;
+        let store = &app.state.store;
+        let page = PageRequest { page: 1, per_page: 300 };
+        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let every = MovementFilter { since: None, until: None, confirmed_only: false };
+        let before = list_all(store, &link_id, &account.id, every, 300).await;
+        let today = chrono::Utc::now().date_naive();
+        let window_start = today - chrono::Days::new(9);
+        let mut old: Vec<Movement> = before.items.iter()
+            .filter(|m| m.data.post_date < window_start).cloned().collect();
+        old.sort_by_key(|m| m.data.post_date);
+        assert!(old.len() >= 2, "the sandbox stored movements before the window");
+        let (moved, untouched) = (&old[0], &old[1]);
+        let in_window = before.items.iter().filter(|m| m.data.post_date >= window_start).count();
+        // The bank answers for the window with one movement: the oldest stored one, now dated
+        // yesterday and for another amount.
+        let mut data = moved.data.clone();
+        data.post_date = today - chrono::Days::new(1);
+        data.amount += 1;
+        let outcome = RefreshOutcome {
+            status: IntentStatus::Succeeded, public_error: None, failure_reason: None,
+            accounts: Some(vec![AccountFetch {
+                account: account.data.clone(),
+                movements: Ok(FetchedMovements { since: window_start, until: today, movements: vec![data.clone()] }),
+            }]),
+            credential_status: Some(CredentialStatus::Active), finished_at: Timestamp::now(),
+            next_refresh: None,
+        };
+        let keys = app.state.keys.clone();
+        let make = Box::new(move |r: &RecordedRefresh| refresco::api::events::refresh_events(&keys, r));
+        let counts = store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
+        assert_eq!(counts, RecordedCounts { new: 0, modified: 1, removed: in_window as i64 });
+        let after = list_all(store, &link_id, &account.id, every, 300).await;
+        assert_eq!(after.total as usize, before.items.len() - in_window);
+        let found = |id: &MovementId| after.items.iter().find(|m| &m.id == id).cloned();
+        assert_eq!(found(&moved.id).expect("same movement, same id").data, data);
+        assert_eq!(found(&untouched.id).expect("outside the window, kept").data, untouched.data);
+        assert_eq!(after.items.iter().filter(|m| m.data.bank_id == data.bank_id).count(), 1);
     }
 }

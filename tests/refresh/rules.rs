@@ -121,6 +121,17 @@ both_backends! {
         let (status, body) = into_json(app.request(Method::POST, "/v1/refresh_intents", Some(&other.secret_key),
             Some(json!({"link_token": token}))).await).await;
         assert_error(status, &body, 404, "invalid_link_token");
+        // The link's id with another secret, and the right token with the same organization's
+        // live key.
+        let forged = format!("{}_token_AAAAAAAAAAAAAAAAAAAAAAAA", link["id"].as_str().unwrap());
+        let (status, body) = create(&app, json!({"link_token": forged})).await;
+        assert_error(status, &body, 404, "invalid_link_token");
+        let live = app.key_pair("acme", refresco::domain::Mode::Live).await;
+        let (status, body) = into_json(app.request(Method::POST, "/v1/refresh_intents", Some(&live.secret_key),
+            Some(json!({"link_token": token}))).await).await;
+        assert_error(status, &body, 404, "invalid_link_token");
+        let (_, intents) = app.get(&format!("/v1/refresh_intents?link_token={token}")).await;
+        assert_eq!(intents.as_array().unwrap().len(), 0, "none of these created anything: {intents}");
 
         app.request(Method::PATCH, &format!("/v1/links/{token}"), Some(&app.keys.secret_key), Some(json!({"active": false}))).await;
         let (status, body) = create(&app, json!({"link_token": token})).await;

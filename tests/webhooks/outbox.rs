@@ -44,4 +44,42 @@ both_backends! {
         let accounts = link["accounts"].as_array().unwrap().len();
         assert_eq!(events.as_array().unwrap().len(), accounts + 1, "{events}");
     }
+
+    async fn a_refresh_queues_deliveries_only_to_its_owners_subscribed_endpoints(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        // No worker and no dispatcher: the deliveries stay queued for the test to count.
+        let app = TestApp::start_with(backend, |c| c.role = Role::Api).await.unwrap();
+        let (link, token) = app.create_link("41614850-3").await;
+        let create = |key: String, events: serde_json::Value| {
+            let app = &app;
+            async move {
+                let body = serde_json::json!({"url": "https://hooks.example.com/refresco", "enabled_events": events});
+                let (status, endpoint) = into_json(app.request(reqwest::Method::POST, "/v1/webhook_endpoints",
+                    Some(&key), Some(body)).await).await;
+                assert_eq!(status.as_u16(), 201, "{endpoint}");
+            }
+        };
+        let own = app.keys.secret_key.clone();
+        create(own.clone(), serde_json::json!(["*"])).await;
+        create(own.clone(), serde_json::json!(["link.refresh_intent.succeeded"])).await;
+        create(own, serde_json::json!(["account.refresh_intent.failed"])).await;
+        // Another organization, and the same organization's live mode.
+        create(app.key_pair("globex", Mode::Test).await.secret_key, serde_json::json!(["*"])).await;
+        create(app.key_pair("acme", Mode::Live).await.secret_key, serde_json::json!(["*"])).await;
+
+        app.request(reqwest::Method::POST, "/v1/refresh_intents", Some(&app.keys.secret_key),
+            Some(serde_json::json!({"link_token": token}))).await;
+        let store = &app.state.store;
+        let job = store.claim_jobs("t", "lease", 1, 60_000).await.unwrap().remove(0);
+        let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+        let keys = app.state.keys.clone();
+        let make = Box::new(move |recorded: &refresco::store::RecordedRefresh| refresco::api::events::refresh_events(&keys, recorded));
+        let outcome = RefreshOutcome::succeeded_without_fetch(None);
+        assert!(store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().is_some());
+        // One event per account and one for the link: all of them to "*", the link's one to
+        // the endpoint subscribed to it, none to the others.
+        let accounts = link["accounts"].as_array().unwrap().len() as i64;
+        assert_eq!(store.pending_deliveries().await.unwrap(), (accounts + 1) + 1);
+    }
 }
