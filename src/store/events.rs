@@ -4,8 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::rows::get_time;
-use super::{insert_rows, PageRequest, Paged, Store};
+use super::rows::{get_time, AnyQuery};
+use super::{insert_rows, insert_rows_together, PageRequest, Paged, RowWrite, Store};
 use crate::domain::*;
 
 /// Filters of the events list.
@@ -64,9 +64,7 @@ pub(super) async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    // Two statements however many events and deliveries: one round trip each.
     let rows: Vec<&NewEvent> = events.iter().collect();
-    insert_event_rows(conn, organization_id, mode, &rows, now).await?;
     let mut deliveries = Vec::new();
     for event in events {
         let mut endpoints: Vec<&str> = subscriptions
@@ -77,22 +75,54 @@ pub(super) async fn insert_events(
         endpoints.dedup();
         deliveries.extend(endpoints.into_iter().map(|endpoint| (&event.id, endpoint)));
     }
-    queue_deliveries(conn, &deliveries, now).await?;
-    Ok(())
+    insert_events_and_deliveries(conn, organization_id, mode, &rows, &deliveries, now).await
 }
 
-/// Inserts the event rows themselves.
-async fn insert_event_rows(
+/// The event rows themselves: `(id, organization, mode, type, link, data, created_at)`.
+const EVENT_ROWS: &str = "INSERT INTO events (id, organization_id, mode, event_type, link_id,
+        data, created_at)
+     VALUES {rows}";
+
+/// Pending deliveries, due now: `(id, event, endpoint, now)`.
+const DELIVERY_ROWS: &str = "INSERT INTO webhook_deliveries (id, event_id, endpoint_id,
+        next_attempt_at, created_at, state, attempts)
+     SELECT column1, column2, column3, column4, column4, 'pending', 0
+     FROM (VALUES {rows}) AS v";
+
+/// A delivery of [`DELIVERY_ROWS`]: its new id, and the event and endpoint it delivers.
+type DeliveryRow<'a> = (DeliveryId, (&'a EventId, &'a str));
+
+fn delivery_rows<'a>(deliveries: &[(&'a EventId, &'a str)]) -> Vec<DeliveryRow<'a>> {
+    deliveries
+        .iter()
+        .map(|&delivery| (DeliveryId::generate(), delivery))
+        .collect()
+}
+
+fn bind_delivery<'q>(
+    query: AnyQuery<'q>,
+    (id, (event_id, endpoint_id)): &'q DeliveryRow<'_>,
+    now: Timestamp,
+) -> AnyQuery<'q> {
+    query
+        .bind(id.as_str())
+        .bind(event_id.as_str())
+        .bind(*endpoint_id)
+        .bind(now.millis())
+}
+
+/// Writes the event rows and their deliveries: two statements, which SQLite runs as one
+/// script (see [`insert_rows_together`]).
+async fn insert_events_and_deliveries(
     conn: &mut AnyConnection,
     organization_id: &OrganizationId,
     mode: Mode,
     events: &[&NewEvent],
+    deliveries: &[(&EventId, &str)],
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let statement = "INSERT INTO events (id, organization_id, mode, event_type, link_id, data,
-            created_at)
-         VALUES {rows}";
-    insert_rows(conn, statement, 7, events, |query, event| {
+    let deliveries = delivery_rows(deliveries);
+    let events = RowWrite::new(EVENT_ROWS, 7, events, |query, event| {
         query
             .bind(event.id.as_str())
             .bind(organization_id.as_str())
@@ -101,8 +131,11 @@ async fn insert_event_rows(
             .bind(event.link_id.as_ref().map(LinkId::as_str))
             .bind(&event.data)
             .bind(now.millis())
-    })
-    .await
+    });
+    let deliveries = RowWrite::new(DELIVERY_ROWS, 4, &deliveries, |query, delivery| {
+        bind_delivery(query, delivery, now)
+    });
+    insert_rows_together(conn, events, deliveries).await
 }
 
 /// Queues one delivery of each (event, endpoint), due now; returns their ids in order.
@@ -111,27 +144,12 @@ pub(super) async fn queue_deliveries(
     deliveries: &[(&EventId, &str)],
     now: Timestamp,
 ) -> anyhow::Result<Vec<DeliveryId>> {
-    let ids: Vec<DeliveryId> = deliveries.iter().map(|_| DeliveryId::generate()).collect();
-    let rows: Vec<(&DeliveryId, &(&EventId, &str))> = ids.iter().zip(deliveries).collect();
-    let statement = "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, next_attempt_at,
-            created_at, state, attempts)
-         SELECT column1, column2, column3, column4, column4, 'pending', 0
-         FROM (VALUES {rows}) AS v";
-    insert_rows(
-        conn,
-        statement,
-        4,
-        &rows,
-        |query, (id, (event_id, endpoint_id))| {
-            query
-                .bind(id.as_str())
-                .bind(event_id.as_str())
-                .bind(*endpoint_id)
-                .bind(now.millis())
-        },
-    )
+    let rows = delivery_rows(deliveries);
+    insert_rows(conn, DELIVERY_ROWS, 4, &rows, |query, delivery| {
+        bind_delivery(query, delivery, now)
+    })
     .await?;
-    Ok(ids)
+    Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
 
 impl Store {
@@ -166,8 +184,9 @@ impl Store {
     ) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
-        insert_event_rows(&mut tx, organization_id, mode, &[event], now).await?;
-        queue_deliveries(&mut tx, &[(&event.id, endpoint_id.as_str())], now).await?;
+        let deliveries = [(&event.id, endpoint_id.as_str())];
+        insert_events_and_deliveries(&mut tx, organization_id, mode, &[event], &deliveries, now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -172,6 +172,7 @@ impl Recording {
         };
         let mut totals = RecordedCounts::default();
         let mut results = Vec::new();
+        let mut new_movements = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
                 let mut known = LinkAccounts::read(&mut *conn, link_id).await?;
@@ -198,9 +199,9 @@ impl Recording {
                         fetch.movements.as_ref().ok().map(|m| (&account.id, m))
                     })
                     .collect();
-                let mut applied = apply_movements(&mut *conn, &answered, now)
-                    .await?
-                    .into_iter();
+                let applied = apply_movements(&mut *conn, &answered, now).await?;
+                new_movements = applied.new;
+                let mut applied = applied.per_account.into_iter();
                 for (account, fetch) in accounts.into_iter().zip(fetches) {
                     let (counts, changes, status, error) = match &fetch.movements {
                         Ok(_) => {
@@ -251,7 +252,10 @@ impl Recording {
                 }
             }
         }
-        let result_ids = insert_results(&mut *conn, &job.intent_id, &results, now).await?;
+        let new_movements: Vec<(&AccountId, &MovementData)> =
+            new_movements.iter().map(|(a, m)| (a, m)).collect();
+        let result_ids =
+            insert_results(&mut *conn, &job.intent_id, &results, &new_movements, now).await?;
         let results = result_ids
             .into_iter()
             .zip(results)

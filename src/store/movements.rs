@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use sqlx::AnyConnection;
 
 use super::ingest::{FetchedMovements, RecordedCounts};
-use super::rows::{bind_movement_data, date_to_millis, MovementRow, MOVEMENT_COLUMNS};
+use super::rows::{bind_movement_data, date_to_millis, AnyQuery, MovementRow, MOVEMENT_COLUMNS};
 use super::{flag, insert_rows, Dialect, PageRequest, Paged, Store};
 use crate::domain::ingest::{diff_movements, StoredMovement};
 use crate::domain::{AccountId, LinkId, Movement, MovementData, MovementId};
@@ -22,6 +22,26 @@ pub struct MovementFilter {
     pub confirmed_only: bool,
 }
 
+/// New movements, each with a new id: `(id, account, bank id, the movement's data, now, now)`.
+pub(super) const NEW_MOVEMENT_ROWS: &str = "INSERT INTO movements (id, account_id, bank_id,
+        amount, currency, description, post_date, transaction_date, movement_type, status,
+        pending, reference_id, comment, sender_account, recipient_account, created_at,
+        updated_at)
+     VALUES {rows}";
+
+/// Binds one row of [`NEW_MOVEMENT_ROWS`] (17 parameters).
+pub(super) fn bind_new_movement<'q>(
+    query: AnyQuery<'q>,
+    (account_id, movement): &'q (&AccountId, &MovementData),
+    now: i64,
+) -> AnyQuery<'q> {
+    let query = query
+        .bind(MovementId::generate().as_str().to_owned())
+        .bind(account_id.as_str())
+        .bind(&movement.bank_id);
+    bind_movement_data(query, movement).bind(now).bind(now)
+}
+
 impl Store {
     /// Inserts movements that are new to their accounts, many rows per statement (a refresh
     /// brings tens of them per account; one statement each was most of a recording's round
@@ -31,23 +51,9 @@ impl Store {
         movements: &[(&AccountId, &MovementData)],
         now: i64,
     ) -> anyhow::Result<()> {
-        let statement = "INSERT INTO movements (id, account_id, bank_id, amount, currency,
-                description, post_date, transaction_date, movement_type, status, pending,
-                reference_id, comment, sender_account, recipient_account, created_at, updated_at)
-             VALUES {rows}";
-        insert_rows(
-            conn,
-            statement,
-            17,
-            movements,
-            |query, (account_id, movement)| {
-                let query = query
-                    .bind(MovementId::generate().as_str().to_owned())
-                    .bind(account_id.as_str())
-                    .bind(&movement.bank_id);
-                bind_movement_data(query, movement).bind(now).bind(now)
-            },
-        )
+        insert_rows(conn, NEW_MOVEMENT_ROWS, 17, movements, |query, row| {
+            bind_new_movement(query, row, now)
+        })
         .await
     }
 
@@ -156,15 +162,17 @@ fn stored_for_diff_sql(dialect: Dialect, accounts: usize) -> String {
 }
 
 /// Diffs each answered account's stored movements against its fetch and applies the
-/// differences: one read of every account's stored movements and one insert of every new
-/// movement, whatever the number of accounts. Returns (counts, changes) per account, in order.
+/// differences: one read of every account's stored movements, whatever the number of
+/// accounts, and an update of each modified or removed movement. Returns (counts, changes)
+/// per account, in order, and the new movements, which the caller inserts with the accounts'
+/// results (see `recorded::insert_results`).
 pub(super) async fn apply_movements(
     conn: &mut AnyConnection,
     answered: &[(&AccountId, &FetchedMovements)],
     now: i64,
-) -> anyhow::Result<Vec<(RecordedCounts, Vec<(MovementId, &'static str)>)>> {
+) -> anyhow::Result<Applied> {
     if answered.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Applied::default());
     }
     let sql = stored_for_diff_sql(Dialect::of(conn), answered.len());
     let mut query = sqlx::query_scalar(&sql);
@@ -227,12 +235,26 @@ pub(super) async fn apply_movements(
             modified: i64::try_from(diff.modified.len())?,
             removed: i64::try_from(diff.removed.len())?,
         };
-        new.extend(diff.new.into_iter().map(|movement| (account_id, movement)));
+        new.extend(
+            diff.new
+                .into_iter()
+                .map(|movement| (account_id.clone(), movement)),
+        );
         applied.push((counts, changes));
     }
-    let rows: Vec<(&AccountId, &MovementData)> = new.iter().map(|(a, m)| (*a, m)).collect();
-    Store::insert_movements(conn, &rows, now).await?;
-    Ok(applied)
+    Ok(Applied {
+        per_account: applied,
+        new,
+    })
+}
+
+/// What [`apply_movements`] did per account, and the new movements it left to insert.
+#[derive(Default)]
+pub(super) struct Applied {
+    /// (counts, changes) per answered account, in order.
+    pub per_account: Vec<(RecordedCounts, Vec<(MovementId, &'static str)>)>,
+    /// The movements to insert, with their account.
+    pub new: Vec<(AccountId, MovementData)>,
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use super::ingest::RecordedCounts;
-use super::movements::movements_where;
+use super::movements::{bind_new_movement, movements_where, NEW_MOVEMENT_ROWS};
 use super::rows::MovementRow;
-use super::{id_list, insert_rows, Dialect, Store};
+use super::{id_list, insert_rows, insert_rows_together, Dialect, RowWrite, Store};
 use crate::domain::*;
 
 /// One account's part of a recorded refresh, as committed.
@@ -170,12 +170,14 @@ pub(super) struct AccountResult {
     pub(super) changes: Vec<(MovementId, &'static str)>,
 }
 
-/// Writes every account's result and its movement changes (two statements whatever the
-/// number of accounts); returns the results' ids, in order.
+/// Writes the refresh's new movements and every account's result (on SQLite one script; see
+/// `insert_rows_together`), then the results' movement changes, whatever the number of
+/// accounts; returns the results' ids, in order.
 pub(super) async fn insert_results(
     conn: &mut AnyConnection,
     intent_id: &RefreshIntentId,
     results: &[AccountResult],
+    new_movements: &[(&AccountId, &MovementData)],
     now: i64,
 ) -> anyhow::Result<Vec<RefreshIntentId>> {
     let ids: Vec<RefreshIntentId> = results
@@ -183,10 +185,13 @@ pub(super) async fn insert_results(
         .map(|_| RefreshIntentId::generate())
         .collect();
     let rows: Vec<(&RefreshIntentId, &AccountResult)> = ids.iter().zip(results).collect();
+    let movements = RowWrite::new(NEW_MOVEMENT_ROWS, 17, new_movements, |query, row| {
+        bind_new_movement(query, row, now)
+    });
     let statement = "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id,
             status, public_error, new_movements, modified_movements, removed_movements, created_at)
          VALUES {rows}";
-    insert_rows(conn, statement, 9, &rows, |query, (id, result)| {
+    let results = RowWrite::new(statement, 9, &rows, |query, (id, result)| {
         query
             .bind(id.as_str())
             .bind(intent_id.as_str())
@@ -197,8 +202,8 @@ pub(super) async fn insert_results(
             .bind(result.counts.modified)
             .bind(result.counts.removed)
             .bind(now)
-    })
-    .await?;
+    });
+    insert_rows_together(conn, movements, results).await?;
     let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = rows
         .iter()
         .flat_map(|(id, result)| {
