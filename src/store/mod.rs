@@ -10,6 +10,7 @@
 
 mod accounts;
 mod bench_seed;
+mod checkpoint;
 mod deliveries;
 mod delivery_claims;
 mod events;
@@ -108,6 +109,8 @@ pub struct Store {
     /// SQLite only: the task that commits refresh-intent creates, heartbeats and recordings in
     /// groups.
     group_writer: Option<group_commit::GroupWriter>,
+    /// SQLite only: the background WAL checkpoints (see `checkpoint`).
+    checkpointer: Option<checkpoint::Checkpointer>,
     /// Recordings allowed to wait for the database at once (at the group writer on SQLite,
     /// for a pool connection on PostgreSQL). When thousands of refreshes come back from the
     /// bank together, the rest wait here, in memory and without a timeout, instead of filling
@@ -190,6 +193,7 @@ impl Store {
             write,
             dialect,
             group_writer,
+            checkpointer: None,
             recorders: Arc::new(tokio::sync::Semaphore::new(recorders as usize)),
             recorders_max: recorders as usize,
             key_cache: Arc::default(),

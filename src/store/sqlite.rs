@@ -28,7 +28,21 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("SQLite path {} is not usable", path.display()))?;
 
     let write = pool_options(1)
-        .after_connect(|conn, _| Box::pin(async move { configure(conn, 0).await }))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                configure(conn, 0).await?;
+                // Checkpoints run in the background (see `checkpoint`); this is the backstop.
+                conn.execute(
+                    format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        super::checkpoint::WRITER_BACKSTOP_PAGES
+                    )
+                    .as_str(),
+                )
+                .await?;
+                Ok(())
+            })
+        })
         .connect_with(options.clone())
         .await
         .with_context(|| format!("opening SQLite database {}", path.display()))?;
@@ -42,9 +56,15 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .context("applying SQLite migrations")?;
     let read = pool_options(READERS)
         .after_connect(|conn, _| Box::pin(async move { configure(conn, MMAP_BYTES).await }))
+        .connect_with(options.clone())
+        .await?;
+    let checkpoints = pool_options(1)
+        .after_connect(|conn, _| Box::pin(async move { configure(conn, 0).await }))
         .connect_with(options)
         .await?;
-    Ok(Store::new(read, write, Dialect::Sqlite))
+    let mut store = Store::new(read, write, Dialect::Sqlite);
+    store.checkpointer = Some(super::checkpoint::Checkpointer::start(checkpoints));
+    Ok(store)
 }
 
 /// How much of the database file readers read through a memory map: the most this SQLite
@@ -134,6 +154,48 @@ mod tests {
                 .unwrap();
             assert_eq!(temp_store, 2);
         }
+    }
+
+    /// Checkpoints run in the background: a write reaches the database file itself (read here
+    /// with `immutable`, which ignores the WAL) without the writer checkpointing, whose own
+    /// threshold is far above the few pages written here.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background() {
+        use sqlx::sqlite::SqliteConnectOptions;
+        use sqlx::ConnectOptions;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refresco.db");
+        sqlx::any::install_default_drivers();
+        let store = super::open(&path).await.unwrap();
+        let backstop: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(backstop, crate::store::checkpoint::WRITER_BACKSTOP_PAGES);
+        sqlx::query("CREATE TABLE marks (m TEXT); INSERT INTO marks VALUES ('written')")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        let in_file = || async {
+            let mut file_only = SqliteConnectOptions::new()
+                .filename(&path)
+                .immutable(true)
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query_scalar::<_, String>("SELECT m FROM marks")
+                .fetch_optional(&mut file_only)
+                .await
+                .ok()
+                .flatten()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut found = in_file().await;
+        while found.is_none() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            found = in_file().await;
+        }
+        assert_eq!(found.as_deref(), Some("written"));
     }
 
     /// Generated rows of parameters are anonymous on SQLite (see `ParamStyle` for the cost of
