@@ -26,7 +26,11 @@ mod movements;
 pub mod postgres;
 mod recorded;
 mod refresh;
+mod row_writes;
 mod rows;
+
+// The generated-row helpers, for every module of the store.
+use row_writes::{id_list, insert_rows, insert_rows_together, placeholders, write_rows, RowWrite};
 pub mod sqlite;
 mod webhooks;
 
@@ -236,187 +240,9 @@ fn pool_options(max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(10))
 }
 
-/// Rows per multi-row statement (`INSERT … VALUES`, `UPDATE … FROM (VALUES …)`): with up to
-/// 17 parameters a row, a statement stays far below both engines' limits (SQLite 32,766,
-/// PostgreSQL 65,535).
-const ROWS_PER_INSERT: usize = 256;
-
-/// Runs `statement` once per [`ROWS_PER_INSERT`] rows, with `{rows}` in it standing for
-/// that many tuples of `width` parameters, which `bind` fills one row at a time.
-async fn insert_rows<T>(
-    conn: &mut sqlx::AnyConnection,
-    statement: &str,
-    width: usize,
-    rows: &[T],
-    bind: impl for<'q> Fn(rows::AnyQuery<'q>, &'q T) -> rows::AnyQuery<'q>,
-) -> anyhow::Result<()> {
-    write_rows(conn, statement, width, rows, bind).await?;
-    Ok(())
-}
-
-/// One multi-row statement and its rows, as [`insert_rows`] takes them.
-pub(super) struct RowWrite<'r, T, F> {
-    statement: &'r str,
-    width: usize,
-    rows: &'r [T],
-    bind: F,
-}
-
-impl<'r, T, F> RowWrite<'r, T, F>
-where
-    F: for<'q> Fn(rows::AnyQuery<'q>, &'q T) -> rows::AnyQuery<'q>,
-{
-    /// `statement` with `{rows}` standing for `rows`, each `width` parameters that `bind`
-    /// fills. (Made here, not as a literal, so that `bind` is a closure for every lifetime.)
-    pub(super) fn new(statement: &'r str, width: usize, rows: &'r [T], bind: F) -> Self {
-        Self {
-            statement,
-            width,
-            rows,
-            bind,
-        }
-    }
-}
-
-/// Runs two multi-row statements, the first first. On SQLite, when each fits in one
-/// statement, they run as one script: one round trip to the writer thread instead of two
-/// (each round trip wakes that thread and then the caller's task; see BENCHMARKS.md, S2).
-/// Their parameters are anonymous there, so the second's are bound after the first's.
-/// Otherwise one after the other, as [`insert_rows`].
-async fn insert_rows_together<A, B, FA, FB>(
-    conn: &mut sqlx::AnyConnection,
-    first: RowWrite<'_, A, FA>,
-    second: RowWrite<'_, B, FB>,
-) -> anyhow::Result<()>
-where
-    FA: for<'q> Fn(rows::AnyQuery<'q>, &'q A) -> rows::AnyQuery<'q>,
-    FB: for<'q> Fn(rows::AnyQuery<'q>, &'q B) -> rows::AnyQuery<'q>,
-{
-    let one_statement = |rows: usize| (1..=ROWS_PER_INSERT).contains(&rows);
-    let style = ParamStyle::of(conn);
-    if style != ParamStyle::Anonymous
-        || !one_statement(first.rows.len())
-        || !one_statement(second.rows.len())
-    {
-        insert_rows(conn, first.statement, first.width, first.rows, first.bind).await?;
-        insert_rows(
-            conn,
-            second.statement,
-            second.width,
-            second.rows,
-            second.bind,
-        )
-        .await?;
-        return Ok(());
-    }
-    let script = format!(
-        "{}; {}",
-        first
-            .statement
-            .replace("{rows}", &style.rows(first.rows.len(), first.width)),
-        second
-            .statement
-            .replace("{rows}", &style.rows(second.rows.len(), second.width)),
-    );
-    let mut query = sqlx::query(&script);
-    for row in first.rows {
-        query = (first.bind)(query, row);
-    }
-    for row in second.rows {
-        query = (second.bind)(query, row);
-    }
-    query.execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// [`insert_rows`] for statements that return rows (`INSERT … RETURNING`, `UPDATE … FROM
-/// (VALUES {rows}) … RETURNING`): every row they return, chunk after chunk.
-async fn write_rows<T>(
-    conn: &mut sqlx::AnyConnection,
-    statement: &str,
-    width: usize,
-    rows: &[T],
-    bind: impl for<'q> Fn(rows::AnyQuery<'q>, &'q T) -> rows::AnyQuery<'q>,
-) -> anyhow::Result<Vec<sqlx::any::AnyRow>> {
-    let style = ParamStyle::of(conn);
-    let mut returned = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = statement.replace("{rows}", &style.rows(chunk.len(), width));
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            query = bind(query, row);
-        }
-        returned.extend(query.fetch_all(&mut *conn).await?);
-    }
-    Ok(returned)
-}
-
 /// Whether `conn` is a SQLite connection (for the few statements written per engine).
 pub(super) fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
-}
-
-/// How a statement whose only parameters are generated rows writes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ParamStyle {
-    /// `$1, $2, …`: PostgreSQL's only syntax.
-    Numbered,
-    /// `?, ?, …`, bound in order: on SQLite. For every numbered parameter it binds, sqlx asks
-    /// SQLite for the parameter's name, which SQLite finds by walking the statement's list
-    /// of names, so binding `n` numbered parameters takes `n²/2` steps: the 1,250 of one
-    /// refresh's 50 movements took ~1.5 ms of the one writer, a fifth of S2's CPU. Anonymous
-    /// parameters have no names to walk.
-    Anonymous,
-}
-
-impl ParamStyle {
-    /// The style for `conn`'s engine.
-    pub(super) fn of(conn: &sqlx::AnyConnection) -> Self {
-        match Dialect::of(conn) {
-            Dialect::Sqlite => ParamStyle::Anonymous,
-            Dialect::Postgres => ParamStyle::Numbered,
-        }
-    }
-
-    /// `(…), (…)`: `rows` tuples of `width` parameters, the statement's only parameters.
-    pub(super) fn rows(self, rows: usize, width: usize) -> String {
-        match self {
-            ParamStyle::Numbered => placeholders(rows, width, 0),
-            ParamStyle::Anonymous => {
-                let row = format!("({})", vec!["?"; width].join(", "));
-                vec![row; rows].join(", ")
-            }
-        }
-    }
-}
-
-/// `($a, $b, $c), (…)`: `rows` tuples of `width` numbered parameters, numbered after the
-/// statement's `fixed` leading parameters.
-pub(super) fn placeholders(rows: usize, width: usize, fixed: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 6);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for col in 0..width {
-            if col > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(fixed + 1 + row * width + col).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
-/// `$first, $first+1, …`: `count` numbered parameters for an `IN (…)` list.
-pub(super) fn id_list(count: usize, first: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Most rows one claim takes (jobs or deliveries): claimed ids travel as bound parameters,
@@ -431,65 +257,4 @@ fn flag(value: bool) -> i16 {
 /// Counts rows of a `SELECT COUNT(*)` as an unsigned total.
 fn to_total(count: i64) -> u64 {
     u64::try_from(count).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_after_the_fixed_parameters() {
-        assert_eq!(super::placeholders(2, 2, 1), "($2, $3), ($4, $5)");
-        assert_eq!(super::placeholders(1, 3, 0), "($1, $2, $3)");
-        assert_eq!(super::ParamStyle::Numbered.rows(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(super::ParamStyle::Anonymous.rows(2, 2), "(?, ?), (?, ?)");
-    }
-
-    /// Two multi-row statements run together put each row's values in its own table and
-    /// columns: as one SQLite script (the second's parameters bound after the first's), and one
-    /// after the other when a statement would need more than one chunk of rows.
-    #[tokio::test]
-    async fn rows_written_together_land_in_their_own_statements() {
-        use super::{insert_rows_together, RowWrite, ROWS_PER_INSERT};
-        let dir = tempfile::tempdir().unwrap();
-        sqlx::any::install_default_drivers();
-        let store = super::sqlite::open(&dir.path().join("refresco.db"))
-            .await
-            .unwrap();
-        let mut conn = store.write.acquire().await.unwrap();
-        sqlx::query("CREATE TABLE pairs (a TEXT, b INTEGER); CREATE TABLE singles (c TEXT)")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        for (pairs, singles) in [(2, 3), (1, ROWS_PER_INSERT + 1)] {
-            sqlx::query("DELETE FROM pairs; DELETE FROM singles")
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            let pair_rows: Vec<(String, i64)> = (0..pairs).map(|i| (format!("p{i}"), i)).collect();
-            let single_rows: Vec<String> = (0..singles).map(|i| format!("s{i}")).collect();
-            let first = RowWrite::new("INSERT INTO pairs VALUES {rows}", 2, &pair_rows, |q, r| {
-                q.bind(r.0.as_str()).bind(r.1)
-            });
-            let second = RowWrite::new(
-                "INSERT INTO singles VALUES {rows}",
-                1,
-                &single_rows,
-                |q, r| q.bind(r.as_str()),
-            );
-            insert_rows_together(&mut conn, first, second)
-                .await
-                .unwrap();
-            let stored_pairs: Vec<(String, i64)> =
-                sqlx::query_as("SELECT a, b FROM pairs ORDER BY b")
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap();
-            assert_eq!(stored_pairs, pair_rows);
-            let stored_singles: Vec<String> =
-                sqlx::query_scalar("SELECT c FROM singles ORDER BY rowid")
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap();
-            assert_eq!(stored_singles, single_rows);
-        }
-    }
 }

@@ -206,8 +206,8 @@ mod tests {
         sqlx::any::install_default_drivers();
         let store = super::open(&dir.path().join("refresco.db")).await.unwrap();
         let mut conn = store.write.acquire().await.unwrap();
-        let style = crate::store::ParamStyle::of(&conn);
-        assert_eq!(style, crate::store::ParamStyle::Anonymous);
+        let style = crate::store::row_writes::ParamStyle::of(&conn);
+        assert_eq!(style, crate::store::row_writes::ParamStyle::Anonymous);
         let sql = format!("SELECT * FROM (VALUES {})", style.rows(2, 2));
         let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
             .bind(1_i64)
