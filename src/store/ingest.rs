@@ -252,8 +252,6 @@ impl Recording {
                 }
             }
         }
-        let new_movements: Vec<(&AccountId, &MovementData)> =
-            new_movements.iter().map(|(a, m)| (a, m)).collect();
         let result_ids =
             insert_results(&mut *conn, &job.intent_id, &results, &new_movements, now).await?;
         let results = result_ids

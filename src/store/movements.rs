@@ -32,7 +32,8 @@ pub(super) const NEW_MOVEMENT_ROWS: &str = "INSERT INTO movements (id, account_i
 /// Binds one row of [`NEW_MOVEMENT_ROWS`] (17 parameters).
 pub(super) fn bind_new_movement<'q>(
     query: AnyQuery<'q>,
-    (account_id, movement): &'q (&AccountId, &MovementData),
+    account_id: &'q AccountId,
+    movement: &'q MovementData,
     now: i64,
 ) -> AnyQuery<'q> {
     let query = query
@@ -51,9 +52,13 @@ impl Store {
         movements: &[(&AccountId, &MovementData)],
         now: i64,
     ) -> anyhow::Result<()> {
-        insert_rows(conn, NEW_MOVEMENT_ROWS, 17, movements, |query, row| {
-            bind_new_movement(query, row, now)
-        })
+        insert_rows(
+            conn,
+            NEW_MOVEMENT_ROWS,
+            17,
+            movements,
+            |query, (account, movement)| bind_new_movement(query, account, movement, now),
+        )
         .await
     }
 

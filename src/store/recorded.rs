@@ -177,7 +177,7 @@ pub(super) async fn insert_results(
     conn: &mut AnyConnection,
     intent_id: &RefreshIntentId,
     results: &[AccountResult],
-    new_movements: &[(&AccountId, &MovementData)],
+    new_movements: &[(AccountId, MovementData)],
     now: i64,
 ) -> anyhow::Result<Vec<RefreshIntentId>> {
     let ids: Vec<RefreshIntentId> = results
@@ -185,9 +185,12 @@ pub(super) async fn insert_results(
         .map(|_| RefreshIntentId::generate())
         .collect();
     let rows: Vec<(&RefreshIntentId, &AccountResult)> = ids.iter().zip(results).collect();
-    let movements = RowWrite::new(NEW_MOVEMENT_ROWS, 17, new_movements, |query, row| {
-        bind_new_movement(query, row, now)
-    });
+    let movements = RowWrite::new(
+        NEW_MOVEMENT_ROWS,
+        17,
+        new_movements,
+        |query, (account, movement)| bind_new_movement(query, account, movement, now),
+    );
     let statement = "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id,
             status, public_error, new_movements, modified_movements, removed_movements, created_at)
          VALUES {rows}";

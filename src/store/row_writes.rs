@@ -45,6 +45,21 @@ where
             bind,
         }
     }
+
+    /// Runs the statement alone, as [`insert_rows`].
+    async fn insert(self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
+        insert_rows(conn, self.statement, self.width, self.rows, self.bind).await
+    }
+
+    /// The statement for all its rows at once, in `style`.
+    fn sql(&self, style: ParamStyle) -> String {
+        filled(self.statement, style, self.rows.len(), self.width)
+    }
+}
+
+/// `statement` with its `{rows}` replaced by `rows` tuples of `width` parameters in `style`.
+fn filled(statement: &str, style: ParamStyle, rows: usize, width: usize) -> String {
+    statement.replace("{rows}", &style.rows(rows, width))
 }
 
 /// Runs two multi-row statements, the first first. On SQLite, when each fits in one
@@ -67,26 +82,10 @@ where
         || !one_statement(first.rows.len())
         || !one_statement(second.rows.len())
     {
-        insert_rows(conn, first.statement, first.width, first.rows, first.bind).await?;
-        insert_rows(
-            conn,
-            second.statement,
-            second.width,
-            second.rows,
-            second.bind,
-        )
-        .await?;
-        return Ok(());
+        first.insert(conn).await?;
+        return second.insert(conn).await;
     }
-    let script = format!(
-        "{}; {}",
-        first
-            .statement
-            .replace("{rows}", &style.rows(first.rows.len(), first.width)),
-        second
-            .statement
-            .replace("{rows}", &style.rows(second.rows.len(), second.width)),
-    );
+    let script = format!("{}; {}", first.sql(style), second.sql(style));
     let mut query = sqlx::query(&script);
     for row in first.rows {
         query = (first.bind)(query, row);
@@ -110,7 +109,7 @@ pub(super) async fn write_rows<T>(
     let style = ParamStyle::of(conn);
     let mut returned = Vec::new();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = statement.replace("{rows}", &style.rows(chunk.len(), width));
+        let sql = filled(statement, style, chunk.len(), width);
         let mut query = sqlx::query(&sql);
         for row in chunk {
             query = bind(query, row);
