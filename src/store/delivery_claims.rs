@@ -163,11 +163,7 @@ mod tests {
     /// through an index on `state` would read the whole pending backlog on every claim.
     #[tokio::test]
     async fn claims_look_deliveries_up_by_id_not_by_state() {
-        let dir = tempfile::tempdir().unwrap();
-        sqlx::any::install_default_drivers();
-        let store = crate::store::sqlite::open(&dir.path().join("refresco.db"))
-            .await
-            .unwrap();
+        let (_dir, store) = crate::store::sqlite::temp_store().await;
         for ids in [1, 64, 1000] {
             for (sql, fixed, table) in [
                 (claim_sql(ids), 3, "webhook_deliveries"),

@@ -269,11 +269,7 @@ mod tests {
     /// would read the account's whole history).
     #[tokio::test]
     async fn the_diffs_read_is_bounded_by_date_or_bank_id_on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        sqlx::any::install_default_drivers();
-        let store = super::super::sqlite::open(&dir.path().join("refresco.db"))
-            .await
-            .unwrap();
+        let (_dir, store) = super::super::sqlite::temp_store().await;
         let sql = super::stored_for_diff_sql(super::Dialect::Sqlite, 2);
         let plan: Vec<(i64, i64, i64, String)> =
             sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))

@@ -198,11 +198,7 @@ mod tests {
     #[tokio::test]
     async fn rows_written_together_land_in_their_own_statements() {
         use super::{insert_rows_together, RowWrite, ROWS_PER_INSERT};
-        let dir = tempfile::tempdir().unwrap();
-        sqlx::any::install_default_drivers();
-        let store = super::super::sqlite::open(&dir.path().join("refresco.db"))
-            .await
-            .unwrap();
+        let (_dir, store) = super::super::sqlite::temp_store().await;
         let mut conn = store.write.acquire().await.unwrap();
         sqlx::query("CREATE TABLE pairs (a TEXT, b INTEGER); CREATE TABLE singles (c TEXT)")
             .execute(&mut *conn)

@@ -104,6 +104,16 @@ async fn configure(conn: &mut sqlx::AnyConnection, mmap_bytes: i64) -> Result<()
     Ok(())
 }
 
+/// A store on a new SQLite file in a temporary directory, which lives as long as the guard
+/// returned with it: for the store's unit tests.
+#[cfg(test)]
+pub(super) async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    sqlx::any::install_default_drivers();
+    let store = open(&dir.path().join("refresco.db")).await.unwrap();
+    (dir, store)
+}
+
 #[cfg(test)]
 mod tests {
     /// The build settings in `.cargo/config.toml` reach the bundled SQLite: without them every
@@ -133,9 +143,7 @@ mod tests {
     /// off; temporary files are in memory.
     #[tokio::test]
     async fn readers_map_the_whole_allowed_size_and_the_writer_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        sqlx::any::install_default_drivers();
-        let store = super::open(&dir.path().join("refresco.db")).await.unwrap();
+        let (_dir, store) = super::temp_store().await;
         let mapped: i64 = sqlx::query_scalar("PRAGMA mmap_size")
             .fetch_one(&store.read)
             .await
@@ -163,10 +171,8 @@ mod tests {
     async fn the_wal_is_checkpointed_in_the_background() {
         use sqlx::sqlite::SqliteConnectOptions;
         use sqlx::ConnectOptions;
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, store) = super::temp_store().await;
         let path = dir.path().join("refresco.db");
-        sqlx::any::install_default_drivers();
-        let store = super::open(&path).await.unwrap();
         let backstop: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
             .fetch_one(&store.write)
             .await
@@ -202,9 +208,7 @@ mod tests {
     /// numbered ones); PostgreSQL's tests fail at once if it were given `?`s.
     #[tokio::test]
     async fn generated_rows_bind_anonymous_parameters() {
-        let dir = tempfile::tempdir().unwrap();
-        sqlx::any::install_default_drivers();
-        let store = super::open(&dir.path().join("refresco.db")).await.unwrap();
+        let (_dir, store) = super::temp_store().await;
         let mut conn = store.write.acquire().await.unwrap();
         let style = crate::store::row_writes::ParamStyle::of(&conn);
         assert_eq!(style, crate::store::row_writes::ParamStyle::Anonymous);
