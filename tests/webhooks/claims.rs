@@ -20,6 +20,8 @@ both_backends! {
         let (_busy, busy_id, _) = receiver_endpoint(&app).await;
         let mut busy_events = Vec::new();
         for _ in 0..10 {
+            // Claims take the oldest first, to the millisecond: one event per millisecond.
+            next_millisecond().await;
             busy_events.push(trigger(&app, "link.credentials_changed").await["id"].as_str().unwrap().to_owned());
         }
         // A second endpoint subscribed from now on: only later events reach it (the busy one

@@ -144,17 +144,6 @@ mod api_details {
     use crate::common::receiver::verify;
     use crate::common::*;
 
-    /// Yields until `now()` is past `instant` (both RFC 3339 to the millisecond), then returns it.
-    async fn later_than(instant: &str, now: impl Fn() -> String) -> String {
-        loop {
-            let current = now();
-            if current.as_str() > instant {
-                return current;
-            }
-            tokio::task::yield_now().await;
-        }
-    }
-
     both_backends! {
         async fn time_filters_overrides_and_endpoint_tests(app: TestApp) {
             let backend = app.backend;
@@ -165,9 +154,9 @@ mod api_details {
             // Times are kept to the millisecond and the trigger can answer within the one the
             // event was made in: `middle` is strictly after the first event and strictly
             // before the second.
-            let made = now();
-            let middle = later_than(&made, now).await;
-            later_than(&middle, now).await;
+            next_millisecond().await;
+            let middle = now();
+            next_millisecond().await;
             let (status, second) = into_json(app.request(Method::POST, "/v1/events/trigger", Some(&app.keys.secret_key),
                 Some(json!({"type": "account.refresh_intent.failed", "overrides": {"new_movements": 42, "status": "failed"}}))).await).await;
             assert_eq!(status.as_u16(), 201);

@@ -73,6 +73,16 @@ pub async fn attempts(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
     list
 }
 
+/// Returns once the clock is in a later millisecond than when called. Times are kept to the
+/// millisecond, and ids and claims order by them only that far: what is made before and after
+/// this call is strictly ordered.
+pub async fn next_millisecond() {
+    let start = chrono::Utc::now().timestamp_millis();
+    while chrono::Utc::now().timestamp_millis() <= start {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// The attempts of an endpoint, oldest first, once there are at least `count`: a receiver
 /// has a request before the server records how it went. Fails after 30 s.
 pub async fn attempts_at_least(app: &TestApp, endpoint_id: &str, count: usize) -> Vec<Value> {
