@@ -45,6 +45,7 @@ impl Store {
 
 /// A link's accounts as stored when the recording began (read once: which the bank no longer
 /// lists, which it lists again, and where a new one goes).
+#[derive(Clone, Debug)]
 pub(super) struct LinkAccounts {
     /// (id, bank id, listed on the link).
     stored: Vec<(String, String, bool)>,
@@ -69,6 +70,14 @@ impl LinkAccounts {
             stored,
             next_position,
         })
+    }
+
+    /// The stored account the bank knows as `bank_id`, if the link has it (listed or not).
+    pub(super) fn id_of(&self, bank_id: &str) -> Option<AccountId> {
+        self.stored
+            .iter()
+            .find(|(_, stored, _)| stored == bank_id)
+            .map(|(id, _, _)| AccountId::from_trusted(id.clone()))
     }
 
     /// Marks removed the accounts still on the link that the bank did not list.
@@ -102,12 +111,7 @@ impl LinkAccounts {
     ) -> anyhow::Result<Vec<Account>> {
         let mut ids = Vec::with_capacity(fetched.len());
         for update in fetched {
-            let existing = self
-                .stored
-                .iter()
-                .find(|(_, bank_id, _)| *bank_id == update.data.bank_id)
-                .map(|(id, _, _)| AccountId::from_trusted(id.clone()));
-            ids.push(match existing {
+            ids.push(match self.id_of(&update.data.bank_id) {
                 Some(id) => id,
                 None => self.insert_placeholder(conn, link_id, update).await?,
             });

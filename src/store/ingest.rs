@@ -13,11 +13,12 @@ use super::accounts::{AccountUpdate, LinkAccounts};
 use super::events::Subscriptions;
 use super::jobs::ClaimedJob;
 use super::links::LINK_COLUMNS;
-use super::movements::apply_movements;
+use super::movements::{apply_diffs, diff_fetched};
 use super::recorded::{insert_results, read_recorded, AccountResult, EventMaker};
 use super::refresh::{intent_from_row, INTENT_COLUMNS};
 use super::rows::{account_from_row, link_from_row, AnyQuery};
 use super::{flag, Store};
+use crate::domain::ingest::MovementDiff;
 use crate::domain::*;
 
 /// The movements the bank returned for one account.
@@ -99,19 +100,36 @@ impl Store {
     /// Records the outcome of a refresh and its events; `Ok(None)` when the lease was lost
     /// (nothing written). On SQLite the group writer commits recordings that wait together in
     /// one transaction (one fsync for the group), each in its own savepoint.
+    ///
+    /// What the recording reads (the link's accounts, the stored movements its diff needs) is
+    /// read first, on a reader, so that the one writer only writes (BENCHMARKS.md, change 41).
+    /// Nothing read can change before the write: a link's accounts and movements are written
+    /// only when the link is created and by recordings; a link has one refresh in progress at
+    /// a time (`refresh_intents_one_in_progress`), the previous one's recording committed
+    /// before this intent was created, and of the workers that ever held this job's lease,
+    /// only the one holding it at the write passes the fence. Its claim committed before this
+    /// read, so a recording by an earlier holder is either seen here or fenced off.
     #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
     pub async fn finish_refresh(
         &self,
         job: &ClaimedJob,
         link_id: &LinkId,
-        outcome: RefreshOutcome,
+        mut outcome: RefreshOutcome,
         make_events: EventMaker,
     ) -> anyhow::Result<Option<RecordedCounts>> {
         let _turn = self.recorders.acquire().await?;
+        let prepared = match &mut outcome.accounts {
+            Some(fetches) => {
+                let mut reader = self.read.acquire().await?;
+                Some(Prepared::read(&mut reader, link_id, fetches).await?)
+            }
+            None => None,
+        };
         let recording = Recording {
             job: job.clone(),
             link_id: link_id.clone(),
             outcome,
+            prepared,
             make_events,
         };
         if let Some(writer) = &self.group_writer {
@@ -126,11 +144,49 @@ impl Store {
     }
 }
 
+/// What a recording reads before it writes (see `Store::finish_refresh`).
+#[derive(Debug)]
+struct Prepared {
+    /// The link's accounts.
+    known: LinkAccounts,
+    /// Per fetched account, in order: its diff, or `None` when its movements were not read.
+    diffs: Vec<Option<MovementDiff>>,
+}
+
+impl Prepared {
+    /// Reads the link's accounts and diffs each answered fetch against its stored movements
+    /// (the fetched movements move into the diffs).
+    async fn read(
+        conn: &mut AnyConnection,
+        link_id: &LinkId,
+        fetches: &mut [AccountFetch],
+    ) -> anyhow::Result<Self> {
+        let known = LinkAccounts::read(&mut *conn, link_id).await?;
+        let ids: Vec<Option<AccountId>> = fetches
+            .iter()
+            .map(|fetch| known.id_of(&fetch.account.bank_id))
+            .collect();
+        let mut answered: Vec<(Option<&AccountId>, &mut FetchedMovements)> = ids
+            .iter()
+            .zip(fetches.iter_mut())
+            .filter_map(|(id, fetch)| fetch.movements.as_mut().ok().map(|m| (id.as_ref(), m)))
+            .collect();
+        let mut diffs = diff_fetched(conn, &mut answered).await?.into_iter();
+        let diffs = fetches
+            .iter()
+            .map(|fetch| fetch.movements.is_ok().then(|| diffs.next()).flatten())
+            .collect();
+        Ok(Self { known, diffs })
+    }
+}
+
 /// One refresh's outcome, to be written.
 pub(super) struct Recording {
     job: ClaimedJob,
     link_id: LinkId,
     outcome: RefreshOutcome,
+    /// Read before, when the bank listed accounts.
+    prepared: Option<Prepared>,
     make_events: EventMaker,
 }
 
@@ -145,6 +201,7 @@ impl Recording {
             job,
             link_id,
             outcome,
+            prepared,
             make_events,
         } = self;
         let now = outcome.finished_at.millis();
@@ -172,10 +229,14 @@ impl Recording {
         };
         let mut totals = RecordedCounts::default();
         let mut results = Vec::new();
+        let account_ids: Vec<AccountId>;
         let mut new_movements = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
-                let mut known = LinkAccounts::read(&mut *conn, link_id).await?;
+                let Prepared { known, diffs } = prepared
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("a recording's accounts were not read"))?;
+                let mut known = known.clone();
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
                 known.mark_unlisted_removed(&mut *conn, &listed).await?;
@@ -192,14 +253,13 @@ impl Recording {
                     })
                     .collect();
                 let accounts = known.upsert_all(&mut *conn, link_id, &updates).await?;
-                let answered: Vec<(&AccountId, &FetchedMovements)> = accounts
+                account_ids = accounts.iter().map(|a| a.id.clone()).collect();
+                let answered: Vec<(&AccountId, &MovementDiff)> = account_ids
                     .iter()
-                    .zip(fetches)
-                    .filter_map(|(account, fetch)| {
-                        fetch.movements.as_ref().ok().map(|m| (&account.id, m))
-                    })
+                    .zip(diffs)
+                    .filter_map(|(id, diff)| diff.as_ref().map(|diff| (id, diff)))
                     .collect();
-                let applied = apply_movements(&mut *conn, &answered, now).await?;
+                let applied = apply_diffs(&mut *conn, &answered, now).await?;
                 new_movements = applied.new;
                 let mut applied = applied.per_account.into_iter();
                 for (account, fetch) in accounts.into_iter().zip(fetches) {

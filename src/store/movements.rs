@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 use super::ingest::{FetchedMovements, RecordedCounts};
 use super::rows::{bind_movement_data, date_to_millis, AnyQuery, MovementRow, MOVEMENT_COLUMNS};
 use super::{flag, insert_rows, Dialect, PageRequest, Paged, Store};
-use crate::domain::ingest::{diff_movements, StoredMovement};
+use crate::domain::ingest::{diff_movements, MovementDiff, StoredMovement};
 use crate::domain::{AccountId, LinkId, Movement, MovementData, MovementId};
 
 /// Filters of the movements list (all optional).
@@ -166,51 +166,69 @@ fn stored_for_diff_sql(dialect: Dialect, accounts: usize) -> String {
     movements_where(dialect, &condition)
 }
 
-/// Diffs each answered account's stored movements against its fetch and applies the
-/// differences: one read of every account's stored movements, whatever the number of
-/// accounts, and an update of each modified or removed movement. Returns (counts, changes)
-/// per account, in order, and the new movements, which the caller inserts with the accounts'
-/// results (see `recorded::insert_results`).
-pub(super) async fn apply_movements(
+/// Diffs each answered account's fetch against its stored movements: one read of every
+/// account's stored movements, whatever the number of accounts. An account the link does not
+/// have yet (`None`) has nothing stored. The fetched movements are moved into the diffs.
+///
+/// A recording runs this on a reader before it queues for the writer (see
+/// `Store::finish_refresh` for why what it reads cannot change before the write).
+pub(super) async fn diff_fetched(
     conn: &mut AnyConnection,
-    answered: &[(&AccountId, &FetchedMovements)],
-    now: i64,
-) -> anyhow::Result<Applied> {
-    if answered.is_empty() {
-        return Ok(Applied::default());
-    }
-    let sql = stored_for_diff_sql(Dialect::of(conn), answered.len());
-    let mut query = sqlx::query_scalar(&sql);
-    for (account_id, fetched) in answered {
-        let bank_ids: Vec<&str> = fetched
-            .movements
-            .iter()
-            .map(|m| m.bank_id.as_str())
-            .collect();
-        query = query
-            .bind(account_id.as_str())
-            .bind(date_to_millis(fetched.since))
-            .bind(serde_json::to_string(&bank_ids)?);
-    }
-    let rows: String = query.fetch_one(&mut *conn).await?;
+    answered: &mut [(Option<&AccountId>, &mut FetchedMovements)],
+) -> anyhow::Result<Vec<MovementDiff>> {
+    let known: Vec<(&AccountId, &FetchedMovements)> = answered
+        .iter()
+        .filter_map(|(id, fetched)| id.map(|id| (id, &**fetched)))
+        .collect();
     let mut stored: HashMap<String, Vec<StoredMovement>> = HashMap::new();
-    for row in MovementRow::parse_all(&rows)? {
-        stored
-            .entry(row.account_id().to_owned())
-            .or_default()
-            .push(row.into_stored()?);
-    }
-    let mut new = Vec::new();
-    let mut applied = Vec::with_capacity(answered.len());
-    for &(account_id, fetched) in answered {
-        let diff = diff_movements(
+    if !known.is_empty() {
+        let sql = stored_for_diff_sql(Dialect::of(conn), known.len());
+        let mut query = sqlx::query_scalar(&sql);
+        for (account_id, fetched) in &known {
+            let bank_ids: Vec<&str> = fetched
+                .movements
+                .iter()
+                .map(|m| m.bank_id.as_str())
+                .collect();
+            query = query
+                .bind(account_id.as_str())
+                .bind(date_to_millis(fetched.since))
+                .bind(serde_json::to_string(&bank_ids)?);
+        }
+        let rows: String = query.fetch_one(&mut *conn).await?;
+        for row in MovementRow::parse_all(&rows)? {
             stored
-                .get(account_id.as_str())
-                .map_or(&[][..], Vec::as_slice),
-            fetched.movements.clone(),
-            fetched.since,
-            fetched.until,
-        );
+                .entry(row.account_id().to_owned())
+                .or_default()
+                .push(row.into_stored()?);
+        }
+    }
+    Ok(answered
+        .iter_mut()
+        .map(|(account_id, fetched)| {
+            diff_movements(
+                account_id
+                    .and_then(|id| stored.get(id.as_str()))
+                    .map_or(&[][..], Vec::as_slice),
+                std::mem::take(&mut fetched.movements),
+                fetched.since,
+                fetched.until,
+            )
+        })
+        .collect())
+}
+
+/// Applies each answered account's diff: an update of each modified or removed movement.
+/// Returns (counts, changes) per account, in order, and the new movements, which the caller
+/// inserts with the accounts' results (see `recorded::insert_results`).
+pub(super) async fn apply_diffs<'a>(
+    conn: &mut AnyConnection,
+    diffs: &[(&'a AccountId, &'a MovementDiff)],
+    now: i64,
+) -> anyhow::Result<Applied<'a>> {
+    let mut new = Vec::new();
+    let mut applied = Vec::with_capacity(diffs.len());
+    for &(account_id, diff) in diffs {
         let mut changes = Vec::new();
         for (id, data) in &diff.modified {
             let query = sqlx::query(
@@ -240,11 +258,7 @@ pub(super) async fn apply_movements(
             modified: i64::try_from(diff.modified.len())?,
             removed: i64::try_from(diff.removed.len())?,
         };
-        new.extend(
-            diff.new
-                .into_iter()
-                .map(|movement| (account_id.clone(), movement)),
-        );
+        new.extend(diff.new.iter().map(|movement| (account_id, movement)));
         applied.push((counts, changes));
     }
     Ok(Applied {
@@ -253,13 +267,13 @@ pub(super) async fn apply_movements(
     })
 }
 
-/// What [`apply_movements`] did per account, and the new movements it left to insert.
+/// What [`apply_diffs`] did per account, and the new movements it left to insert.
 #[derive(Default)]
-pub(super) struct Applied {
+pub(super) struct Applied<'a> {
     /// (counts, changes) per answered account, in order.
     pub per_account: Vec<(RecordedCounts, Vec<(MovementId, &'static str)>)>,
     /// The movements to insert, with their account.
-    pub new: Vec<(AccountId, MovementData)>,
+    pub new: Vec<(&'a AccountId, &'a MovementData)>,
 }
 
 #[cfg(test)]

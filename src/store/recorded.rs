@@ -177,7 +177,7 @@ pub(super) async fn insert_results(
     conn: &mut AnyConnection,
     intent_id: &RefreshIntentId,
     results: &[AccountResult],
-    new_movements: &[(AccountId, MovementData)],
+    new_movements: &[(&AccountId, &MovementData)],
     now: i64,
 ) -> anyhow::Result<Vec<RefreshIntentId>> {
     let ids: Vec<RefreshIntentId> = results
