@@ -6,8 +6,10 @@
 //! one thousand a second however many clients ask (and 10,000 refreshes in flight send 1,000
 //! heartbeats a second with the default 30 s lease). Here writes that arrive while a commit is
 //! in flight queue up, and a single writer task puts each queued batch in **one** transaction:
-//! every create and every recording runs inside its own savepoint (so one refused by a rule,
-//! or by the one-in-progress index, or one that fails, rolls back alone), then one `COMMIT` (one fsync) makes the whole batch
+//! every create runs inside its own savepoint (so one refused by a rule, or by the
+//! one-in-progress index, or one that fails, rolls back alone), a recording that fails has the
+//! batch written again with every recording in its own savepoint (see `commit_batch`), then
+//! one `COMMIT` (one fsync) makes the whole batch
 //! durable, and only then is each caller answered. An acknowledged write is on disk exactly as
 //! before; a lone write waits for nobody (the batch is whatever is queued, never a timer).
 //!
@@ -133,21 +135,52 @@ enum Done {
     Heartbeat(Result<bool, sqlx::Error>),
 }
 
-/// One transaction for the whole batch, one savepoint per create; answers after `COMMIT`.
+/// One transaction for the whole batch; answers after `COMMIT`.
+///
+/// Each create writes in a savepoint of its own, inside its one script. Recordings are first
+/// written without one: a savepoint costs two round trips to the writer's thread (its
+/// `SAVEPOINT` and its `RELEASE`) out of a recording's seven, and a recording almost never
+/// fails (one whose lease was lost writes nothing: its fence is its first statement). When one
+/// does fail, the whole transaction is rolled back and the batch written again with every
+/// recording in its own savepoint, so that the failure is undone alone (BENCHMARKS.md, change
+/// 42).
 #[tracing::instrument(skip_all, fields(batch = batch.len()))]
 async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
+    let (committed, done) = match write_batch(write, &batch, false).await {
+        Some(written) => written,
+        None => write_batch(write, &batch, true).await.unwrap_or_else(|| {
+            let lost = anyhow::anyhow!("a group written in savepoints asked to be written again");
+            (Err(lost), Vec::new())
+        }),
+    };
+    // `done` is shorter than the batch when the transaction could not begin.
+    let mut done = done.into_iter();
+    for request in batch {
+        match &committed {
+            Ok(()) => answer(request, Ok(()), done.next()),
+            Err(e) => answer(request, Err(anyhow::anyhow!("{e:#}")), done.next()),
+        }
+    }
+}
+
+/// Writes `batch` in one transaction and commits it: whether the commit succeeded, and what
+/// each request did. With `in_savepoints`, each recording is written in its own savepoint;
+/// without, a failing recording rolls back the whole transaction and `None` is returned, for
+/// the batch to be written again with them.
+async fn write_batch(
+    write: &AnyPool,
+    batch: &[Request],
+    in_savepoints: bool,
+) -> Option<(anyhow::Result<()>, Vec<Done>)> {
     let mut tx = match write.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
-            let message = format!("beginning a transaction: {e}");
-            for request in batch {
-                answer(request, Err(anyhow::anyhow!("{message}")), None);
-            }
-            return;
+            let error = anyhow::anyhow!("beginning a transaction: {e}");
+            return Some((Err(error), Vec::new()));
         }
     };
     let mut done = Vec::with_capacity(batch.len());
-    for request in &batch {
+    for request in batch {
         match request {
             Request::Create { new, cooldowns, .. } => {
                 // A create writes in a savepoint of its own (see `insert_intent`): one that
@@ -155,7 +188,7 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
                 let outcome = insert_intent(&mut tx, new, *cooldowns).await;
                 done.push(Done::Create(outcome));
             }
-            Request::Record { recording, .. } => {
+            Request::Record { recording, .. } if in_savepoints => {
                 let outcome = async {
                     let mut savepoint = tx.begin().await?;
                     let recorded = recording.write(&mut savepoint).await?;
@@ -163,9 +196,19 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
                     Ok(recorded)
                 }
                 .await;
-                // As for creates: an error rolls back to the savepoint, undoing this one only.
+                // An error rolls back to the savepoint, undoing this one only.
                 done.push(Done::Record(outcome));
             }
+            Request::Record { recording, .. } => match recording.write(&mut tx).await {
+                Ok(recorded) => done.push(Done::Record(Ok(recorded))),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "a recording failed; writing its group again, each recording in a savepoint");
+                    if let Err(e) = tx.rollback().await {
+                        tracing::warn!(error = %e, "rolling back a group of writes");
+                    }
+                    return None;
+                }
+            },
             Request::Heartbeat {
                 intent_id,
                 lease_token,
@@ -191,12 +234,7 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
         .commit()
         .await
         .map_err(|e| anyhow::anyhow!("committing a group of writes: {e}"));
-    for (request, done) in batch.into_iter().zip(done) {
-        match &committed {
-            Ok(()) => answer(request, Ok(()), Some(done)),
-            Err(e) => answer(request, Err(anyhow::anyhow!("{e:#}")), Some(done)),
-        }
-    }
+    Some((committed, done))
 }
 
 /// Answers one request: with its own outcome once the batch committed, or with the batch's

@@ -190,9 +190,9 @@ async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
     reopened.close().await;
 }
 
-/// Recordings that finish together share a group: each is fenced and written in its own
-/// savepoint, so one that fails late (its events clash) and one whose lease was taken
-/// leave no trace, and the others commit.
+/// Recordings that finish together share a group: each is fenced, and one that fails late (its
+/// events clash) has its group rolled back and written again with every recording in its own
+/// savepoint, so it and one whose lease was taken leave no trace, and the others commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() {
     let (_dir, _target, store, organization_id, links) = sqlite_with_links(8).await;
