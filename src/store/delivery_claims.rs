@@ -1,7 +1,7 @@
 //! Claiming webhook deliveries: per endpoint, its oldest due deliveries up to its free slots,
 //! leased to the claiming dispatcher in one write transaction.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::deliveries::DueDelivery;
 use super::rows::get_time;
@@ -38,7 +38,8 @@ fn load_sql(count: usize) -> String {
 impl Store {
     /// Claims up to `limit` due deliveries of enabled endpoints, at most `per_endpoint` in
     /// flight per endpoint (so one slow receiver cannot take every slot). Endpoints whose
-    /// oldest due delivery is oldest go first.
+    /// oldest due delivery is oldest go first. On SQLite the claim joins the group writer's
+    /// next transaction (see `group_commit`).
     ///
     /// Every step reads an index, never the backlog: per endpoint, the in-flight count ranges
     /// over leased rows only and the due deliveries are read in order up to the endpoint's
@@ -51,9 +52,43 @@ impl Store {
         per_endpoint: i64,
         lease_millis: i64,
     ) -> anyhow::Result<Vec<DueDelivery>> {
+        let claim = DeliveryClaim {
+            lease_token: lease_token.to_owned(),
+            limit,
+            per_endpoint,
+            lease_millis,
+        };
+        if let Some(writer) = &self.group_writer {
+            return writer.claim_deliveries(claim).await;
+        }
+        let mut tx = self.begin().await?;
+        let due = claim.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(due)
+    }
+}
+
+/// A claim of webhook deliveries, as [`Store::claim_deliveries`] asked for it.
+#[derive(Debug)]
+pub(super) struct DeliveryClaim {
+    lease_token: String,
+    limit: i64,
+    per_endpoint: i64,
+    lease_millis: i64,
+}
+
+impl DeliveryClaim {
+    /// Writes the claim on `conn`, inside a transaction the caller commits.
+    pub(super) async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<DueDelivery>> {
+        let DeliveryClaim {
+            lease_token,
+            limit,
+            per_endpoint,
+            lease_millis,
+        } = self;
+        let (limit, per_endpoint, lease_millis) = (*limit, *per_endpoint, *lease_millis);
         let now = Timestamp::now().millis();
         let limit = limit.min(super::MAX_CLAIM);
-        let mut tx = self.begin().await?;
         let endpoints: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT e.id,
                     (SELECT COUNT(*) FROM webhook_deliveries f
@@ -65,7 +100,7 @@ impl Store {
              WHERE e.disabled = 0 AND e.deleted_at IS NULL",
         )
         .bind(now)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         let mut endpoints: Vec<(String, i64, i64)> = endpoints
             .into_iter()
@@ -93,12 +128,11 @@ impl Store {
             .bind(&endpoint)
             .bind(now)
             .bind(want)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
             candidates.extend(ids);
         }
         if candidates.is_empty() {
-            tx.commit().await?;
             return Ok(Vec::new());
         }
         let claim_sql = claim_sql(candidates.len());
@@ -109,13 +143,13 @@ impl Store {
         for id in &candidates {
             claim = claim.bind(id);
         }
-        claim.execute(&mut *tx).await?;
+        claim.execute(&mut *conn).await?;
         let load_sql = load_sql(candidates.len());
         let mut load = sqlx::query(&load_sql).bind(lease_token);
         for id in &candidates {
             load = load.bind(id);
         }
-        let rows = load.fetch_all(&mut *tx).await?;
+        let rows = load.fetch_all(&mut *conn).await?;
         let mut due = Vec::with_capacity(rows.len());
         for row in rows {
             let mode: String = row.try_get("endpoint_mode")?;
@@ -131,7 +165,6 @@ impl Store {
                 event: super::events::event_from_row(&row)?,
             });
         }
-        tx.commit().await?;
         Ok(due)
     }
 }

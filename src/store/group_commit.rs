@@ -1,5 +1,5 @@
-//! Group commit of the most frequent writes on SQLite: refresh-intent creates, job heartbeats
-//! and the recordings of finished refreshes.
+//! Group commit of the most frequent writes on SQLite: refresh-intent creates, job heartbeats,
+//! the recordings of finished refreshes, and the claims of jobs and of webhook deliveries.
 //!
 //! SQLite has one writer and, with `synchronous = FULL`, every commit waits for an fsync of the
 //! WAL (about a millisecond on common disks): one write per commit caps these writes at roughly
@@ -16,10 +16,13 @@
 //! PostgreSQL needs none of this: its commits from concurrent connections already share WAL
 //! flushes, so on PostgreSQL these writes commit one by one.
 
-use sqlx::{Acquire, AnyPool};
+use sqlx::{Acquire, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::deliveries::DueDelivery;
+use super::delivery_claims::DeliveryClaim;
 use super::ingest::{RecordedCounts, Recording};
+use super::jobs::{ClaimedJob, JobClaim};
 use super::refresh::{insert_intent, CreateRefreshError, NewRefreshIntent};
 use crate::domain::{Cooldowns, RefreshIntent, RefreshIntentId, Timestamp};
 
@@ -37,6 +40,16 @@ enum Request {
     Record {
         recording: Box<Recording>,
         answer: oneshot::Sender<anyhow::Result<Option<RecordedCounts>>>,
+    },
+    /// Claim refresh jobs.
+    ClaimJobs {
+        claim: JobClaim,
+        answer: oneshot::Sender<anyhow::Result<Vec<ClaimedJob>>>,
+    },
+    /// Claim webhook deliveries.
+    ClaimDeliveries {
+        claim: DeliveryClaim,
+        answer: oneshot::Sender<anyhow::Result<Vec<DueDelivery>>>,
     },
     /// Extend a job's lease, fenced by its token; answers whether the lease was still ours.
     Heartbeat {
@@ -61,23 +74,34 @@ impl GroupWriter {
         Self { queue }
     }
 
+    /// Queues a request made by `request` around its answer's sender, and waits for the
+    /// answer (given once its batch is committed).
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> anyhow::Result<T> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(request(answer))
+            .map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
+        answered
+            .await
+            .map_err(|_| anyhow::anyhow!("the group writer dropped a request"))
+    }
+
     /// Creates `new` in the next batch; returns once its batch is committed (or refused).
     pub(super) async fn create(
         &self,
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
     ) -> Result<RefreshIntent, CreateRefreshError> {
-        let (answer, answered) = oneshot::channel();
-        self.queue
-            .send(Request::Create {
-                new: new.clone(),
-                cooldowns,
-                answer,
-            })
-            .map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
-        answered
-            .await
-            .map_err(|_| anyhow::anyhow!("the group writer dropped a create"))?
+        let new = new.clone();
+        self.ask(|answer| Request::Create {
+            new,
+            cooldowns,
+            answer,
+        })
+        .await?
     }
 
     /// Records `recording` in the next batch; returns once its batch is committed.
@@ -85,16 +109,25 @@ impl GroupWriter {
         &self,
         recording: Recording,
     ) -> anyhow::Result<Option<RecordedCounts>> {
-        let (answer, answered) = oneshot::channel();
-        self.queue
-            .send(Request::Record {
-                recording: Box::new(recording),
-                answer,
-            })
-            .map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
-        answered
-            .await
-            .map_err(|_| anyhow::anyhow!("the group writer dropped a recording"))?
+        let recording = Box::new(recording);
+        self.ask(|answer| Request::Record { recording, answer })
+            .await?
+    }
+
+    /// Claims jobs in the next batch: the claim shares its commit (and fsync) with the
+    /// batch's creates and recordings instead of paying one of its own.
+    pub(super) async fn claim_jobs(&self, claim: JobClaim) -> anyhow::Result<Vec<ClaimedJob>> {
+        self.ask(|answer| Request::ClaimJobs { claim, answer })
+            .await?
+    }
+
+    /// Claims webhook deliveries in the next batch (as [`Self::claim_jobs`]).
+    pub(super) async fn claim_deliveries(
+        &self,
+        claim: DeliveryClaim,
+    ) -> anyhow::Result<Vec<DueDelivery>> {
+        self.ask(|answer| Request::ClaimDeliveries { claim, answer })
+            .await?
     }
 
     /// Extends the lease of `intent_id` held with `lease_token` to `expires_at` in the next
@@ -105,18 +138,14 @@ impl GroupWriter {
         lease_token: &str,
         expires_at: i64,
     ) -> anyhow::Result<bool> {
-        let (answer, answered) = oneshot::channel();
-        self.queue
-            .send(Request::Heartbeat {
-                intent_id: intent_id.clone(),
-                lease_token: lease_token.to_owned(),
-                expires_at,
-                answer,
-            })
-            .map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
-        answered
-            .await
-            .map_err(|_| anyhow::anyhow!("the group writer dropped a heartbeat"))?
+        let (intent_id, lease_token) = (intent_id.clone(), lease_token.to_owned());
+        self.ask(|answer| Request::Heartbeat {
+            intent_id,
+            lease_token,
+            expires_at,
+            answer,
+        })
+        .await?
     }
 }
 
@@ -132,18 +161,44 @@ async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Request>) {
 enum Done {
     Create(Result<RefreshIntent, CreateRefreshError>),
     Record(anyhow::Result<Option<RecordedCounts>>),
-    Heartbeat(Result<bool, sqlx::Error>),
+    ClaimJobs(anyhow::Result<Vec<ClaimedJob>>),
+    ClaimDeliveries(anyhow::Result<Vec<DueDelivery>>),
+    Heartbeat(anyhow::Result<bool>),
+}
+
+impl Done {
+    /// The outcome of `request` when it could not be written at all.
+    fn failure(request: &Request, e: anyhow::Error) -> Done {
+        match request {
+            Request::Create { .. } => Done::Create(Err(CreateRefreshError::Store(e))),
+            Request::Record { .. } => Done::Record(Err(e)),
+            Request::ClaimJobs { .. } => Done::ClaimJobs(Err(e)),
+            Request::ClaimDeliveries { .. } => Done::ClaimDeliveries(Err(e)),
+            Request::Heartbeat { .. } => Done::Heartbeat(Err(e)),
+        }
+    }
+
+    /// Whether the request failed (a create refused by a rule did not: it was undone alone).
+    fn failed(&self) -> bool {
+        match self {
+            Done::Create(_) => false,
+            Done::Record(outcome) => outcome.is_err(),
+            Done::ClaimJobs(outcome) => outcome.is_err(),
+            Done::ClaimDeliveries(outcome) => outcome.is_err(),
+            Done::Heartbeat(outcome) => outcome.is_err(),
+        }
+    }
 }
 
 /// One transaction for the whole batch; answers after `COMMIT`.
 ///
-/// Each create writes in a savepoint of its own, inside its one script. Recordings are first
-/// written without one: a savepoint costs two round trips to the writer's thread (its
-/// `SAVEPOINT` and its `RELEASE`) out of a recording's seven, and a recording almost never
-/// fails (one whose lease was lost writes nothing: its fence is its first statement). When one
-/// does fail, the whole transaction is rolled back and the batch written again with every
-/// recording in its own savepoint, so that the failure is undone alone (BENCHMARKS.md, change
-/// 42).
+/// Each create writes in a savepoint of its own, inside its one script. Recordings and claims
+/// are first written without one: a savepoint costs two round trips to the writer's thread
+/// (its `SAVEPOINT` and its `RELEASE`; a recording is seven), and they almost never fail (a
+/// recording whose lease was lost writes nothing: its fence is its first statement). When one
+/// does fail, the whole transaction is rolled back and the batch written again with each of
+/// them in its own savepoint, so that the failure is undone alone (BENCHMARKS.md, changes 42
+/// and 43).
 #[tracing::instrument(skip_all, fields(batch = batch.len()))]
 async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
     let (committed, done) = match write_batch(write, &batch, false).await {
@@ -181,54 +236,37 @@ async fn write_batch(
     };
     let mut done = Vec::with_capacity(batch.len());
     for request in batch {
-        match request {
-            Request::Create { new, cooldowns, .. } => {
-                // A create writes in a savepoint of its own (see `insert_intent`): one that
-                // fails is undone alone.
-                let outcome = insert_intent(&mut tx, new, *cooldowns).await;
-                done.push(Done::Create(outcome));
-            }
-            Request::Record { recording, .. } if in_savepoints => {
-                let outcome = async {
+        let outcome = match request {
+            // A create writes in a savepoint of its own (see `insert_intent`) and a heartbeat
+            // is one statement: either is undone alone when it fails.
+            Request::Create { .. } | Request::Heartbeat { .. } => perform(&mut tx, request).await,
+            _ if in_savepoints => {
+                let in_savepoint = async {
                     let mut savepoint = tx.begin().await?;
-                    let recorded = recording.write(&mut savepoint).await?;
-                    savepoint.commit().await?;
-                    Ok(recorded)
-                }
-                .await;
-                // An error rolls back to the savepoint, undoing this one only.
-                done.push(Done::Record(outcome));
+                    let outcome = perform(&mut savepoint, request).await;
+                    // A failure is undone alone: dropping the savepoint rolls back to it.
+                    if !outcome.failed() {
+                        savepoint.commit().await?;
+                    }
+                    anyhow::Ok(outcome)
+                };
+                in_savepoint
+                    .await
+                    .unwrap_or_else(|e| Done::failure(request, e))
             }
-            Request::Record { recording, .. } => match recording.write(&mut tx).await {
-                Ok(recorded) => done.push(Done::Record(Ok(recorded))),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "a recording failed; writing its group again, each recording in a savepoint");
+            _ => {
+                let outcome = perform(&mut tx, request).await;
+                if outcome.failed() {
+                    tracing::warn!("a write failed in its group; writing the group again, each write in a savepoint");
                     if let Err(e) = tx.rollback().await {
                         tracing::warn!(error = %e, "rolling back a group of writes");
                     }
                     return None;
                 }
-            },
-            Request::Heartbeat {
-                intent_id,
-                lease_token,
-                expires_at,
-                ..
-            } => {
-                let outcome = sqlx::query(
-                    "UPDATE refresh_jobs SET lease_expires_at = $1, updated_at = $2
-                     WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
-                )
-                .bind(*expires_at)
-                .bind(Timestamp::now().millis())
-                .bind(intent_id.as_str())
-                .bind(lease_token.as_str())
-                .execute(&mut *tx)
-                .await
-                .map(|done| done.rows_affected() == 1);
-                done.push(Done::Heartbeat(outcome));
+                outcome
             }
-        }
+        };
+        done.push(outcome);
     }
     let committed = tx
         .commit()
@@ -237,11 +275,45 @@ async fn write_batch(
     Some((committed, done))
 }
 
+/// Writes one request on `conn`.
+async fn perform(conn: &mut AnyConnection, request: &Request) -> Done {
+    match request {
+        Request::Create { new, cooldowns, .. } => {
+            Done::Create(insert_intent(conn, new, *cooldowns).await)
+        }
+        Request::Record { recording, .. } => Done::Record(recording.write(conn).await),
+        Request::ClaimJobs { claim, .. } => Done::ClaimJobs(claim.write(conn).await),
+        Request::ClaimDeliveries { claim, .. } => Done::ClaimDeliveries(claim.write(conn).await),
+        Request::Heartbeat {
+            intent_id,
+            lease_token,
+            expires_at,
+            ..
+        } => {
+            let outcome = sqlx::query(
+                "UPDATE refresh_jobs SET lease_expires_at = $1, updated_at = $2
+                 WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
+            )
+            .bind(*expires_at)
+            .bind(Timestamp::now().millis())
+            .bind(intent_id.as_str())
+            .bind(lease_token.as_str())
+            .execute(conn)
+            .await;
+            Done::Heartbeat(
+                outcome
+                    .map(|done| done.rows_affected() == 1)
+                    .map_err(Into::into),
+            )
+        }
+    }
+}
+
 /// Answers one request: with its own outcome once the batch committed, or with the batch's
 /// error (a create a rule refused keeps its refusal: nothing of it was to be written anyway).
 fn answer(request: Request, batch: anyhow::Result<()>, done: Option<Done>) {
-    match request {
-        Request::Create { answer, .. } => {
+    match (request, done) {
+        (Request::Create { answer, .. }, done) => {
             let outcome = match (batch, done) {
                 (Ok(()), Some(Done::Create(outcome))) => outcome,
                 (_, Some(Done::Create(Err(refused)))) => Err(refused),
@@ -250,23 +322,33 @@ fn answer(request: Request, batch: anyhow::Result<()>, done: Option<Done>) {
             };
             let _ = answer.send(outcome);
         }
-        Request::Record { answer, .. } => {
-            let outcome = match (batch, done) {
-                (Ok(()), Some(Done::Record(outcome))) => outcome,
-                (Err(e), _) => Err(e),
-                (Ok(()), _) => Err(anyhow::anyhow!("lost outcome")),
-            };
-            let _ = answer.send(outcome);
+        (Request::Record { answer, .. }, Some(Done::Record(outcome))) => {
+            reply(answer, batch, Some(outcome))
         }
-        Request::Heartbeat { answer, .. } => {
-            let outcome = match (batch, done) {
-                (Ok(()), Some(Done::Heartbeat(outcome))) => outcome.map_err(Into::into),
-                (Err(e), _) => Err(e),
-                (Ok(()), _) => Err(anyhow::anyhow!("lost outcome")),
-            };
-            let _ = answer.send(outcome);
+        (Request::Record { answer, .. }, _) => reply(answer, batch, None),
+        (Request::ClaimJobs { answer, .. }, Some(Done::ClaimJobs(outcome))) => {
+            reply(answer, batch, Some(outcome))
         }
+        (Request::ClaimJobs { answer, .. }, _) => reply(answer, batch, None),
+        (Request::ClaimDeliveries { answer, .. }, Some(Done::ClaimDeliveries(outcome))) => {
+            reply(answer, batch, Some(outcome))
+        }
+        (Request::ClaimDeliveries { answer, .. }, _) => reply(answer, batch, None),
+        (Request::Heartbeat { answer, .. }, Some(Done::Heartbeat(outcome))) => {
+            reply(answer, batch, Some(outcome))
+        }
+        (Request::Heartbeat { answer, .. }, _) => reply(answer, batch, None),
     }
+}
+
+/// Sends a request its outcome, or the batch's error when the batch did not commit.
+fn reply<T>(
+    answer: oneshot::Sender<anyhow::Result<T>>,
+    batch: anyhow::Result<()>,
+    outcome: Option<anyhow::Result<T>>,
+) {
+    let outcome = outcome.unwrap_or_else(|| Err(anyhow::anyhow!("lost outcome")));
+    let _ = answer.send(batch.and(outcome));
 }
 
 #[cfg(test)]

@@ -270,3 +270,85 @@ async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() 
         "one per recorded refresh"
     );
 }
+
+/// A claim joins the group queued with it. Here it shares a group with a recording that fails:
+/// the group is rolled back and written again with each in a savepoint, and the claim is
+/// answered with the jobs it holds once that commits, the recording undone alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_in_a_group_written_again_holds_exactly_the_jobs_it_was_given() {
+    let (_dir, _target, store, organization_id, links) = sqlite_with_links(4).await;
+    for link_id in &links {
+        store
+            .create_refresh_intent(&intent(&organization_id, link_id), COOLDOWNS)
+            .await
+            .unwrap();
+    }
+    let recorded = store.claim_jobs("w", "lease", 1, 60_000).await.unwrap();
+    let job = recorded[0].clone();
+    let link_id = store
+        .refresh_intent_by_id(&job.intent_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .link_id;
+
+    // Hold the one write connection: the writer takes the first request below and waits for
+    // the connection; the next ones queue behind it and form one group.
+    let held = store.write.acquire().await.unwrap();
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.claim_jobs("w", "first", 0, 60_000).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let failing = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let make_events: EventMaker = Box::new(|recorded| {
+                let event = NewEvent {
+                    id: EventId::generate(),
+                    event_type: EventType::LinkRefreshSucceeded,
+                    link_id: Some(recorded.link.id.clone()),
+                    data: "{}".into(),
+                };
+                Ok(vec![event; 2])
+            });
+            let outcome = RefreshOutcome::succeeded_without_fetch(None);
+            store
+                .finish_refresh(&job, &link_id, outcome, make_events)
+                .await
+        }
+    });
+    let claim = tokio::spawn({
+        let store = store.clone();
+        async move { store.claim_jobs("w", "second", 100, 60_000).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    drop(held);
+
+    assert!(first.await.unwrap().unwrap().is_empty());
+    assert!(failing.await.unwrap().is_err(), "its events clash");
+    let claimed = claim.await.unwrap().unwrap();
+    assert_eq!(
+        claimed.len(),
+        links.len() - 1,
+        "every job not claimed before"
+    );
+    let held_by_second: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM refresh_jobs WHERE lease_token = 'second' AND state = 'running'",
+    )
+    .fetch_one(&store.read)
+    .await
+    .unwrap();
+    assert_eq!(held_by_second, claimed.len() as i64);
+    let recorded_status = store
+        .refresh_intent_by_id(&recorded[0].intent_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status;
+    assert_eq!(
+        recorded_status,
+        IntentStatus::Created,
+        "the recording undone"
+    );
+}

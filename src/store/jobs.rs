@@ -2,7 +2,7 @@
 //! Every write a worker makes names its lease token; a worker whose lease was taken over
 //! changes nothing.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Dialect, Store};
 use crate::domain::*;
@@ -62,26 +62,33 @@ pub struct MfaState {
     pub job_state: String,
 }
 
-impl Store {
-    /// Claims up to `limit` jobs: ready ones whose time has come, parked ones whose MFA
-    /// challenge expired, and running ones whose lease expired (their worker died).
-    #[tracing::instrument(skip(self, lease_token))]
-    pub async fn claim_jobs(
-        &self,
-        owner: &str,
-        lease_token: &str,
-        limit: i64,
-        lease_millis: i64,
-    ) -> anyhow::Result<Vec<ClaimedJob>> {
+/// A claim of refresh jobs, as [`Store::claim_jobs`] asked for it.
+#[derive(Debug)]
+pub(super) struct JobClaim {
+    owner: String,
+    lease_token: String,
+    limit: i64,
+    lease_millis: i64,
+}
+
+impl JobClaim {
+    /// Writes the claim on `conn`, inside a transaction the caller commits.
+    pub(super) async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<ClaimedJob>> {
+        let JobClaim {
+            owner,
+            lease_token,
+            limit,
+            lease_millis,
+        } = self;
+        let (limit, lease_millis) = (*limit, *lease_millis);
         let now = Timestamp::now().millis();
         let limit = limit.min(super::MAX_CLAIM);
         // PostgreSQL: several processes claim at once; SKIP LOCKED lets each take different
         // rows without waiting. SQLite: the write lock already serializes claims.
-        let lock = match self.dialect {
+        let lock = match Dialect::of(conn) {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
-        let mut tx = self.begin().await?;
         let rows = sqlx::query(&format!(
             "UPDATE refresh_jobs
              SET state = 'running', lease_token = $1, lease_owner = $2, lease_expires_at = $3,
@@ -98,7 +105,7 @@ impl Store {
         .bind(now + lease_millis)
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         let mut jobs = Vec::with_capacity(rows.len());
         for row in rows {
@@ -118,8 +125,35 @@ impl Store {
             for job in &jobs {
                 started = started.bind(job.intent_id.as_str());
             }
-            started.execute(&mut *tx).await?;
+            started.execute(&mut *conn).await?;
         }
+        Ok(jobs)
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` jobs: ready ones whose time has come, parked ones whose MFA
+    /// challenge expired, and running ones whose lease expired (their worker died). On SQLite
+    /// the claim joins the group writer's next transaction (see `group_commit`).
+    #[tracing::instrument(skip(self, lease_token))]
+    pub async fn claim_jobs(
+        &self,
+        owner: &str,
+        lease_token: &str,
+        limit: i64,
+        lease_millis: i64,
+    ) -> anyhow::Result<Vec<ClaimedJob>> {
+        let claim = JobClaim {
+            owner: owner.to_owned(),
+            lease_token: lease_token.to_owned(),
+            limit,
+            lease_millis,
+        };
+        if let Some(writer) = &self.group_writer {
+            return writer.claim_jobs(claim).await;
+        }
+        let mut tx = self.begin().await?;
+        let jobs = claim.write(&mut tx).await?;
         tx.commit().await?;
         Ok(jobs)
     }
