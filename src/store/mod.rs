@@ -86,17 +86,21 @@ impl Dialect {
     }
 
     /// An aggregate expression whose value is the text `[[…], […]]`: one JSON array per row
-    /// of the `FROM` it is selected over, holding `columns` in order, the rows in `order`
-    /// (`[]` when there are none). Reads of hundreds of rows use it to bring them back as one
-    /// value: each row of a result costs the drivers a channel hop (SQLite's connection
-    /// thread to the caller), a copy of every value and a backend-neutral row, which was
-    /// most of a page of movements' CPU; one text value and one parse cost a fraction.
-    pub(super) fn json_rows(self, columns: &str, order: &str) -> String {
+    /// of the `FROM` it is selected over, holding `columns` in order, the rows in `order`, or
+    /// in no promised order with `None` (`[]` when there are none). Reads of hundreds of rows
+    /// use it to bring them back as one value: each row of a result costs the drivers a
+    /// channel hop (SQLite's connection thread to the caller), a copy of every value and a
+    /// backend-neutral row, which was most of a page of movements' CPU; one text value and one
+    /// parse cost a fraction.
+    pub(super) fn json_rows(self, columns: &str, order: Option<&str>) -> String {
+        let order = order
+            .map(|order| format!(" ORDER BY {order}"))
+            .unwrap_or_default();
         match self {
-            Dialect::Sqlite => format!("json_group_array(json_array({columns}) ORDER BY {order})"),
-            Dialect::Postgres => format!(
-                "COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]'::json)::text"
-            ),
+            Dialect::Sqlite => format!("json_group_array(json_array({columns}){order})"),
+            Dialect::Postgres => {
+                format!("COALESCE(json_agg(json_build_array({columns}){order}), '[]'::json)::text")
+            }
         }
     }
 }

@@ -209,6 +209,13 @@ impl MovementRow {
         serde_json::from_str(json).context("stored movements as JSON rows")
     }
 
+    /// Sorts rows as an account's movements are listed: newest `post_date` first, then by
+    /// `id`, descending (SQL's `ORDER BY post_date DESC, id DESC`; ids compare bytewise in
+    /// both).
+    pub(super) fn sort_newest_first(rows: &mut [MovementRow]) {
+        rows.sort_by(|a, b| (b.post_date, &b.id).cmp(&(a.post_date, &a.id)));
+    }
+
     /// The bank already removed it (it stays stored, unlisted).
     pub(super) fn removed(&self) -> bool {
         self.removed_at.is_some()
@@ -253,5 +260,36 @@ impl MovementRow {
             sender_account: transfer_from_column(self.sender_account)?,
             recipient_account: transfer_from_column(self.recipient_account)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MovementRow;
+
+    /// Rows in any order come out as `ORDER BY post_date DESC, id DESC` lists them: by date,
+    /// and within a day by id, both newest first.
+    #[test]
+    fn movement_rows_sort_newest_first_by_date_then_id() {
+        let row = |id: &str, post_date: i64| {
+            format!(
+                r#"["{id}","acc_1","b-{id}",100,"CLP","x",{post_date},null,"transfer","confirmed",0,null,null,null,null,null]"#
+            )
+        };
+        let json = format!(
+            "[{}]",
+            [
+                row("mov_b", 1),
+                row("mov_a", 3),
+                row("mov_c", 1),
+                row("mov_d", 2),
+                row("mov_a1", 3),
+            ]
+            .join(",")
+        );
+        let mut rows = MovementRow::parse_all(&json).unwrap();
+        MovementRow::sort_newest_first(&mut rows);
+        let order: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(order, ["mov_a1", "mov_a", "mov_d", "mov_c", "mov_b"]);
     }
 }
