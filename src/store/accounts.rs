@@ -1,9 +1,10 @@
 //! Accounts of a link: reads, and how a recording updates them by the bank's identity.
 
+use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use super::rows::{account_from_row, bind_account_data};
-use super::{write_rows, PageRequest, Paged, Store};
+use super::rows::{account_from_row, bind_account_data, AnyQuery};
+use super::{PageRequest, Paged, Store};
 use crate::domain::{Account, AccountData, AccountId, LinkId, RefreshStatus, Timestamp};
 
 impl Store {
@@ -99,16 +100,15 @@ impl LinkAccounts {
         Ok(())
     }
 
-    /// Updates each fetched account by the bank's identity, adding the ones not stored yet
-    /// after the others; returns them as stored now, in the order given. One `UPDATE` for all
-    /// of them (each statement is a round trip to SQLite's one writer), plus an `INSERT` for
-    /// each account the link did not have.
-    pub(super) async fn upsert_all(
+    /// The id of each fetched account, in order: the stored one with its bank identity, or
+    /// a new account added after the others (with its bank data still empty: the recording's
+    /// [`ACCOUNT_UPDATES`] fills it in).
+    pub(super) async fn ids_for(
         &mut self,
         conn: &mut AnyConnection,
         link_id: &LinkId,
         fetched: &[AccountUpdate<'_>],
-    ) -> anyhow::Result<Vec<Account>> {
+    ) -> anyhow::Result<Vec<AccountId>> {
         let mut ids = Vec::with_capacity(fetched.len());
         for update in fetched {
             ids.push(match self.id_of(&update.data.bank_id) {
@@ -116,37 +116,7 @@ impl LinkAccounts {
                 None => self.insert_placeholder(conn, link_id, update).await?,
             });
         }
-        let rows: Vec<(&AccountId, &AccountUpdate)> = ids.iter().zip(fetched).collect();
-        let statement = format!(
-            "UPDATE accounts SET name = v.column2, official_name = v.column3,
-                 number = v.column4, holder_id = v.column5, holder_name = v.column6,
-                 account_type = v.column7, currency = v.column8,
-                 balance_available = v.column9, balance_current = v.column10,
-                 balance_limit = v.column11, refresh_status = v.column12,
-                 refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
-                 next_refresh = COALESCE(v.column14, accounts.next_refresh),
-                 removed_from_link = 0
-             FROM (VALUES {{rows}}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}"
-        );
-        let returned = write_rows(conn, &statement, 14, &rows, |query, (id, update)| {
-            bind_account_data(query.bind(id.as_str()), update.data)
-                .bind(update.status.as_str())
-                .bind(update.refreshed_at)
-                .bind(update.next_refresh.map(Timestamp::millis))
-        })
-        .await?;
-        let mut stored = std::collections::HashMap::with_capacity(returned.len());
-        for row in &returned {
-            let account = account_from_row(row)?;
-            stored.insert(account.id.to_string(), account);
-        }
-        ids.iter()
-            .map(|id| {
-                stored
-                    .remove(id.as_str())
-                    .ok_or_else(|| anyhow::anyhow!("account {id} was not updated"))
-            })
-            .collect()
+        Ok(ids)
     }
 
     /// Adds an account the link did not have, after the others, with its bank data still
@@ -178,6 +148,51 @@ impl LinkAccounts {
             .push((id.to_string(), update.data.bank_id.clone(), true));
         Ok(id)
     }
+}
+
+/// Updates fetched accounts by id, one row `(id, the bank's data, refresh status, refreshed
+/// at, next refresh)` each (see [`bind_account_update`]), returning them as stored now. One
+/// statement for all of a link's accounts.
+pub(super) static ACCOUNT_UPDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE accounts SET name = v.column2, official_name = v.column3,
+             number = v.column4, holder_id = v.column5, holder_name = v.column6,
+             account_type = v.column7, currency = v.column8,
+             balance_available = v.column9, balance_current = v.column10,
+             balance_limit = v.column11, refresh_status = v.column12,
+             refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
+             next_refresh = COALESCE(v.column14, accounts.next_refresh),
+             removed_from_link = 0
+         FROM (VALUES {{rows}}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}"
+    )
+});
+
+/// Binds one row of [`ACCOUNT_UPDATES`] (14 parameters).
+pub(super) fn bind_account_update<'q>(
+    query: AnyQuery<'q>,
+    id: &'q AccountId,
+    update: &'q AccountUpdate<'_>,
+) -> AnyQuery<'q> {
+    bind_account_data(query.bind(id.as_str()), update.data)
+        .bind(update.status.as_str())
+        .bind(update.refreshed_at)
+        .bind(update.next_refresh.map(Timestamp::millis))
+}
+
+/// The accounts `rows` returned by [`ACCOUNT_UPDATES`], in the order of `ids`.
+pub(super) fn updated_in_order(rows: &[AnyRow], ids: &[AccountId]) -> anyhow::Result<Vec<Account>> {
+    let mut stored = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let account = account_from_row(row)?;
+        stored.insert(account.id.to_string(), account);
+    }
+    ids.iter()
+        .map(|id| {
+            stored
+                .remove(id.as_str())
+                .ok_or_else(|| anyhow::anyhow!("account {id} was not updated"))
+        })
+        .collect()
 }
 
 /// An account row's columns, named (SQLite's `RETURNING` takes no `accounts.*`, and a bare `*`

@@ -9,15 +9,20 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::accounts::{AccountUpdate, LinkAccounts};
+use super::accounts::{
+    bind_account_update, updated_in_order, AccountUpdate, LinkAccounts, ACCOUNT_UPDATES,
+};
 use super::events::Subscriptions;
 use super::jobs::ClaimedJob;
 use super::links::LINK_COLUMNS;
-use super::movements::{apply_diffs, diff_fetched};
-use super::recorded::{insert_results, read_recorded, AccountResult, EventMaker};
+use super::movements::{apply_diffs, bind_new_movement, diff_fetched, NEW_MOVEMENT_ROWS};
+use super::recorded::{
+    bind_result, insert_changes, read_recorded, AccountResult, EventMaker, RESULT_ROWS,
+};
 use super::refresh::{intent_from_row, INTENT_COLUMNS};
+use super::row_writes::{filled, ParamStyle, ROWS_PER_INSERT};
 use super::rows::{account_from_row, link_from_row, AnyQuery};
-use super::{flag, Store};
+use super::{flag, insert_rows_together, write_rows, RowWrite, Store};
 use crate::domain::ingest::MovementDiff;
 use crate::domain::*;
 
@@ -230,7 +235,10 @@ impl Recording {
         let mut totals = RecordedCounts::default();
         let mut results = Vec::new();
         let account_ids: Vec<AccountId>;
+        let mut updates = Vec::new();
         let mut new_movements = Vec::new();
+        // Without a fetch: the accounts the link still has, as they are after the update.
+        let mut unfetched = Vec::new();
         match &outcome.accounts {
             Some(fetches) => {
                 let Prepared { known, diffs } = prepared
@@ -240,7 +248,7 @@ impl Recording {
                 let listed: Vec<&str> =
                     fetches.iter().map(|f| f.account.bank_id.as_str()).collect();
                 known.mark_unlisted_removed(&mut *conn, &listed).await?;
-                let updates: Vec<AccountUpdate> = fetches
+                updates = fetches
                     .iter()
                     .map(|fetch| {
                         let ok = fetch.movements.is_ok();
@@ -252,8 +260,7 @@ impl Recording {
                         }
                     })
                     .collect();
-                let accounts = known.upsert_all(&mut *conn, link_id, &updates).await?;
-                account_ids = accounts.iter().map(|a| a.id.clone()).collect();
+                account_ids = known.ids_for(&mut *conn, link_id, &updates).await?;
                 let answered: Vec<(&AccountId, &MovementDiff)> = account_ids
                     .iter()
                     .zip(diffs)
@@ -262,7 +269,7 @@ impl Recording {
                 let applied = apply_diffs(&mut *conn, &answered, now).await?;
                 new_movements = applied.new;
                 let mut applied = applied.per_account.into_iter();
-                for (account, fetch) in accounts.into_iter().zip(fetches) {
+                for (account_id, fetch) in account_ids.iter().zip(fetches) {
                     let (counts, changes, status, error) = match &fetch.movements {
                         Ok(_) => {
                             let (counts, changes) = applied
@@ -276,7 +283,7 @@ impl Recording {
                     totals.modified += counts.modified;
                     totals.removed += counts.removed;
                     results.push(AccountResult {
-                        account,
+                        account_id: account_id.clone(),
                         status,
                         error,
                         counts,
@@ -285,6 +292,7 @@ impl Recording {
                 }
             }
             None => {
+                account_ids = Vec::new();
                 // Every account the link still has gets the intent's outcome.
                 sqlx::query(
                     "UPDATE accounts SET refresh_status = $1
@@ -302,23 +310,18 @@ impl Recording {
                 .fetch_all(&mut *conn)
                 .await?;
                 for row in &rows {
+                    let account = account_from_row(row)?;
                     results.push(AccountResult {
-                        account: account_from_row(row)?,
+                        account_id: account.id.clone(),
                         status: outcome.status,
                         error: outcome.public_error,
                         counts: RecordedCounts::default(),
                         changes: Vec::new(),
                     });
+                    unfetched.push(account);
                 }
             }
         }
-        let result_ids =
-            insert_results(&mut *conn, &job.intent_id, &results, &new_movements, now).await?;
-        let results = result_ids
-            .into_iter()
-            .zip(results)
-            .map(|(id, r)| (id, r.account, r.status, r.error, r.counts.new, r.changes))
-            .collect();
 
         // Only a refresh that finds the credentials refused can change them from active.
         let credentials_changed =
@@ -332,15 +335,39 @@ impl Recording {
             } else {
                 false
             };
-        let finish = Finish {
-            outcome,
-            link_status: account_status(succeeded),
-            new_movements: totals.new,
+        let result_ids: Vec<RefreshIntentId> = results
+            .iter()
+            .map(|_| RefreshIntentId::generate())
+            .collect();
+        let writes = MainWrites {
+            accounts: account_ids.iter().zip(&updates).collect(),
+            movements: new_movements,
             intent_id: &job.intent_id,
-            link_id,
+            result_ids: &result_ids,
+            results: &results,
+            finish: Finish {
+                outcome,
+                link_status: account_status(succeeded),
+                new_movements: totals.new,
+                intent_id: &job.intent_id,
+                link_id,
+            },
+            now,
         };
-        let (intent_row, link_row, subscriptions) = finish.write(&mut *conn).await?;
-        // What was just written, as the events describe it (no second read of any row).
+        let written = writes.write(&mut *conn).await?;
+        insert_changes(&mut *conn, &result_ids, &results).await?;
+        let accounts = match outcome.accounts {
+            Some(_) => updated_in_order(&written.accounts, &account_ids)?,
+            None => unfetched,
+        };
+        let results = result_ids
+            .into_iter()
+            .zip(results)
+            .zip(accounts)
+            .map(|((id, r), account)| (id, account, r.status, r.error, r.counts.new, r.changes))
+            .collect();
+        let (intent_row, link_row, subscriptions) =
+            (written.intent, written.link, written.subscriptions);
         let recorded = read_recorded(
             &mut *conn,
             intent_from_row(&intent_row)?,
@@ -413,40 +440,165 @@ impl Finish<'_> {
         conn: &mut AnyConnection,
     ) -> anyhow::Result<(AnyRow, AnyRow, Subscriptions)> {
         let (statements, script) = &*FINISH_SQL;
-        let (intent, link, subscriptions) = if super::is_sqlite(conn) {
-            let mut rows = self.bind(script).fetch_all(&mut *conn).await?.into_iter();
-            match (rows.next(), rows.next()) {
-                (Some(intent), Some(link)) => (intent, link, rows.collect()),
-                _ => anyhow::bail!("the intent or the link of a recording is missing"),
-            }
-        } else {
-            let [intent, link, subscriptions] = statements;
-            (
-                self.bind(intent).fetch_one(&mut *conn).await?,
-                self.bind(link).fetch_one(&mut *conn).await?,
-                self.bind(subscriptions).fetch_all(&mut *conn).await?,
-            )
-        };
-        let subscriptions = subscriptions
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<anyhow::Result<_>>()?;
-        Ok((intent, link, subscriptions))
+        if super::is_sqlite(conn) {
+            let rows = self.bind(script).fetch_all(&mut *conn).await?;
+            return finish_rows(rows.into_iter());
+        }
+        let [intent, link, subscriptions] = statements;
+        let intent = self.bind(intent).fetch_one(&mut *conn).await?;
+        let link = self.bind(link).fetch_one(&mut *conn).await?;
+        let subscriptions = self.bind(subscriptions).fetch_all(&mut *conn).await?;
+        finish_rows([intent, link].into_iter().chain(subscriptions))
     }
 
     fn bind<'q>(&'q self, sql: &'q str) -> AnyQuery<'q> {
+        self.bind_onto(sqlx::query(sql))
+    }
+
+    /// Appends the ten values of [`FINISH_WRITES`]' numbering to `query`'s parameters.
+    fn bind_onto<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        (1..=10).fold(query, |query, n| self.bind_nth(query, n))
+    }
+
+    /// Appends the value of parameter `$n` of [`FINISH_WRITES`] to `query`'s parameters.
+    fn bind_nth<'q>(&'q self, query: AnyQuery<'q>, n: usize) -> AnyQuery<'q> {
         let outcome = self.outcome;
-        let succeeded = outcome.status == IntentStatus::Succeeded;
-        sqlx::query(sql)
-            .bind(outcome.status.as_str())
-            .bind(self.new_movements)
-            .bind(outcome.public_error.map(PublicError::as_str))
-            .bind(outcome.failure_reason.as_deref())
-            .bind(outcome.finished_at.millis())
-            .bind(self.intent_id.as_str())
-            .bind(self.link_status.as_str())
-            .bind(flag(succeeded))
-            .bind(outcome.credential_status.map(CredentialStatus::as_str))
-            .bind(self.link_id.as_str())
+        match n {
+            1 => query.bind(outcome.status.as_str()),
+            2 => query.bind(self.new_movements),
+            3 => query.bind(outcome.public_error.map(PublicError::as_str)),
+            4 => query.bind(outcome.failure_reason.as_deref()),
+            5 => query.bind(outcome.finished_at.millis()),
+            6 => query.bind(self.intent_id.as_str()),
+            7 => query.bind(self.link_status.as_str()),
+            8 => query.bind(flag(outcome.status == IntentStatus::Succeeded)),
+            9 => query.bind(outcome.credential_status.map(CredentialStatus::as_str)),
+            _ => query.bind(self.link_id.as_str()),
+        }
     }
 }
+
+/// What [`FINISH_WRITES`] returned, in order: the intent, the link, then the subscriptions.
+fn finish_rows(
+    mut rows: impl Iterator<Item = AnyRow>,
+) -> anyhow::Result<(AnyRow, AnyRow, Subscriptions)> {
+    let (Some(intent), Some(link)) = (rows.next(), rows.next()) else {
+        anyhow::bail!("the intent or the link of a recording is missing");
+    };
+    let subscriptions = rows
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<anyhow::Result<_>>()?;
+    Ok((intent, link, subscriptions))
+}
+
+/// A recording's writes that need nothing read back but what they return: the fetched
+/// accounts' updates (returning the accounts), the new movements, the accounts' results, and
+/// [`FINISH_WRITES`] (returning the intent, the link and the owner's subscriptions). Nothing
+/// in them depends on an earlier one's answer, so on SQLite, when each generated statement
+/// fits in one, they are one script: one round trip to the writer's thread instead of four
+/// (BENCHMARKS.md, change 45).
+struct MainWrites<'a> {
+    accounts: Vec<(&'a AccountId, &'a AccountUpdate<'a>)>,
+    movements: Vec<(&'a AccountId, &'a MovementData)>,
+    intent_id: &'a RefreshIntentId,
+    result_ids: &'a [RefreshIntentId],
+    results: &'a [AccountResult],
+    finish: Finish<'a>,
+    now: i64,
+}
+
+/// What [`MainWrites`] returned.
+struct Written {
+    /// The updated accounts, in no particular order (see `accounts::updated_in_order`).
+    accounts: Vec<AnyRow>,
+    intent: AnyRow,
+    link: AnyRow,
+    subscriptions: Subscriptions,
+}
+
+impl MainWrites<'_> {
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Written> {
+        let fits = |rows: usize| rows <= ROWS_PER_INSERT;
+        let one_script = super::is_sqlite(conn)
+            && fits(self.accounts.len())
+            && fits(self.movements.len())
+            && fits(self.results.len());
+        let results: Vec<(&RefreshIntentId, &AccountResult)> =
+            self.result_ids.iter().zip(self.results).collect();
+        if !one_script {
+            return self.write_one_by_one(conn, &results).await;
+        }
+        // Every parameter is anonymous, bound in order: the generated rows', then
+        // FINISH_WRITES' in the order they appear (SQLite's driver reads a numbered parameter
+        // as a position in the whole list, and binds a statement's parameters up to its
+        // highest number, so numbers after the rows' would not be bound).
+        let mut script = Vec::with_capacity(4);
+        let generated = [
+            (ACCOUNT_UPDATES.as_str(), 14, self.accounts.len()),
+            (NEW_MOVEMENT_ROWS, 17, self.movements.len()),
+            (RESULT_ROWS, 9, results.len()),
+        ];
+        for (statement, width, rows) in generated {
+            if rows > 0 {
+                script.push(filled(statement, ParamStyle::Anonymous, rows, width));
+            }
+        }
+        script.push(FINISH_ANONYMOUS.0.clone());
+        let sql = script.join("; ");
+        let mut query = sqlx::query(&sql);
+        for (id, update) in &self.accounts {
+            query = bind_account_update(query, id, update);
+        }
+        for (account, movement) in &self.movements {
+            query = bind_new_movement(query, account, movement, self.now);
+        }
+        for (id, result) in &results {
+            query = bind_result(query, self.intent_id, id, result, self.now);
+        }
+        for &n in &FINISH_ANONYMOUS.1 {
+            query = self.finish.bind_nth(query, n);
+        }
+        let mut rows = query.fetch_all(&mut *conn).await?.into_iter();
+        let accounts = rows.by_ref().take(self.accounts.len()).collect();
+        let (intent, link, subscriptions) = finish_rows(rows)?;
+        Ok(Written {
+            accounts,
+            intent,
+            link,
+            subscriptions,
+        })
+    }
+
+    /// The same writes, statement after statement (on PostgreSQL, or more rows than one
+    /// statement takes).
+    async fn write_one_by_one(
+        &self,
+        conn: &mut AnyConnection,
+        results: &[(&RefreshIntentId, &AccountResult)],
+    ) -> anyhow::Result<Written> {
+        let accounts = write_rows(conn, &ACCOUNT_UPDATES, 14, &self.accounts, |q, (id, u)| {
+            bind_account_update(q, id, u)
+        })
+        .await?;
+        let (intent_id, now) = (self.intent_id, self.now);
+        let movements = RowWrite::new(NEW_MOVEMENT_ROWS, 17, &self.movements, |q, (a, m)| {
+            bind_new_movement(q, a, m, now)
+        });
+        let results = RowWrite::new(RESULT_ROWS, 9, results, |q, (id, r)| {
+            bind_result(q, intent_id, id, r, now)
+        });
+        insert_rows_together(conn, movements, results).await?;
+        let (intent, link, subscriptions) = self.finish.write(conn).await?;
+        Ok(Written {
+            accounts,
+            intent,
+            link,
+            subscriptions,
+        })
+    }
+}
+
+/// SQLite's script of [`FINISH_WRITES`] with anonymous parameters, and the number each
+/// stands for, in order.
+static FINISH_ANONYMOUS: LazyLock<(String, Vec<usize>)> =
+    LazyLock::new(|| super::row_writes::anonymous(&FINISH_SQL.1));

@@ -225,7 +225,7 @@ pub(super) async fn diff_fetched(
 
 /// Applies each answered account's diff: an update of each modified or removed movement.
 /// Returns (counts, changes) per account, in order, and the new movements, which the caller
-/// inserts with the accounts' results (see `recorded::insert_results`).
+/// inserts with the accounts' results (see `ingest::MainWrites`).
 pub(super) async fn apply_diffs<'a>(
     conn: &mut AnyConnection,
     diffs: &[(&'a AccountId, &'a MovementDiff)],

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use super::ingest::RecordedCounts;
-use super::movements::{bind_new_movement, movements_where, NEW_MOVEMENT_ROWS};
-use super::rows::MovementRow;
-use super::{id_list, insert_rows, insert_rows_together, Dialect, RowWrite, Store};
+use super::movements::movements_where;
+use super::rows::{AnyQuery, MovementRow};
+use super::{id_list, insert_rows, Dialect, Store};
 use crate::domain::*;
 
 /// One account's part of a recorded refresh, as committed.
@@ -163,57 +163,54 @@ impl Store {
 
 /// One account's result, before it is written.
 pub(super) struct AccountResult {
-    pub(super) account: Account,
+    pub(super) account_id: AccountId,
     pub(super) status: IntentStatus,
     pub(super) error: Option<PublicError>,
     pub(super) counts: RecordedCounts,
     pub(super) changes: Vec<(MovementId, &'static str)>,
 }
 
-/// Writes the refresh's new movements and every account's result (on SQLite one script; see
-/// `insert_rows_together`), then the results' movement changes, whatever the number of
-/// accounts; returns the results' ids, in order.
-pub(super) async fn insert_results(
-    conn: &mut AnyConnection,
-    intent_id: &RefreshIntentId,
-    results: &[AccountResult],
-    new_movements: &[(&AccountId, &MovementData)],
+/// Account results, one row `(id, intent, account, status, public error, new, modified,
+/// removed, now)` each (see [`bind_result`]).
+pub(super) const RESULT_ROWS: &str = "INSERT INTO account_refresh_results (id, refresh_intent_id,
+        account_id, status, public_error, new_movements, modified_movements, removed_movements,
+        created_at)
+     VALUES {rows}";
+
+/// Binds one row of [`RESULT_ROWS`] (9 parameters).
+pub(super) fn bind_result<'q>(
+    query: AnyQuery<'q>,
+    intent_id: &'q RefreshIntentId,
+    id: &'q RefreshIntentId,
+    result: &'q AccountResult,
     now: i64,
-) -> anyhow::Result<Vec<RefreshIntentId>> {
-    let ids: Vec<RefreshIntentId> = results
+) -> AnyQuery<'q> {
+    query
+        .bind(id.as_str())
+        .bind(intent_id.as_str())
+        .bind(result.account_id.as_str())
+        .bind(result.status.as_str())
+        .bind(result.error.map(PublicError::as_str))
+        .bind(result.counts.new)
+        .bind(result.counts.modified)
+        .bind(result.counts.removed)
+        .bind(now)
+}
+
+/// Writes the movement changes of the results `ids` (written before), whatever their number.
+pub(super) async fn insert_changes(
+    conn: &mut AnyConnection,
+    ids: &[RefreshIntentId],
+    results: &[AccountResult],
+) -> anyhow::Result<()> {
+    let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = ids
         .iter()
-        .map(|_| RefreshIntentId::generate())
-        .collect();
-    let rows: Vec<(&RefreshIntentId, &AccountResult)> = ids.iter().zip(results).collect();
-    let movements = RowWrite::new(
-        NEW_MOVEMENT_ROWS,
-        17,
-        new_movements,
-        |query, (account, movement)| bind_new_movement(query, account, movement, now),
-    );
-    let statement = "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id,
-            status, public_error, new_movements, modified_movements, removed_movements, created_at)
-         VALUES {rows}";
-    let results = RowWrite::new(statement, 9, &rows, |query, (id, result)| {
-        query
-            .bind(id.as_str())
-            .bind(intent_id.as_str())
-            .bind(result.account.id.as_str())
-            .bind(result.status.as_str())
-            .bind(result.error.map(PublicError::as_str))
-            .bind(result.counts.new)
-            .bind(result.counts.modified)
-            .bind(result.counts.removed)
-            .bind(now)
-    });
-    insert_rows_together(conn, movements, results).await?;
-    let changes: Vec<(&RefreshIntentId, &MovementId, &str)> = rows
-        .iter()
+        .zip(results)
         .flat_map(|(id, result)| {
             result
                 .changes
                 .iter()
-                .map(move |(movement_id, change)| (*id, movement_id, *change))
+                .map(move |(movement_id, change)| (id, movement_id, *change))
         })
         .collect();
     let statement =
@@ -230,6 +227,5 @@ pub(super) async fn insert_results(
                 .bind(*change)
         },
     )
-    .await?;
-    Ok(ids)
+    .await
 }

@@ -58,7 +58,7 @@ where
 }
 
 /// `statement` with its `{rows}` replaced by `rows` tuples of `width` parameters in `style`.
-fn filled(statement: &str, style: ParamStyle, rows: usize, width: usize) -> String {
+pub(super) fn filled(statement: &str, style: ParamStyle, rows: usize, width: usize) -> String {
     statement.replace("{rows}", &style.rows(rows, width))
 }
 
@@ -174,6 +174,31 @@ pub(super) fn placeholders(rows: usize, width: usize, fixed: usize) -> String {
     out
 }
 
+/// `sql` with each numbered parameter `$n` made anonymous (`?`), and the `n` of each, in
+/// order: binding the values in that order binds the same statement (on SQLite, whose
+/// driver takes anonymous parameters in order across the statements of a script).
+pub(super) fn anonymous(sql: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - at - 1);
+        match rest[at + 1..at + 1 + digits].parse() {
+            Ok(n) => {
+                out.push('?');
+                order.push(n);
+            }
+            Err(_) => out.push('$'),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    (out, order)
+}
+
 /// `$first, $first+1, …`: `count` numbered parameters for an `IN (…)` list.
 pub(super) fn id_list(count: usize, first: usize) -> String {
     (first..first + count)
@@ -190,6 +215,13 @@ mod tests {
         assert_eq!(super::placeholders(1, 3, 0), "($1, $2, $3)");
         assert_eq!(super::ParamStyle::Numbered.rows(2, 2), "($1, $2), ($3, $4)");
         assert_eq!(super::ParamStyle::Anonymous.rows(2, 2), "(?, ?), (?, ?)");
+    }
+
+    #[test]
+    fn numbered_parameters_become_anonymous_in_the_order_they_appear() {
+        let (sql, order) = super::anonymous("SET a = $10, b = $2 WHERE c = $1 OR d = $10; $x");
+        assert_eq!(sql, "SET a = ?, b = ? WHERE c = ? OR d = ?; $x");
+        assert_eq!(order, [10, 2, 1, 10]);
     }
 
     /// Two multi-row statements run together put each row's values in its own table and

@@ -307,4 +307,46 @@ both_backends! {
         assert_eq!(found(&untouched.id).expect("outside the window, kept").data, untouched.data);
         assert_eq!(after.items.iter().filter(|m| m.data.bank_id == data.bank_id).count(), 1);
     }
+
+    // More new movements than one multi-row statement takes (256) are written whole: on
+    // SQLite a recording's writes are one script only while each statement fits, and fall
+    // back to one statement after another beyond.
+    async fn more_new_movements_than_one_statement_takes_are_all_recorded(app: TestApp) {
+        let (app, link_id, job) = claimed_refresh(app).await;
+        let store = &app.state.store;
+        let page = PageRequest { page: 1, per_page: 300 };
+        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let every = MovementFilter::default();
+        let before = list_all(store, &link_id, &account.id, every, 300).await;
+        let today = chrono::Utc::now().date_naive();
+        let template = awkward_movements(today).remove(3);
+        let bulk: Vec<MovementData> = (0..600)
+            .map(|n| MovementData { bank_id: format!("bulk-{n}"), amount: n, ..template.clone() })
+            .collect();
+        let outcome = RefreshOutcome {
+            status: IntentStatus::Succeeded, public_error: None, failure_reason: None,
+            accounts: Some(vec![AccountFetch {
+                account: account.data.clone(),
+                // A window of one day long ago: nothing stored is judged removed.
+                movements: Ok(FetchedMovements { since: today, until: today, movements: bulk }),
+            }]),
+            credential_status: Some(CredentialStatus::Active), finished_at: Timestamp::now(),
+            next_refresh: None,
+        };
+        let keys = app.state.keys.clone();
+        let make = Box::new(move |r: &RecordedRefresh| refresco::api::events::refresh_events(&keys, r));
+        let counts = store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
+        assert_eq!(counts.new, 600);
+        let after = list_all(store, &link_id, &account.id, every, 300).await;
+        let bulk_amounts: std::collections::BTreeSet<i64> = after.items.iter()
+            .filter(|m| m.data.bank_id.starts_with("bulk-")).map(|m| m.data.amount).collect();
+        assert_eq!(bulk_amounts, (0..600).collect(), "each once, with its own values");
+        let removed_before: u64 = before.items.iter().filter(|m| m.data.post_date >= today).count() as u64;
+        assert_eq!(after.total, before.total + 600 - removed_before);
+        let results = store.account_results(&job.intent_id).await.unwrap();
+        let mine = results.iter().find(|r| r.0 == account.id).expect("the account's result");
+        assert_eq!((mine.1, mine.3), (IntentStatus::Succeeded, 600));
+        let intent = store.refresh_intent_by_id(&job.intent_id).await.unwrap().unwrap();
+        assert_eq!((intent.status, intent.new_movements), (IntentStatus::Succeeded, 600));
+    }
 }
