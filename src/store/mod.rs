@@ -22,6 +22,7 @@ mod key_cache;
 mod keys;
 mod link_intents;
 mod links;
+mod main_writes;
 mod movements;
 pub mod postgres;
 mod recorded;
