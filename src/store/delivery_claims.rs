@@ -2,8 +2,10 @@
 //! leased to the claiming dispatcher in one write transaction.
 
 use sqlx::{AnyConnection, Row};
+use tokio::sync::oneshot;
 
 use super::deliveries::DueDelivery;
+use super::group_commit::{GroupedWrite, Request};
 use super::rows::get_time;
 use super::Store;
 use crate::domain::*;
@@ -58,13 +60,7 @@ impl Store {
             per_endpoint,
             lease_millis,
         };
-        if let Some(writer) = &self.group_writer {
-            return writer.claim_deliveries(claim).await;
-        }
-        let mut tx = self.begin().await?;
-        let due = claim.write(&mut tx).await?;
-        tx.commit().await?;
-        Ok(due)
+        self.write_grouped(claim).await
     }
 }
 
@@ -77,9 +73,17 @@ pub(super) struct DeliveryClaim {
     lease_millis: i64,
 }
 
-impl DeliveryClaim {
-    /// Writes the claim on `conn`, inside a transaction the caller commits.
-    pub(super) async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<DueDelivery>> {
+impl GroupedWrite for DeliveryClaim {
+    type Output = Vec<DueDelivery>;
+
+    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request {
+        Request::ClaimDeliveries {
+            claim: self,
+            answer,
+        }
+    }
+
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<DueDelivery>> {
         let DeliveryClaim {
             lease_token,
             limit,

@@ -24,12 +24,13 @@ use super::delivery_claims::DeliveryClaim;
 use super::ingest::{RecordedCounts, Recording};
 use super::jobs::{ClaimedJob, JobClaim};
 use super::refresh::{insert_intent, CreateRefreshError, NewRefreshIntent};
+use super::Store;
 use crate::domain::{Cooldowns, RefreshIntent, RefreshIntentId, Timestamp};
 
 /// Creates per transaction at most (bounds one commit's size and latency).
 const MAX_BATCH: usize = 256;
 
-enum Request {
+pub(super) enum Request {
     /// Create a refresh intent (rules checked in its savepoint).
     Create {
         new: NewRefreshIntent,
@@ -104,32 +105,6 @@ impl GroupWriter {
         .await?
     }
 
-    /// Records `recording` in the next batch; returns once its batch is committed.
-    pub(super) async fn record(
-        &self,
-        recording: Recording,
-    ) -> anyhow::Result<Option<RecordedCounts>> {
-        let recording = Box::new(recording);
-        self.ask(|answer| Request::Record { recording, answer })
-            .await?
-    }
-
-    /// Claims jobs in the next batch: the claim shares its commit (and fsync) with the
-    /// batch's creates and recordings instead of paying one of its own.
-    pub(super) async fn claim_jobs(&self, claim: JobClaim) -> anyhow::Result<Vec<ClaimedJob>> {
-        self.ask(|answer| Request::ClaimJobs { claim, answer })
-            .await?
-    }
-
-    /// Claims webhook deliveries in the next batch (as [`Self::claim_jobs`]).
-    pub(super) async fn claim_deliveries(
-        &self,
-        claim: DeliveryClaim,
-    ) -> anyhow::Result<Vec<DueDelivery>> {
-        self.ask(|answer| Request::ClaimDeliveries { claim, answer })
-            .await?
-    }
-
     /// Extends the lease of `intent_id` held with `lease_token` to `expires_at` in the next
     /// batch; false when the lease is no longer ours.
     pub(super) async fn heartbeat(
@@ -146,6 +121,40 @@ impl GroupWriter {
             answer,
         })
         .await?
+    }
+}
+
+/// A write that, on SQLite, joins the group writer's next transaction (where it is written
+/// without a savepoint, and again with one if something in its group fails: see
+/// `commit_batch`), and elsewhere commits in a transaction of its own.
+pub(super) trait GroupedWrite: Sized + Send + 'static {
+    /// What the write answers.
+    type Output: Send + 'static;
+
+    /// Writes on `conn`, inside a transaction its caller commits.
+    fn write(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> impl std::future::Future<Output = anyhow::Result<Self::Output>> + Send;
+
+    /// The group writer's request for it, answered on `answer`.
+    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request;
+}
+
+impl Store {
+    /// Runs `write`, in the group writer's next transaction on SQLite and in a transaction of
+    /// its own on PostgreSQL; answers once it is committed.
+    pub(super) async fn write_grouped<W: GroupedWrite>(
+        &self,
+        write: W,
+    ) -> anyhow::Result<W::Output> {
+        if let Some(writer) = &self.group_writer {
+            return writer.ask(|answer| write.request(answer)).await?;
+        }
+        let mut tx = self.begin().await?;
+        let output = write.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(output)
     }
 }
 

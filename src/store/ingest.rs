@@ -5,8 +5,10 @@
 
 use chrono::NaiveDate;
 use sqlx::AnyConnection;
+use tokio::sync::oneshot;
 
 use super::accounts::{updated_in_order, AccountUpdate, LinkAccounts};
+use super::group_commit::{GroupedWrite, Request};
 use super::jobs::ClaimedJob;
 use super::main_writes::{Finish, MainWrites};
 use super::movements::{apply_diffs, diff_fetched};
@@ -128,15 +130,7 @@ impl Store {
             prepared,
             make_events,
         };
-        if let Some(writer) = &self.group_writer {
-            return writer.record(recording).await;
-        }
-        let mut tx = self.begin().await?;
-        let recorded = recording.write(&mut tx).await?;
-        if recorded.is_some() {
-            tx.commit().await?;
-        }
-        Ok(recorded)
+        self.write_grouped(recording).await
     }
 }
 
@@ -186,13 +180,19 @@ pub(super) struct Recording {
     make_events: EventMaker,
 }
 
-impl Recording {
+impl GroupedWrite for Recording {
+    type Output = Option<RecordedCounts>;
+
+    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request {
+        Request::Record {
+            recording: Box::new(self),
+            answer,
+        }
+    }
+
     /// Writes the recording on `conn`, inside a transaction (or savepoint) the caller commits;
     /// `Ok(None)` when the lease was lost and nothing was written.
-    pub(super) async fn write(
-        &self,
-        conn: &mut AnyConnection,
-    ) -> anyhow::Result<Option<RecordedCounts>> {
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Option<RecordedCounts>> {
         let Recording {
             job,
             link_id,

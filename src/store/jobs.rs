@@ -3,7 +3,9 @@
 //! changes nothing.
 
 use sqlx::{AnyConnection, Row};
+use tokio::sync::oneshot;
 
+use super::group_commit::{GroupedWrite, Request};
 use super::{Dialect, Store};
 use crate::domain::*;
 
@@ -71,9 +73,17 @@ pub(super) struct JobClaim {
     lease_millis: i64,
 }
 
-impl JobClaim {
-    /// Writes the claim on `conn`, inside a transaction the caller commits.
-    pub(super) async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<ClaimedJob>> {
+impl GroupedWrite for JobClaim {
+    type Output = Vec<ClaimedJob>;
+
+    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request {
+        Request::ClaimJobs {
+            claim: self,
+            answer,
+        }
+    }
+
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<ClaimedJob>> {
         let JobClaim {
             owner,
             lease_token,
@@ -149,13 +159,7 @@ impl Store {
             limit,
             lease_millis,
         };
-        if let Some(writer) = &self.group_writer {
-            return writer.claim_jobs(claim).await;
-        }
-        let mut tx = self.begin().await?;
-        let jobs = claim.write(&mut tx).await?;
-        tx.commit().await?;
-        Ok(jobs)
+        self.write_grouped(claim).await
     }
 
     /// Extends a lease; false when the lease is no longer ours. On SQLite heartbeats that
