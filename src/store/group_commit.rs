@@ -202,12 +202,12 @@ impl Done {
 /// One transaction for the whole batch; answers after `COMMIT`.
 ///
 /// Each create writes in a savepoint of its own, inside its one script. Recordings and claims
-/// are first written without one: a savepoint costs two round trips to the writer's thread
-/// (its `SAVEPOINT` and its `RELEASE`; a recording is seven), and they almost never fail (a
-/// recording whose lease was lost writes nothing: its fence is its first statement). When one
-/// does fail, the whole transaction is rolled back and the batch written again with each of
-/// them in its own savepoint, so that the failure is undone alone (BENCHMARKS.md, changes 42
-/// and 43).
+/// ([`GroupedWrite`]s) are first written without one: a savepoint costs two round trips to the
+/// writer's thread (its `SAVEPOINT` and its `RELEASE`; a recording is now three), and they
+/// almost never fail (a recording whose lease was lost writes nothing: its fence is its first
+/// statement). When one does fail, the whole transaction is rolled back and the batch written
+/// again with each of them in its own savepoint, so that the failure is undone alone
+/// (BENCHMARKS.md, changes 42 and 43).
 #[tracing::instrument(skip_all, fields(batch = batch.len()))]
 async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
     let (committed, done) = match write_batch(write, &batch, false).await {
@@ -228,9 +228,9 @@ async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
 }
 
 /// Writes `batch` in one transaction and commits it: whether the commit succeeded, and what
-/// each request did. With `in_savepoints`, each recording is written in its own savepoint;
-/// without, a failing recording rolls back the whole transaction and `None` is returned, for
-/// the batch to be written again with them.
+/// each request did. With `in_savepoints`, each recording and claim is written in its own
+/// savepoint; without, a failing one rolls back the whole transaction and `None` is returned,
+/// for the batch to be written again with them.
 async fn write_batch(
     write: &AnyPool,
     batch: &[Request],
