@@ -152,7 +152,8 @@ impl LinkAccounts {
 
 /// Updates fetched accounts by id, one row `(id, the bank's data, refresh status, refreshed
 /// at, next refresh)` each (see [`bind_account_update`]), returning them as stored now. One
-/// statement for all of a link's accounts.
+/// statement for all of a link's accounts. It also moves each account's `movements_version`
+/// on: a recording writes movements only of the accounts it fetched, in this transaction.
 pub(super) static ACCOUNT_UPDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "UPDATE accounts SET name = v.column2, official_name = v.column3,
@@ -162,7 +163,7 @@ pub(super) static ACCOUNT_UPDATES: std::sync::LazyLock<String> = std::sync::Lazy
              balance_limit = v.column11, refresh_status = v.column12,
              refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
              next_refresh = COALESCE(v.column14, accounts.next_refresh),
-             removed_from_link = 0
+             removed_from_link = 0, movements_version = accounts.movements_version + 1
          FROM (VALUES {{rows}}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}"
     )
 });

@@ -224,6 +224,16 @@ impl Store {
                 query = query.bind(account.as_str()).bind(tag.to_owned());
             }
             query.execute(&mut *tx).await?;
+            // As every write of movements: the accounts' totals counted before are stale.
+            let bump = format!(
+                "UPDATE accounts SET movements_version = movements_version + 1 WHERE id IN ({})",
+                super::id_list(chunk.len(), 1)
+            );
+            let mut bump = sqlx::query(&bump);
+            for account in chunk {
+                bump = bump.bind(account.as_str());
+            }
+            bump.execute(&mut *tx).await?;
             tx.commit().await?;
         }
         Ok(())

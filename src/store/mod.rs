@@ -11,6 +11,7 @@
 mod accounts;
 mod bench_seed;
 mod checkpoint;
+mod count_cache;
 mod deliveries;
 mod delivery_claims;
 mod events;
@@ -130,6 +131,8 @@ pub struct Store {
     recorders_max: usize,
     /// Principals of keys used lately (see `key_cache`: stored keys never change).
     key_cache: Arc<key_cache::KeyCache>,
+    /// Totals of movement lists, with the version they were counted at (see `count_cache`).
+    movement_counts: Arc<count_cache::CountCache>,
 }
 
 /// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
@@ -206,6 +209,7 @@ impl Store {
             recorders: Arc::new(tokio::sync::Semaphore::new(recorders as usize)),
             recorders_max: recorders as usize,
             key_cache: Arc::default(),
+            movement_counts: Arc::default(),
         }
     }
 

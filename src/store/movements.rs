@@ -78,30 +78,47 @@ impl Store {
         const WHERE: &str = "account_id = $1 AND removed_at IS NULL AND post_date >= $2
             AND post_date < $3 AND ($4 = 0 OR status = 'confirmed')";
         const ORDER: &str = "post_date DESC, id DESC";
-        // Whether the link has the account, the count and the page in one round trip, the
-        // page as one value (see `json_rows`). The page is put in order here, not inside the
-        // aggregate: SQLite would sort its rows again to aggregate them in an order, for
-        // 10–20% of a page (BENCHMARKS.md, change 44), where here they are sorted already
-        // but for what the engine does not promise.
-        let (listed, total, page): (i64, i64, String) = sqlx::query_as(&format!(
-            "SELECT (SELECT COUNT(*) FROM accounts WHERE id = $1 AND link_id = $7),
-                    (SELECT COUNT(*) FROM movements WHERE {WHERE}),
-                    (SELECT {rows} FROM (SELECT {MOVEMENT_COLUMNS} FROM movements WHERE {WHERE}
-                        ORDER BY {ORDER} LIMIT $5 OFFSET $6) page)",
-            rows = self.dialect.json_rows(MOVEMENT_COLUMNS, None),
-        ))
-        .bind(account_id.as_str())
-        .bind(since)
-        .bind(until)
-        .bind(confirmed_only)
-        .bind(page.limit())
-        .bind(page.offset())
-        .bind(link_id.as_str())
-        .fetch_one(&self.read)
-        .await?;
+        // Whether the link has the account, its movements' version, the count (unless the
+        // version is the one a total was cached at: `-1` then) and the page in one round trip,
+        // so in one snapshot; the page as one value (see `json_rows`). The page is put in
+        // order here, not inside the aggregate: SQLite would sort its rows again to aggregate
+        // them in an order, for 10–20% of a page (BENCHMARKS.md, change 44), where here they
+        // are sorted already but for what the engine does not promise.
+        let key = (account_id.to_string(), since, until, filter.confirmed_only);
+        let cached = self.movement_counts.get(&key);
+        const VERSION: &str = "(SELECT movements_version FROM accounts WHERE id = $1)";
+        let (listed, version, counted, page): (i64, Option<i64>, i64, String) =
+            sqlx::query_as(&format!(
+                "SELECT (SELECT COUNT(*) FROM accounts WHERE id = $1 AND link_id = $7),
+                        {VERSION},
+                        CASE WHEN {VERSION} = $8 THEN -1
+                             ELSE (SELECT COUNT(*) FROM movements WHERE {WHERE}) END,
+                        (SELECT {rows} FROM (SELECT {MOVEMENT_COLUMNS} FROM movements
+                            WHERE {WHERE} ORDER BY {ORDER} LIMIT $5 OFFSET $6) page)",
+                rows = self.dialect.json_rows(MOVEMENT_COLUMNS, None),
+            ))
+            .bind(account_id.as_str())
+            .bind(since)
+            .bind(until)
+            .bind(confirmed_only)
+            .bind(page.limit())
+            .bind(page.offset())
+            .bind(link_id.as_str())
+            .bind(cached.map_or(-1, |(version, _)| version))
+            .fetch_one(&self.read)
+            .await?;
         if listed == 0 {
             return Ok(None);
         }
+        let total = match (cached, version) {
+            (Some((at, total)), Some(now)) if counted == -1 && at == now => total,
+            _ => {
+                if let Some(version) = version {
+                    self.movement_counts.insert(key, version, counted);
+                }
+                counted
+            }
+        };
         let mut page = MovementRow::parse_all(&page)?;
         MovementRow::sort_newest_first(&mut page);
         Ok(Some(Paged {
