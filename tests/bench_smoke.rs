@@ -52,6 +52,17 @@ fn check(report: &Report, backend: &str) {
         "every refresh completed"
     );
     assert_eq!(figure(s2, "webhooks received"), 20.0);
+    // Each stage of a refresh is measured from the rows it left, on either engine.
+    let stages = [
+        "create → job started, mean",
+        "job started → recorded, mean",
+        "recorded → webhook attempted, mean",
+    ];
+    for stage in stages {
+        assert!(figure(s2, stage) >= 0.0, "{stage}");
+    }
+    let stages_ms: f64 = stages.iter().map(|stage| figure(s2, stage)).sum();
+    assert!(stages_ms > 0.0, "a refresh takes time somewhere");
     assert_eq!(figure(s3, "jobs claimed more than once"), 0.0);
     assert!(figure(s3, "peak RSS") > 0.0);
     assert!(figure(s4, "movements in the database") >= 20_000.0);

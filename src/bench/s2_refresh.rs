@@ -83,6 +83,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     receiver.set_secret(secret);
 
     let requests = server.create_requests(&client, tokens.clone());
+    let started = crate::domain::Timestamp::now().millis();
     let refreshes = {
         let (requests, receiver) = (requests.clone(), receiver.clone());
         let limit = u64::try_from(requests.links())?;
@@ -107,6 +108,21 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         refreshes.ok_per_second() * NEW_MOVEMENTS as f64,
         "movements/s",
     );
+    // Where the time goes, from the rows the refreshes left (means, not quantiles).
+    let stages = store.bench_refresh_stages(started).await?;
+    for (name, mean) in [
+        ("create → job started, mean", stages.create_to_start_ms),
+        ("job started → recorded, mean", stages.start_to_recorded_ms),
+        (
+            "recorded → webhook attempted, mean",
+            stages.recorded_to_attempt_ms,
+        ),
+    ] {
+        result.check(mean.is_some_and(|ms| ms >= 0.0), || {
+            format!("no duration for {name}: {mean:?}")
+        });
+        result.figure(name, mean.unwrap_or(f64::NAN), "ms");
+    }
     result.figure("errors", refreshes.error_count() as f64, "");
     result.figure("webhooks received", receiver.received() as f64, "");
 

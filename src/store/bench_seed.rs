@@ -34,6 +34,18 @@ const MOVEMENT_ACCOUNT_BATCH: usize = 50;
 /// Events (and deliveries) per seed statement.
 const EVENT_BATCH: u64 = 10_000;
 
+/// Mean durations of a refresh's stages (see [`Store::bench_refresh_stages`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RefreshStages {
+    /// Create to the job's start: the create's commit, then a worker's claim.
+    pub create_to_start_ms: Option<f64>,
+    /// The job's start to its recording: the bank, then the recording's commit.
+    pub start_to_recorded_ms: Option<f64>,
+    /// The recording (which writes the deliveries) to a delivery's first attempt: the
+    /// dispatcher's claim.
+    pub recorded_to_attempt_ms: Option<f64>,
+}
+
 /// Counts the benchmark checks its results with.
 #[derive(Debug, Default, Clone)]
 pub struct BenchCounts {
@@ -334,6 +346,36 @@ impl Store {
             .await?,
             attempts: count("SELECT COUNT(*) FROM webhook_attempts").await?,
             movements: count("SELECT COUNT(*) FROM movements").await?,
+        })
+    }
+
+    /// Where a refresh's time goes, from the rows it left: the mean milliseconds from create
+    /// to the job's start, from the start to the recording, and from the recording (which
+    /// writes the webhook deliveries) to each delivery's first attempt; over the refreshes
+    /// created at or after `since` (Unix milliseconds). `None` where no row qualifies.
+    pub async fn bench_refresh_stages(&self, since: i64) -> anyhow::Result<RefreshStages> {
+        let (queued, at_bank): (Option<f64>, Option<f64>) = sqlx::query_as(
+            "SELECT CAST(AVG(started_at - created_at) AS DOUBLE PRECISION),
+                    CAST(AVG(finished_at - started_at) AS DOUBLE PRECISION)
+             FROM refresh_intents
+             WHERE created_at >= $1 AND started_at IS NOT NULL AND finished_at IS NOT NULL",
+        )
+        .bind(since)
+        .fetch_one(&self.read)
+        .await?;
+        let to_webhook: Option<f64> = sqlx::query_scalar(
+            "SELECT CAST(AVG(first_attempt - created_at) AS DOUBLE PRECISION)
+             FROM (SELECT d.created_at AS created_at, MIN(a.attempted_at) AS first_attempt
+                   FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
+                   WHERE d.created_at >= $1 GROUP BY d.id, d.created_at) firsts",
+        )
+        .bind(since)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(RefreshStages {
+            create_to_start_ms: queued,
+            start_to_recorded_ms: at_bank,
+            recorded_to_attempt_ms: to_webhook,
         })
     }
 

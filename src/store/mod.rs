@@ -45,7 +45,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::DatabaseTarget;
 
-pub use bench_seed::{BenchCounts, SeedLink};
+pub use bench_seed::{BenchCounts, RefreshStages, SeedLink};
 pub use deliveries::{AfterAttempt, DueDelivery};
 pub use events::EventFilter;
 pub use idempotency::{IdempotencyClaim, StoredResponse};
