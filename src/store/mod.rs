@@ -35,6 +35,8 @@ mod rows;
 use row_writes::{id_list, insert_rows, insert_rows_together, placeholders, write_rows, RowWrite};
 pub mod sqlite;
 mod webhooks;
+#[cfg(target_os = "linux")]
+mod writer_priority;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,6 +135,9 @@ pub struct Store {
     key_cache: Arc<key_cache::KeyCache>,
     /// Totals of movement lists, with the version they were counted at (see `count_cache`).
     movement_counts: Arc<count_cache::CountCache>,
+    /// SQLite on Linux: the id of the write connection's thread, when its priority was raised
+    /// (see `writer_priority`).
+    writer_thread: Option<u32>,
 }
 
 /// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
@@ -210,6 +215,7 @@ impl Store {
             recorders_max: recorders as usize,
             key_cache: Arc::default(),
             movement_counts: Arc::default(),
+            writer_thread: None,
         }
     }
 

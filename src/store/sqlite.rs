@@ -16,6 +16,10 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// Read connections. Readers never block the writer in WAL mode.
 const READERS: u32 = 8;
 
+/// Held while a store opens its write connection (see `writer_priority`).
+#[cfg(target_os = "linux")]
+static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Opens (creating if needed) and migrates the database file at `path`.
 pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -27,7 +31,16 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .parse()
         .with_context(|| format!("SQLite path {} is not usable", path.display()))?;
 
+    // The writer's connection lives as long as the store, and its thread gets a higher
+    // priority (see `writer_priority`): the threads are told apart by listing them around
+    // this connect, one store at a time.
+    #[cfg(target_os = "linux")]
+    let opening = OPENING.lock().await;
+    #[cfg(target_os = "linux")]
+    let before = super::writer_priority::sqlite_threads();
     let write = pool_options(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 configure(conn, 0).await?;
@@ -46,6 +59,12 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .connect_with(options.clone())
         .await
         .with_context(|| format!("opening SQLite database {}", path.display()))?;
+    #[cfg(target_os = "linux")]
+    let writer_thread = {
+        let after = super::writer_priority::sqlite_threads();
+        drop(opening);
+        super::writer_priority::raise_new_thread(&before, &after)
+    };
     // WAL is a property of the file: set it once, before readers connect.
     sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&write)
@@ -63,6 +82,10 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .connect_with(options)
         .await?;
     let mut store = Store::new(read, write, Dialect::Sqlite);
+    #[cfg(target_os = "linux")]
+    {
+        store.writer_thread = writer_thread;
+    }
     store.checkpointer = Some(super::checkpoint::Checkpointer::start(checkpoints));
     Ok(store)
 }
