@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 /// The nice value the writer's thread gets (0 is the default; lower runs first).
 pub const WRITER_NICE: i32 = -10;
 
-/// The threads of this process that run a SQLite connection, by id (Linux; empty elsewhere).
+/// The threads of this process that run a SQLite connection, by id.
 pub fn sqlite_threads() -> BTreeSet<u32> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return BTreeSet::new();
@@ -84,8 +84,9 @@ mod tests {
             std::thread::spawn(|| rustix::process::setpriority_process(None, WRITER_NICE).is_ok())
                 .join()
                 .unwrap();
-        // Stores opened by tests running beside this one can make the writer's thread
-        // ambiguous for one open; five in a row cannot all be.
+        // A store opened by a test running beside this one can make the writer's thread
+        // ambiguous for one open (a reader's thread starting at that moment); five opens in
+        // a row each meeting one is not a case this suite produces.
         let mut raised = None;
         for _ in 0..5 {
             let (_dir, store) = super::super::sqlite::temp_store().await;
