@@ -22,10 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::deliveries::DueDelivery;
 use super::delivery_claims::DeliveryClaim;
 use super::ingest::{RecordedCounts, Recording};
-use super::jobs::{ClaimedJob, JobClaim};
+use super::jobs::{extend_lease, ClaimedJob, JobClaim};
 use super::refresh::{insert_intent, CreateRefreshError, NewRefreshIntent};
 use super::Store;
-use crate::domain::{Cooldowns, RefreshIntent, RefreshIntentId, Timestamp};
+use crate::domain::{Cooldowns, RefreshIntent, RefreshIntentId};
 
 /// Creates per transaction at most (bounds one commit's size and latency).
 const MAX_BATCH: usize = 256;
@@ -298,23 +298,7 @@ async fn perform(conn: &mut AnyConnection, request: &Request) -> Done {
             lease_token,
             expires_at,
             ..
-        } => {
-            let outcome = sqlx::query(
-                "UPDATE refresh_jobs SET lease_expires_at = $1, updated_at = $2
-                 WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
-            )
-            .bind(*expires_at)
-            .bind(Timestamp::now().millis())
-            .bind(intent_id.as_str())
-            .bind(lease_token.as_str())
-            .execute(conn)
-            .await;
-            Done::Heartbeat(
-                outcome
-                    .map(|done| done.rows_affected() == 1)
-                    .map_err(Into::into),
-            )
-        }
+        } => Done::Heartbeat(extend_lease(conn, intent_id, lease_token, *expires_at).await),
     }
 }
 

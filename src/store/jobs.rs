@@ -171,17 +171,13 @@ impl Store {
                 .heartbeat(&job.intent_id, &job.lease_token, now + lease_millis)
                 .await;
         }
-        let done = sqlx::query(
-            "UPDATE refresh_jobs SET lease_expires_at = $1, updated_at = $2
-             WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
+        extend_lease(
+            &self.write,
+            &job.intent_id,
+            &job.lease_token,
+            now + lease_millis,
         )
-        .bind(now + lease_millis)
-        .bind(now)
-        .bind(job.intent_id.as_str())
-        .bind(&job.lease_token)
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     /// Gives a job back to the queue to run again at `run_after` (fenced).
@@ -372,4 +368,26 @@ impl Store {
         row.map(|r| Ok((r.try_get("state")?, r.try_get("attempts")?)))
             .transpose()
     }
+}
+
+/// Extends the lease of `intent_id` held with `lease_token` to `expires_at` (fenced by the
+/// token); false when the lease is no longer ours. Both paths of [`Store::heartbeat`] run it:
+/// alone, or in the group writer's transaction.
+pub(super) async fn extend_lease<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    intent_id: &RefreshIntentId,
+    lease_token: &str,
+    expires_at: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE refresh_jobs SET lease_expires_at = $1, updated_at = $2
+         WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
+    )
+    .bind(expires_at)
+    .bind(Timestamp::now().millis())
+    .bind(intent_id.as_str())
+    .bind(lease_token)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
