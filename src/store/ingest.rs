@@ -357,12 +357,10 @@ impl GroupedWrite for Recording {
             .zip(accounts)
             .map(|((id, r), account)| (id, account, r.status, r.error, r.counts.new, r.changes))
             .collect();
-        let (intent_row, link_row, subscriptions) =
-            (written.intent, written.link, written.subscriptions);
         let recorded = read_recorded(
             &mut *conn,
-            intent_from_row(&intent_row)?,
-            link_from_row(&link_row)?,
+            intent_from_row(&written.intent)?,
+            link_from_row(&written.link)?,
             results,
             credentials_changed,
         )
@@ -373,7 +371,7 @@ impl GroupedWrite for Recording {
             &recorded.intent.organization_id,
             recorded.intent.mode,
             &events,
-            &subscriptions,
+            &written.subscriptions,
             outcome.finished_at,
         )
         .await?;

@@ -80,13 +80,9 @@ impl Finish<'_> {
         finish_rows([intent, link].into_iter().chain(subscriptions))
     }
 
+    /// `sql` with the ten values of [`FINISH_WRITES`]' numbering bound.
     fn bind<'q>(&'q self, sql: &'q str) -> AnyQuery<'q> {
-        self.bind_onto(sqlx::query(sql))
-    }
-
-    /// Appends the ten values of [`FINISH_WRITES`]' numbering to `query`'s parameters.
-    fn bind_onto<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
-        (1..=10).fold(query, |query, n| self.bind_nth(query, n))
+        (1..=10).fold(sqlx::query(sql), |query, n| self.bind_nth(query, n))
     }
 
     /// Appends the value of parameter `$n` of [`FINISH_WRITES`] to `query`'s parameters.
