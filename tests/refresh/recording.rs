@@ -99,16 +99,25 @@ async fn list_all(
     all
 }
 
-/// `app` restarted without workers, a sandbox link, and a refresh of it whose job the test
-/// has claimed: the test then records the refresh itself, with what it wants the bank to say.
-async fn claimed_refresh(app: TestApp) -> (TestApp, LinkId, ClaimedJob) {
+/// `app` restarted without workers and without a cooldown between refreshes, and a sandbox
+/// link (its id and token): the test records the link's refreshes itself, with what it wants
+/// the bank to say.
+async fn quiet_link(app: TestApp) -> (TestApp, LinkId, String) {
     let backend = app.backend;
     drop(app);
-    let app = TestApp::start_with(backend, |c| c.role = Role::Api)
-        .await
-        .unwrap();
+    let app = TestApp::start_with(backend, |c| {
+        c.role = Role::Api;
+        c.cooldown_only_last_secs = 0;
+    })
+    .await
+    .unwrap();
     let (link, token) = app.create_link("41614850-3").await;
     let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
+    (app, link_id, token)
+}
+
+/// A new refresh of the link `token` opens, whose job the test claims.
+async fn claim_refresh(app: &TestApp, token: &str) -> ClaimedJob {
     let (status, _) = into_json(
         app.request(
             reqwest::Method::POST,
@@ -120,14 +129,56 @@ async fn claimed_refresh(app: TestApp) -> (TestApp, LinkId, ClaimedJob) {
     )
     .await;
     assert_eq!(status, reqwest::StatusCode::CREATED);
-    let job = app
-        .state
+    app.state
         .store
         .claim_jobs("t", "lease", 1, 60_000)
         .await
         .unwrap()
-        .remove(0);
+        .remove(0)
+}
+
+/// `app` restarted without workers, a sandbox link, and a refresh of it whose job the test
+/// has claimed.
+async fn claimed_refresh(app: TestApp) -> (TestApp, LinkId, ClaimedJob) {
+    let (app, link_id, token) = quiet_link(app).await;
+    let job = claim_refresh(&app, &token).await;
     (app, link_id, job)
+}
+
+/// Records `job` as a success in which the bank answered `account`'s window from `since` to
+/// today with `movements`; returns what the recording counted.
+async fn record_window(
+    app: &TestApp,
+    job: &ClaimedJob,
+    link_id: &LinkId,
+    account: &Account,
+    since: chrono::NaiveDate,
+    movements: Vec<MovementData>,
+) -> RecordedCounts {
+    let outcome = RefreshOutcome {
+        status: IntentStatus::Succeeded,
+        public_error: None,
+        failure_reason: None,
+        accounts: Some(vec![AccountFetch {
+            account: account.data.clone(),
+            movements: Ok(FetchedMovements {
+                since,
+                until: chrono::Utc::now().date_naive(),
+                movements,
+            }),
+        }]),
+        credential_status: Some(CredentialStatus::Active),
+        finished_at: Timestamp::now(),
+        next_refresh: None,
+    };
+    let keys = app.state.keys.clone();
+    let make = Box::new(move |r: &RecordedRefresh| refresco::api::events::refresh_events(&keys, r));
+    app.state
+        .store
+        .finish_refresh(job, link_id, outcome, make)
+        .await
+        .unwrap()
+        .expect("lease held")
 }
 
 both_backends! {
@@ -287,18 +338,7 @@ both_backends! {
         let mut data = moved.data.clone();
         data.post_date = today - chrono::Days::new(1);
         data.amount += 1;
-        let outcome = RefreshOutcome {
-            status: IntentStatus::Succeeded, public_error: None, failure_reason: None,
-            accounts: Some(vec![AccountFetch {
-                account: account.data.clone(),
-                movements: Ok(FetchedMovements { since: window_start, until: today, movements: vec![data.clone()] }),
-            }]),
-            credential_status: Some(CredentialStatus::Active), finished_at: Timestamp::now(),
-            next_refresh: None,
-        };
-        let keys = app.state.keys.clone();
-        let make = Box::new(move |r: &RecordedRefresh| refresco::api::events::refresh_events(&keys, r));
-        let counts = store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
+        let counts = record_window(&app, &job, &link_id, &account, window_start, vec![data.clone()]).await;
         assert_eq!(counts, RecordedCounts { new: 0, modified: 1, removed: in_window as i64 });
         let after = list_all(store, &link_id, &account.id, every, 300).await;
         assert_eq!(after.total as usize, before.items.len() - in_window);
@@ -361,5 +401,51 @@ both_backends! {
         assert_eq!((mine.1, mine.3), (IntentStatus::Succeeded, 600));
         let intent = store.refresh_intent_by_id(&job.intent_id).await.unwrap().unwrap();
         assert_eq!((intent.status, intent.new_movements), (IntentStatus::Succeeded, 600));
+    }
+
+    // A recording reads the window's stored movements without the removed ones, and finds a
+    // removed one only by its bank id when the bank returns it (see `stored_for_diff_sql`).
+    async fn a_removed_movement_stays_removed_until_the_bank_returns_it(app: TestApp) {
+        let (app, link_id, token) = quiet_link(app).await;
+        let store = &app.state.store;
+        let page = PageRequest { page: 1, per_page: 300 };
+        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let every = MovementFilter { since: None, until: None, confirmed_only: false };
+        let before = list_all(store, &link_id, &account.id, every, 300).await;
+        let since = chrono::Utc::now().date_naive() - chrono::Days::new(9);
+        let window: Vec<Movement> = before.items.iter()
+            .filter(|m| m.data.post_date >= since).cloned().collect();
+        assert!(window.len() >= 2, "the sandbox stored movements in the window");
+        let gone = window[0].clone();
+        let others: Vec<MovementData> = window[1..].iter().map(|m| m.data.clone()).collect();
+        let every_one: Vec<MovementData> = window.iter().map(|m| m.data.clone()).collect();
+        let listed = |page: &refresco::store::Paged<Movement>| {
+            page.items.iter().filter(|m| m.data.bank_id == gone.data.bank_id).cloned().collect::<Vec<_>>()
+        };
+
+        // The bank stops returning one movement of the window: it is removed.
+        let job = claim_refresh(&app, &token).await;
+        let counts = record_window(&app, &job, &link_id, &account, since, others.clone()).await;
+        assert_eq!(counts, RecordedCounts { new: 0, modified: 0, removed: 1 });
+        let after = list_all(store, &link_id, &account.id, every, 300).await;
+        assert_eq!(after.total as usize, before.items.len() - 1);
+        assert!(listed(&after).is_empty(), "the removed movement is not listed");
+
+        // Still not returned: nothing changes, and it is not removed a second time.
+        let job = claim_refresh(&app, &token).await;
+        let counts = record_window(&app, &job, &link_id, &account, since, others).await;
+        assert_eq!(counts, RecordedCounts::default());
+        let after = list_all(store, &link_id, &account.id, every, 300).await;
+        assert_eq!(after.total as usize, before.items.len() - 1);
+
+        // Returned as it was: the same movement is back (its id kept), not a new one.
+        let job = claim_refresh(&app, &token).await;
+        let counts = record_window(&app, &job, &link_id, &account, since, every_one).await;
+        assert_eq!(counts, RecordedCounts { new: 0, modified: 1, removed: 0 });
+        let after = list_all(store, &link_id, &account.id, every, 300).await;
+        assert_eq!(after.total as usize, before.items.len());
+        let back = listed(&after);
+        assert_eq!(back.len(), 1, "exactly one movement with its bank id");
+        assert_eq!((&back[0].id, &back[0].data), (&gone.id, &gone.data));
     }
 }
