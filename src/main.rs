@@ -235,9 +235,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             api,
         } => listen(forward_to, events, api).await,
         Command::Bench(args) => {
-            let report = refresco::bench::run(&args).await?;
-            println!("{}", report.render());
-            anyhow::ensure!(report.all_correct(), "a scenario did not behave correctly");
+            let correct = refresco::bench::run_from_cli(&args).await?;
+            anyhow::ensure!(correct, "a scenario did not behave correctly");
             Ok(())
         }
         Command::Trigger { event_type, api } => {

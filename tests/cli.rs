@@ -336,3 +336,43 @@ async fn the_server_does_not_ask_for_transparent_huge_pages() {
         .expect("smaps_rollup reports AnonHugePages");
     assert_eq!(huge.split_whitespace().nth(1), Some("0"), "{memory}");
 }
+
+/// `refresco bench` with several scenarios runs each in a process of its own (S3's memory
+/// figure is the process's, see `bench/isolated.rs`) and puts their reports together.
+#[test]
+fn a_bench_of_several_scenarios_runs_each_in_its_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let (ok, out, err) = run(
+        &[
+            "bench",
+            "s5",
+            "s1",
+            "--smoke",
+            "--json",
+            json.to_str().unwrap(),
+            "--work-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(ok, "{out}\n{err}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let scenarios: Vec<&str> = results
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenarios, ["s1", "s5"], "in order, one each");
+    let process = |r: &Value| -> String {
+        let parameters = r["parameters"].as_array().unwrap();
+        let entry = parameters
+            .iter()
+            .find(|p| p[0] == "process")
+            .expect("a process parameter");
+        entry[1].as_str().unwrap().to_owned()
+    };
+    assert_ne!(process(&results[0]), process(&results[1]));
+    assert!(report["machine"].is_object(), "{report}");
+    assert!(out.contains("2 run(s), each in its own process"), "{out}");
+}

@@ -17,6 +17,7 @@
 //! Figures and how to read them: `BENCHMARKS.md`.
 
 mod harness;
+pub mod isolated;
 mod load;
 mod machine;
 mod receiver;
@@ -65,7 +66,7 @@ pub enum BackendChoice {
 
 /// `refresco bench` options. Unset sizes take each scenario's full size, or its smoke size
 /// with `--smoke`.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
 pub struct BenchArgs {
     /// Scenarios to run: s1 s2 s3 s4 s5, or all (the default).
     #[arg(value_enum)]
@@ -165,8 +166,20 @@ impl BenchArgs {
     }
 }
 
-/// Runs the selected scenarios on the selected backends and returns the report (the CLI prints
-/// it; `--json` also writes it).
+/// `refresco bench`: one run in this process, several each in a process of its own (see
+/// [`isolated`]). Prints the report; answers whether every run behaved correctly.
+pub async fn run_from_cli(args: &BenchArgs) -> anyhow::Result<bool> {
+    if isolated::runs(args).len() > 1 {
+        let exe = std::env::current_exe()?;
+        return isolated::run(args, &exe).await;
+    }
+    let report = run(args).await?;
+    println!("{}", report.render());
+    Ok(report.all_correct())
+}
+
+/// Runs the selected scenarios on the selected backends in this process and returns the report
+/// (`--json` also writes it).
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let machine = Machine::detect();
     let mut results = Vec::new();

@@ -74,7 +74,8 @@ impl ScenarioResult {
             title,
             backend,
             database: String::new(),
-            parameters: Vec::new(),
+            // Which process ran it: a CLI run of several scenarios runs each in its own.
+            parameters: vec![("process".to_owned(), std::process::id().to_string())],
             figures: Vec::new(),
             targets: Vec::new(),
             problems: Vec::new(),
