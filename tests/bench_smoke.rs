@@ -125,6 +125,16 @@ fn the_cli_runs_a_scenario_and_writes_json() {
     assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
     assert!(report["machine"]["cpu"].is_string());
     assert_eq!(report["results"][0]["scenario"], "s5");
-    assert_eq!(report["results"][0]["parameters"][0][1], "50");
+    let parameter = |name: &str| {
+        report["results"][0]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p[0] == name)
+            .map(|p| p[1].clone())
+    };
+    assert_eq!(parameter("events"), Some(serde_json::json!("50")));
+    // One run: in this very process (`bench/isolated.rs` gives each of several its own).
+    assert!(parameter("process").is_some_and(|p| p.as_str().unwrap().parse::<u32>().is_ok()));
     assert_eq!(report["results"][0]["problems"], serde_json::json!([]));
 }
