@@ -20,11 +20,7 @@ use super::{BackendChoice, BenchArgs, Machine, Scenario};
 
 /// The runs `args` asks for, in order: every selected scenario on SQLite, then on PostgreSQL.
 pub fn runs(args: &BenchArgs) -> Vec<(Scenario, BackendChoice)> {
-    let backends = match args.backend {
-        BackendChoice::Both => vec![BackendChoice::Sqlite, BackendChoice::Postgres],
-        one => vec![one],
-    };
-    backends
+    args.backends()
         .into_iter()
         .flat_map(|backend| args.selected().into_iter().map(move |s| (s, backend)))
         .collect()

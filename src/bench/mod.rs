@@ -148,11 +148,21 @@ impl BenchArgs {
             })?;
             Ok(Target::Postgres { admin_url: url })
         };
-        Ok(match self.backend {
-            BackendChoice::Sqlite => vec![Target::Sqlite],
-            BackendChoice::Postgres => vec![postgres()?],
-            BackendChoice::Both => vec![Target::Sqlite, postgres()?],
-        })
+        self.backends()
+            .into_iter()
+            .map(|backend| match backend {
+                BackendChoice::Postgres => postgres(),
+                _ => Ok(Target::Sqlite),
+            })
+            .collect()
+    }
+
+    /// The one backend, or SQLite then PostgreSQL for `Both`.
+    fn backends(&self) -> Vec<BackendChoice> {
+        match self.backend {
+            BackendChoice::Both => vec![BackendChoice::Sqlite, BackendChoice::Postgres],
+            one => vec![one],
+        }
     }
 
     /// Each timed phase, full or smoke.

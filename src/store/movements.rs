@@ -110,8 +110,9 @@ impl Store {
         if listed == 0 {
             return Ok(None);
         }
-        let total = match (cached, version) {
-            (Some((at, total)), Some(now)) if counted == -1 && at == now => total,
+        // `-1`: the version is the cached one, so is the total.
+        let total = match cached {
+            Some((_, total)) if counted == -1 => total,
             _ => {
                 if let Some(version) = version {
                     self.movement_counts.insert(key, version, counted);

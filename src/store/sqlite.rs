@@ -16,10 +16,6 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// Read connections. Readers never block the writer in WAL mode.
 const READERS: u32 = 8;
 
-/// Held while a store opens its write connection (see `writer_priority`).
-#[cfg(target_os = "linux")]
-static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Opens (creating if needed) and migrates the database file at `path`.
 pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -32,13 +28,8 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("SQLite path {} is not usable", path.display()))?;
 
     // The writer's connection lives as long as the store, and its thread gets a higher
-    // priority (see `writer_priority`): the threads are told apart by listing them around
-    // this connect, one store at a time.
-    #[cfg(target_os = "linux")]
-    let opening = OPENING.lock().await;
-    #[cfg(target_os = "linux")]
-    let before = super::writer_priority::sqlite_threads();
-    let write = pool_options(1)
+    // priority where the process may raise it (see `writer_priority`).
+    let connect = pool_options(1)
         .max_lifetime(None)
         .idle_timeout(None)
         .after_connect(|conn, _| {
@@ -56,15 +47,12 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
                 Ok(())
             })
         })
-        .connect_with(options.clone())
-        .await
-        .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        .connect_with(options.clone());
     #[cfg(target_os = "linux")]
-    let writer_thread = {
-        let after = super::writer_priority::sqlite_threads();
-        drop(opening);
-        super::writer_priority::raise_new_thread(&before, &after)
-    };
+    let (write, writer_thread) = super::writer_priority::connect_raised(connect).await;
+    #[cfg(not(target_os = "linux"))]
+    let (write, writer_thread) = (connect.await, None);
+    let write = write.with_context(|| format!("opening SQLite database {}", path.display()))?;
     // WAL is a property of the file: set it once, before readers connect.
     sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&write)
@@ -82,10 +70,7 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
         .connect_with(options)
         .await?;
     let mut store = Store::new(read, write, Dialect::Sqlite);
-    #[cfg(target_os = "linux")]
-    {
-        store.writer_thread = writer_thread;
-    }
+    store.writer_thread = writer_thread;
     store.checkpointer = Some(super::checkpoint::Checkpointer::start(checkpoints));
     Ok(store)
 }

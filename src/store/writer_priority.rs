@@ -19,8 +19,23 @@ use std::collections::BTreeSet;
 /// The nice value the writer's thread gets (0 is the default; lower runs first).
 pub const WRITER_NICE: i32 = -10;
 
+/// Held while a store opens its write connection, so that the thread that appears is its own.
+static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs `connect`, the opening of a store's SQLite write connection, and raises the priority
+/// of the connection thread it started; answers what `connect` did and, when the priority was
+/// raised, that thread's id.
+pub async fn connect_raised<T>(connect: impl std::future::Future<Output = T>) -> (T, Option<u32>) {
+    let opening = OPENING.lock().await;
+    let before = sqlite_threads();
+    let connected = connect.await;
+    let after = sqlite_threads();
+    drop(opening);
+    (connected, raise_new_thread(&before, &after))
+}
+
 /// The threads of this process that run a SQLite connection, by id.
-pub fn sqlite_threads() -> BTreeSet<u32> {
+fn sqlite_threads() -> BTreeSet<u32> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return BTreeSet::new();
     };
@@ -36,7 +51,7 @@ pub fn sqlite_threads() -> BTreeSet<u32> {
 
 /// Raises the priority of the one thread in `after` that is not in `before`; the thread's id
 /// when it was raised.
-pub fn raise_new_thread(before: &BTreeSet<u32>, after: &BTreeSet<u32>) -> Option<u32> {
+fn raise_new_thread(before: &BTreeSet<u32>, after: &BTreeSet<u32>) -> Option<u32> {
     let mut new = after.difference(before);
     let (Some(&thread), None) = (new.next(), new.next()) else {
         tracing::debug!("the SQLite writer's thread is not told apart; its priority stays");
