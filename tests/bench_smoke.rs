@@ -55,8 +55,8 @@ fn check(report: &Report, backend: &str) {
     // Each stage of a refresh is measured from the rows it left, on either engine.
     let stages = [
         "create → job started, mean",
-        "job started → recorded, mean",
-        "recorded → webhook attempted, mean",
+        "job started → bank answered, mean",
+        "bank answered → webhook attempted, mean",
     ];
     for stage in stages {
         assert!(figure(s2, stage) >= 0.0, "{stage}");

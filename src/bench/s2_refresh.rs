@@ -112,10 +112,13 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     let stages = store.bench_refresh_stages(started).await?;
     for (name, mean) in [
         ("create → job started, mean", stages.create_to_start_ms),
-        ("job started → recorded, mean", stages.start_to_recorded_ms),
         (
-            "recorded → webhook attempted, mean",
-            stages.recorded_to_attempt_ms,
+            "job started → bank answered, mean",
+            stages.start_to_answer_ms,
+        ),
+        (
+            "bank answered → webhook attempted, mean",
+            stages.answer_to_attempt_ms,
         ),
     ] {
         result.check(mean.is_some_and(|ms| ms >= 0.0), || {

@@ -39,11 +39,13 @@ const EVENT_BATCH: u64 = 10_000;
 pub struct RefreshStages {
     /// Create to the job's start: the create's commit, then a worker's claim.
     pub create_to_start_ms: Option<f64>,
-    /// The job's start to its recording: the bank, then the recording's commit.
-    pub start_to_recorded_ms: Option<f64>,
-    /// The recording (which writes the deliveries) to a delivery's first attempt: the
-    /// dispatcher's claim.
-    pub recorded_to_attempt_ms: Option<f64>,
+    /// The job's start to the bank's answer: the login and the fetch. (A recording stamps
+    /// what it writes, the intent's `finished_at` and the deliveries' `created_at`, with the
+    /// time the bank answered, not with its commit's.)
+    pub start_to_answer_ms: Option<f64>,
+    /// The bank's answer to a delivery's first attempt: the recording's wait for its turn and
+    /// its write, then the dispatcher's claim.
+    pub answer_to_attempt_ms: Option<f64>,
 }
 
 /// Counts the benchmark checks its results with.
@@ -374,8 +376,8 @@ impl Store {
         .await?;
         Ok(RefreshStages {
             create_to_start_ms: queued,
-            start_to_recorded_ms: at_bank,
-            recorded_to_attempt_ms: to_webhook,
+            start_to_answer_ms: at_bank,
+            answer_to_attempt_ms: to_webhook,
         })
     }
 
