@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::Value;
 
-use super::{BackendChoice, BenchArgs, Machine, Scenario};
+use super::{BackendChoice, BenchArgs, Machine, Report, Scenario};
 
 /// The runs `args` asks for, in order: every selected scenario on SQLite, then on PostgreSQL.
 pub fn runs(args: &BenchArgs) -> Vec<(Scenario, BackendChoice)> {
@@ -101,13 +101,12 @@ pub async fn run(args: &BenchArgs, exe: &Path) -> anyhow::Result<bool> {
     }
     println!("{}", summary(&results));
     if let Some(path) = &args.json {
-        let report = serde_json::json!({
-            "machine": Machine::detect(),
-            "smoke": args.smoke,
-            "results": results,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        let report = Report {
+            machine: Machine::detect(),
+            smoke: args.smoke,
+            results,
+        };
+        report.write_json(path)?;
     }
     Ok(all_correct)
 }

@@ -214,8 +214,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         results,
     };
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        report.write_json(path)?;
     }
     Ok(report)
 }

@@ -2,20 +2,30 @@
 //! and as JSON.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::Machine;
 
-/// The whole run.
+/// The whole run. Its results are [`ScenarioResult`]s when they ran in this process, or the
+/// JSON that child processes reported (see `isolated`).
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub struct Report<R = ScenarioResult> {
     /// Where it ran.
     pub machine: Machine,
     /// Whether sizes were the tiny smoke ones (figures then mean nothing).
     pub smoke: bool,
     /// One entry per scenario and backend, in run order.
-    pub results: Vec<ScenarioResult>,
+    pub results: Vec<R>,
+}
+
+impl<R: Serialize> Report<R> {
+    /// Writes the report as JSON to `path` (`--json`).
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_json::to_string_pretty(self)?)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+    }
 }
 
 /// One measured figure.

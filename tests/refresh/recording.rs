@@ -71,6 +71,25 @@ fn awkward_movements(today: chrono::NaiveDate) -> Vec<MovementData> {
         .collect()
 }
 
+/// The link's first account, and every movement it lists (of any status, 300 a page).
+async fn first_account_movements(
+    store: &refresco::store::Store,
+    link: &LinkId,
+) -> (Account, refresco::store::Paged<Movement>) {
+    let page = PageRequest {
+        page: 1,
+        per_page: 300,
+    };
+    let account = store
+        .list_accounts(link, page)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let listed = list_all(store, link, &account.id, MovementFilter::default(), 300).await;
+    (account, listed)
+}
+
 /// Every page of an account's movements, `per_page` at a time, as one list (the total is the
 /// last page's `total`).
 async fn list_all(
@@ -241,10 +260,9 @@ both_backends! {
         let (app, link_id, job) = claimed_refresh(app).await;
         let store = &app.state.store;
         let page = PageRequest { page: 1, per_page: 300 };
-        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let (account, before) = first_account_movements(store, &link_id).await;
         let every = MovementFilter { since: None, until: None, confirmed_only: false };
         let confirmed = MovementFilter { confirmed_only: true, ..every };
-        let before = list_all(store, &link_id, &account.id, every, 300).await;
         let before_confirmed = store.list_movements(&link_id, &account.id, confirmed, page).await.unwrap().unwrap().total;
         // Another link's id opens nothing, though the account exists.
         let elsewhere = store.list_movements(&LinkId::generate(), &account.id, every, page).await.unwrap();
@@ -321,10 +339,8 @@ both_backends! {
         // this is the one outside the window that it must still find.
         let (app, link_id, job) = claimed_refresh(app).await;
         let store = &app.state.store;
-        let page = PageRequest { page: 1, per_page: 300 };
-        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let (account, before) = first_account_movements(store, &link_id).await;
         let every = MovementFilter { since: None, until: None, confirmed_only: false };
-        let before = list_all(store, &link_id, &account.id, every, 300).await;
         let today = chrono::Utc::now().date_naive();
         let window_start = today - chrono::Days::new(9);
         let mut old: Vec<Movement> = before.items.iter()
@@ -355,9 +371,8 @@ both_backends! {
         let (app, link_id, job) = claimed_refresh(app).await;
         let store = &app.state.store;
         let page = PageRequest { page: 1, per_page: 300 };
-        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let (account, before) = first_account_movements(store, &link_id).await;
         let every = MovementFilter::default();
-        let before = list_all(store, &link_id, &account.id, every, 300).await;
         // Another process on the same database has counted the list already: its count of
         // it is stale once this one records (totals are kept per process, by version).
         let other = refresco::open_store(&app.config).await.unwrap();
@@ -408,10 +423,8 @@ both_backends! {
     async fn a_removed_movement_stays_removed_until_the_bank_returns_it(app: TestApp) {
         let (app, link_id, token) = quiet_link(app).await;
         let store = &app.state.store;
-        let page = PageRequest { page: 1, per_page: 300 };
-        let account = store.list_accounts(&link_id, page).await.unwrap().items.remove(0);
+        let (account, before) = first_account_movements(store, &link_id).await;
         let every = MovementFilter { since: None, until: None, confirmed_only: false };
-        let before = list_all(store, &link_id, &account.id, every, 300).await;
         let since = chrono::Utc::now().date_naive() - chrono::Days::new(9);
         let window: Vec<Movement> = before.items.iter()
             .filter(|m| m.data.post_date >= since).cloned().collect();
