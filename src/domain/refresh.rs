@@ -215,12 +215,24 @@ impl Cooldowns {
         at.plus_millis(self.of(kind))
     }
 
-    /// The same rule seen from a create at `now`: a last success of `kind` blocks it exactly
-    /// when it finished after the returned time (`now < next_allowed(kind, at)` if and only
-    /// if `at > blocks_after(kind, now)`). The store checks this form inside the create's
+    /// Whether a last success of `kind` at `at` refuses a create at `now`, and until when.
+    /// A cooldown of zero refuses nothing, even a success stamped after `now`: another
+    /// process, or this one while the create waited, may finish a refresh a moment after the
+    /// create read the clock.
+    pub fn refuses(self, kind: RefreshType, at: Timestamp, now: Timestamp) -> Option<Timestamp> {
+        let allowed = self.next_allowed(kind, at);
+        (self.of(kind) > 0 && now < allowed).then_some(allowed)
+    }
+
+    /// The same rule seen from a create at `now`: a last success of `kind` refuses it exactly
+    /// when it finished after the returned time (`refuses(kind, at, now)` is `Some` if and
+    /// only if `at > blocks_after(kind, now)`). The store checks this form inside the create's
     /// insert, where the time of the last success is not known in advance.
     pub fn blocks_after(self, kind: RefreshType, now: Timestamp) -> Timestamp {
-        now.plus_millis(self.of(kind).saturating_neg())
+        match self.of(kind) {
+            0 => Timestamp::from_millis(i64::MAX),
+            millis => now.plus_millis(millis.saturating_neg()),
+        }
     }
 
     fn of(self, kind: RefreshType) -> i64 {
@@ -236,23 +248,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_is_next_allowed_seen_from_the_create() {
-        let c = Cooldowns {
+    fn blocks_after_is_refuses_seen_from_the_create() {
+        let configured = Cooldowns {
             only_last_millis: 300_000,
             historical_millis: 3_600_000,
         };
-        for kind in [RefreshType::OnlyLast, RefreshType::Historical] {
-            for at in [0, 1_000, 299_999, 300_000, 3_599_999, 3_600_000, 3_600_001] {
-                for now in [0, 1_000, 300_000, 301_000, 3_600_000, 3_601_000, 3_601_001] {
-                    let (at, now) = (Timestamp::from_millis(at), Timestamp::from_millis(now));
-                    assert_eq!(
-                        now < c.next_allowed(kind, at),
-                        at > c.blocks_after(kind, now),
-                        "{kind:?} success at {at:?}, create at {now:?}"
-                    );
+        let none = Cooldowns {
+            only_last_millis: 0,
+            historical_millis: 0,
+        };
+        for c in [configured, none] {
+            for kind in [RefreshType::OnlyLast, RefreshType::Historical] {
+                for at in [0, 1_000, 299_999, 300_000, 3_599_999, 3_600_000, 3_600_001] {
+                    for now in [0, 1_000, 300_000, 301_000, 3_600_000, 3_601_000, 3_601_001] {
+                        let (at, now) = (Timestamp::from_millis(at), Timestamp::from_millis(now));
+                        assert_eq!(
+                            c.refuses(kind, at, now).is_some(),
+                            at > c.blocks_after(kind, now),
+                            "{c:?} {kind:?} success at {at:?}, create at {now:?}"
+                        );
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn no_cooldown_refuses_nothing_even_a_later_success() {
+        let none = Cooldowns {
+            only_last_millis: 0,
+            historical_millis: 0,
+        };
+        let (now, later) = (Timestamp::from_millis(1_000), Timestamp::from_millis(1_005));
+        assert_eq!(none.refuses(RefreshType::OnlyLast, later, now), None);
+        let five_minutes = Cooldowns {
+            only_last_millis: 300_000,
+            ..none
+        };
+        assert_eq!(
+            five_minutes.refuses(RefreshType::OnlyLast, later, now),
+            Some(Timestamp::from_millis(301_005))
+        );
     }
 
     #[test]

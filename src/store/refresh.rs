@@ -122,8 +122,10 @@ pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
 /// active and its credentials not refused, no other intent of the link in progress and the
 /// link not cooling down; the link's `login_mfa` says whether the widget token is kept. The
 /// job and the link's status are written only if the intent was. So a create is one round
-/// trip to SQLite's writer, with no read before it; only a refused one asks
-/// [`refusal`] why. The first statement ends with `RETURNING`, followed by `INTENT_COLUMNS`.
+/// trip to SQLite's writer, with no read before it; only a refused one asks [`RULES`] why, on
+/// the writer's connection in the same transaction, where nothing else can have written in
+/// between. PostgreSQL runs [`PG_CREATE`] instead. The first statement ends with `RETURNING`,
+/// followed by `INTENT_COLUMNS`.
 const CREATE_WRITES: [&str; 3] = [
     "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
         forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
@@ -156,36 +158,79 @@ const LAST_SUCCESS: &str = "FROM refresh_intents s
 
 /// Why a create was refused: whether the token opens the link (no row if not), whether the
 /// link is active and its credential status, how many intents of link `$4` are in progress,
-/// and the kind and finish time of its last success.
+/// and the kind and finish time of its last success (read by [`refusal`]).
 const RULES: &str = "SELECT l.active, l.credential_status,
-        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created'),
-        (SELECT s.refresh_type {LAST_SUCCESS}), (SELECT s.finished_at {LAST_SUCCESS})
+        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created')
+            AS in_progress,
+        (SELECT s.refresh_type {LAST_SUCCESS}) AS last_kind,
+        (SELECT s.finished_at {LAST_SUCCESS}) AS last_finished
     FROM links l WHERE {OPENS_LINK}";
+
+/// PostgreSQL's create: the rules, the three writes and, when they refuse, the reason, in one
+/// statement. Each statement of a READ COMMITTED transaction sees the latest commit, so a
+/// second statement asking why an insert wrote nothing could see a later state (the intent in
+/// progress has just ended) and find no reason; here the decision and its reason come from
+/// one snapshot. The statement answers one row unless the token opens no link: the link's
+/// rule columns ([`RULES`]), and `INTENT_COLUMNS`, null when the rules refused. A create that
+/// races another past the snapshot meets the partial unique index (`InProgress`).
+const PG_CREATE: &str = "WITH link AS (
+        SELECT l.active, l.credential_status, l.login_mfa,
+            (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created')
+                AS in_progress,
+            (SELECT s.refresh_type {LAST_SUCCESS}) AS last_kind,
+            (SELECT s.finished_at {LAST_SUCCESS}) AS last_finished,
+            (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) AS intents
+        FROM links l WHERE {OPENS_LINK}
+    ), intent AS (
+        INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
+            forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
+            created_at, deadline_at, refresh_number, fetch_day)
+        SELECT $1, $2, $3, $4, $5, 'created', $6, 0,
+            CASE WHEN $6 IS NULL AND k.login_mfa IS NOT NULL THEN $7 END,
+            CASE WHEN $6 IS NULL AND k.login_mfa IS NOT NULL THEN $8 END,
+            CASE WHEN $6 IS NULL THEN k.login_mfa END,
+            $10, $11, k.intents + 1, $12
+        FROM link k
+        WHERE k.active = 1 AND k.credential_status <> 'login_required' AND k.in_progress = 0
+          AND NOT COALESCE(k.last_finished > CASE k.last_kind WHEN $13 THEN $14 ELSE $15 END,
+              FALSE)
+        RETURNING {INTENT_COLUMNS}
+    ), job AS (
+        INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
+        SELECT id, 'ready', $10, 0, $10 FROM intent
+    ), refreshing AS (
+        UPDATE links SET refresh_status = 'refreshing'
+        WHERE id = $4 AND EXISTS (SELECT 1 FROM intent)
+    )
+    SELECT k.active, k.credential_status, k.in_progress, k.last_kind, k.last_finished, i.*
+    FROM link k LEFT JOIN intent i ON TRUE";
 
 /// The create's statements, put together once rather than at every create: the intent's
 /// insert with [`LAST_SUCCESS`] and `INTENT_COLUMNS` filled in, SQLite's script of all three
-/// writes (see `insert_intent`), and [`RULES`].
+/// writes (see `insert_intent`), [`RULES`] and [`PG_CREATE`].
 struct CreateSql {
-    intent: String,
     script: String,
     rules: String,
+    postgres: String,
 }
 
 static CREATE_SQL: std::sync::LazyLock<CreateSql> = std::sync::LazyLock::new(|| {
     let fill = |sql: &str| {
         sql.replace("{LAST_SUCCESS}", LAST_SUCCESS)
             .replace("{OPENS_LINK}", OPENS_LINK)
+            .replace("{INTENT_COLUMNS}", INTENT_COLUMNS)
     };
     let [intent, job, link] = CREATE_WRITES;
     let intent = format!("{}{INTENT_COLUMNS}", fill(intent));
     CreateSql {
         script: format!("SAVEPOINT create_intent; {intent}; {job}; {link}; RELEASE create_intent"),
-        intent,
         rules: fill(RULES),
+        postgres: fill(PG_CREATE),
     }
 });
 
-/// `sql` (one or more of [`CREATE_WRITES`], or [`RULES`]) with the create's parameters.
+/// `sql` (SQLite's script of [`CREATE_WRITES`], [`RULES`] or [`PG_CREATE`]) with the create's
+/// parameters.
 fn bind_create<'q>(
     sql: &'q str,
     new: &'q NewRefreshIntent,
@@ -235,32 +280,31 @@ pub(super) async fn insert_intent(
     );
     let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
     let sql = &*CREATE_SQL;
-    let created = if super::is_sqlite(conn) {
-        // One round trip to SQLite's writer thread instead of five: the writes run as one
-        // script (its numbered parameters are shared by all its statements) in a savepoint of
-        // their own, so a failure leaves none of them in the caller's transaction. Each round
-        // trip wakes the writer thread and then the caller's task; a profile of S1 showed
-        // those wake-ups as the largest cost of a create.
-        match bind(&sql.script).fetch_all(&mut *conn).await {
-            Ok(mut rows) if rows.len() <= 1 => rows.pop(),
-            outcome => {
-                sqlx::query("ROLLBACK TO create_intent; RELEASE create_intent")
-                    .execute(&mut *conn)
-                    .await?;
-                return Err(match outcome {
-                    Err(e) => e.into(),
-                    Ok(rows) => anyhow::anyhow!("a create returned {} rows", rows.len()).into(),
-                });
-            }
+    if !super::is_sqlite(conn) {
+        let Some(row) = bind(&sql.postgres).fetch_optional(&mut *conn).await? else {
+            return Err(CreateRefreshError::UnknownLink);
+        };
+        if row.try_get::<Option<String>, _>("id")?.is_some() {
+            return Ok(intent_from_row(&row)?);
         }
-    } else {
-        let [_, job, link] = CREATE_WRITES;
-        let intent = bind(&sql.intent).fetch_optional(&mut *conn).await?;
-        if intent.is_some() {
-            bind(job).execute(&mut *conn).await?;
-            bind(link).execute(&mut *conn).await?;
+        return Err(refused_by(&row, new, cooldowns)?);
+    }
+    // One round trip to SQLite's writer thread instead of five: the writes run as one script
+    // (its numbered parameters are shared by all its statements) in a savepoint of their own,
+    // so a failure leaves none of them in the caller's transaction. Each round trip wakes the
+    // writer thread and then the caller's task; a profile of S1 showed those wake-ups as the
+    // largest cost of a create.
+    let created = match bind(&sql.script).fetch_all(&mut *conn).await {
+        Ok(mut rows) if rows.len() <= 1 => rows.pop(),
+        outcome => {
+            sqlx::query("ROLLBACK TO create_intent; RELEASE create_intent")
+                .execute(&mut *conn)
+                .await?;
+            return Err(match outcome {
+                Err(e) => e.into(),
+                Ok(rows) => anyhow::anyhow!("a create returned {} rows", rows.len()).into(),
+            });
         }
-        intent
     };
     match created {
         Some(row) => Ok(intent_from_row(&row)?),
@@ -270,36 +314,45 @@ pub(super) async fn insert_intent(
     }
 }
 
-/// Which rule refused a create whose insert wrote nothing (read in the same transaction, so
-/// it sees what the insert saw).
+/// Which rule refused a create whose SQLite script wrote nothing. It runs on the writer's
+/// connection in the same transaction, where nothing else writes, so it sees what the insert
+/// saw.
 async fn refusal(
     conn: &mut sqlx::AnyConnection,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
 ) -> anyhow::Result<CreateRefreshError> {
-    let Some(row) = bind_create(&CREATE_SQL.rules, new, cooldowns, fetch_day)
+    match bind_create(&CREATE_SQL.rules, new, cooldowns, fetch_day)
         .fetch_optional(&mut *conn)
         .await?
-    else {
-        return Ok(CreateRefreshError::UnknownLink);
-    };
-    if !get_flag(&row, "active")? {
+    {
+        None => Ok(CreateRefreshError::UnknownLink),
+        Some(row) => refused_by(&row, new, cooldowns),
+    }
+}
+
+/// The rule that refuses `new`, from a row with the columns of [`RULES`]. Every refused
+/// insert has one, since the row is read in the insert's snapshot; none is an internal error.
+fn refused_by(
+    row: &AnyRow,
+    new: &NewRefreshIntent,
+    cooldowns: Cooldowns,
+) -> anyhow::Result<CreateRefreshError> {
+    if !get_flag(row, "active")? {
         return Ok(CreateRefreshError::Inactive);
     }
     let credential_status: String = row.try_get("credential_status")?;
     if credential_status == CredentialStatus::LoginRequired.as_str() {
         return Ok(CreateRefreshError::LoginRequired);
     }
-    let (in_progress, last_kind, last_finished): (i64, Option<String>, Option<i64>) =
-        (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
-    if in_progress > 0 {
+    if row.try_get::<i64, _>("in_progress")? > 0 {
         return Ok(CreateRefreshError::InProgress);
     }
-    if let (Some(kind), Some(finished)) = (last_kind, last_finished) {
+    let last_kind: Option<String> = row.try_get("last_kind")?;
+    if let (Some(kind), Some(finished)) = (last_kind, get_time(row, "last_finished")?) {
         let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
-        let allowed = cooldowns.next_allowed(kind, Timestamp::from_millis(finished));
-        if new.now < allowed {
+        if let Some(allowed) = cooldowns.refuses(kind, finished, new.now) {
             return Ok(CreateRefreshError::Cooldown(allowed));
         }
     }

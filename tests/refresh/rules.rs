@@ -32,6 +32,24 @@ both_backends! {
         assert_eq!(list.as_array().unwrap().len(), 1, "exactly one intent exists");
     }
 
+    async fn a_herd_of_creates_gets_only_the_answers_the_rules_allow(app: TestApp) {
+        // Refreshes that end at once, so creates keep meeting intents that have just ended.
+        // After failures (refresh 1 on is unavailable), with the default cooldowns: a failure
+        // starts no cooldown, so every refusal must be "in progress".
+        let backend = app.backend;
+        let (_, failing) = cl_link(&app, "jonsnow+instant+unavailable@1").await;
+        let app = std::sync::Arc::new(app);
+        let created = herd(&app, &failing, 40, 15).await;
+        assert!(created >= 2, "creates kept succeeding as intents failed: {created}");
+        drop(app);
+        // After successes with no cooldown configured: again only "in progress", never a 429.
+        let app = TestApp::start_with(backend, |c| c.cooldown_only_last_secs = 0).await.unwrap();
+        let (_, succeeding) = cl_link(&app, "jonsnow+instant").await;
+        let app = std::sync::Arc::new(app);
+        let created = herd(&app, &succeeding, 40, 15).await;
+        assert!(created >= 2, "creates kept succeeding as intents succeeded: {created}");
+    }
+
     async fn cooldown_after_success_and_retry_after_failure(app: TestApp) {
         let (_, token) = cl_link(&app, "jonsnow").await;
         // The sandbox bank answers at once: until the recording is let through, the first
@@ -166,4 +184,29 @@ both_backends! {
         let (status, body) = app.get(&format!("/v1/refresh_intents/{}?link_token={other}", ids[0])).await;
         assert_error(status, &body, 404, "missing_resource");
     }
+}
+
+/// `clients` clients each send `rounds` creates for the link of `token`, all at once; every
+/// answer must be a 201 or a 422 `refresh_intent_in_progress`. Returns how many were created.
+async fn herd(app: &std::sync::Arc<TestApp>, token: &str, clients: usize, rounds: usize) -> usize {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (app, token) = (app.clone(), token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut created = 0;
+            for _ in 0..rounds {
+                let (status, body) = create(&app, json!({"link_token": token})).await;
+                match status.as_u16() {
+                    201 => created += 1,
+                    _ => assert_error(status, &body, 422, "refresh_intent_in_progress"),
+                }
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        created += task.await.unwrap();
+    }
+    created
 }
