@@ -204,6 +204,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let raw = parts.uri.query().unwrap_or_default();
+        let nul = form_urlencoded_pairs(raw).find(|(k, v)| k.contains('\0') || v.contains('\0'));
+        if let Some((name, _)) = nul {
+            return Err(nul_in_text(&name));
+        }
         serde_urlencoded::from_str(raw).map(Query).map_err(|e| {
             ApiError::bad_request(
                 "invalid_params",
@@ -247,6 +251,9 @@ where
         if !value.is_object() {
             return Err(ApiError::invalid_json("expected a JSON object"));
         }
+        if let Some(field) = field_with_nul(&value, String::new()) {
+            return Err(nul_in_text(&field));
+        }
         serde_json::from_value(value).map(JsonBody).map_err(|e| {
             ApiError::bad_request(
                 "invalid_params",
@@ -254,6 +261,45 @@ where
             )
         })
     }
+}
+
+/// The query string's decoded names and values.
+fn form_urlencoded_pairs(raw: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    url::form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+/// The first field of `value` whose text (a string, or an object's key) holds a NUL
+/// character, as a path (`metadata.note`, `enabled_events[1]`). PostgreSQL cannot store NUL in
+/// text and SQLite would store it; so every request is refused here, where bodies are parsed,
+/// before any handler or backend sees it.
+fn field_with_nul(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| field_with_nul(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(here)
+            } else {
+                field_with_nul(item, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The 400 for text holding a NUL character, naming the field.
+fn nul_in_text(field: &str) -> ApiError {
+    let shown = field.replace('\0', "\\u0000");
+    ApiError::invalid_param(&shown, "text must not contain the NUL character (\\u0000)")
 }
 
 /// The error for a body over the configured limit.
@@ -282,5 +328,38 @@ where
         principal_of_kind(parts, &state, KeyKind::Public)
             .await
             .map(PublicKey)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_nul_anywhere_in_the_text_is_found_by_its_path() {
+        let found = |value| field_with_nul(&value, String::new());
+        assert_eq!(
+            found(json!({"description": "a\u{0}b"})),
+            Some("description".into())
+        );
+        assert_eq!(
+            found(json!({"a": {"b": ["x", "y\u{0}"]}})),
+            Some("a.b[1]".into())
+        );
+        assert_eq!(found(json!({"k\u{0}": 1})), Some("k\u{0}".into()));
+        assert_eq!(
+            found(json!({"a": "\\u0000 written out", "n": 0, "b": [true, null]})),
+            None
+        );
+        let ApiError::Client { param, status, .. } = nul_in_text("k\u{0}") else {
+            panic!("a client error");
+        };
+        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            param.as_deref(),
+            Some("k\\u0000"),
+            "named without the raw NUL"
+        );
     }
 }

@@ -7,6 +7,46 @@ use crate::both_backends;
 use crate::common::*;
 
 both_backends! {
+    async fn nul_in_any_text_is_a_400_naming_the_field(app: TestApp) {
+        let key = app.keys.secret_key.clone();
+        let hook = json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "description": "a\u{0}b"});
+        // Twice with one Idempotency-Key: the refusal is not stored, and is the same again.
+        for _ in 0..2 {
+            let response = app.client.post(format!("{}/v1/webhook_endpoints", app.base))
+                .header("Authorization", &key).header("Idempotency-Key", "nul-1")
+                .json(&hook).send().await.unwrap();
+            let (status, body) = into_json(response).await;
+            assert_error(status, &body, 400, "invalid_params");
+            assert_eq!(body["error"]["param"], "description", "{body}");
+        }
+        let (status, body) = into_json(app.request(Method::POST, "/v1/webhook_endpoints", Some(&key),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "metadata": {"note": ["ok", "x\u{0}"]}}))).await).await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "metadata.note[1]", "{body}");
+
+        let (status, endpoint) = into_json(app.request(Method::POST, "/v1/webhook_endpoints", Some(&key),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "description": "kept"}))).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{endpoint}");
+        let path = format!("/v1/webhook_endpoints/{}", endpoint["id"].as_str().unwrap());
+        let (status, body) = into_json(app.request(Method::PATCH, &path, Some(&key),
+            Some(json!({"description": "a\u{0}b"}))).await).await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "description");
+        let (_, stored) = app.get(&path).await;
+        assert_eq!(stored["description"], "kept", "the refused update changed nothing");
+        let (_, all) = app.get("/v1/webhook_endpoints").await;
+        assert_eq!(all.as_array().unwrap().len(), 1, "only the clean endpoint exists: {all}");
+
+        let (status, body) = into_json(app.request(Method::POST, "/v1/links", Some(&key),
+            Some(json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3\u{0}", "password": "jonsnow"}))).await).await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "username");
+        // In the query string too.
+        let (status, body) = app.get("/v1/events?type=link.created%00").await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "type");
+    }
+
     async fn framework_errors_are_fintoc_json(app: TestApp) {
         let key = app.keys.secret_key.clone();
         let (status, body) = into_json(app.request(Method::GET, "/v1/nope", Some(&key), None).await).await;
