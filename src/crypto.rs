@@ -117,6 +117,19 @@ impl MasterKey {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A keyed digest of `parts` for one `purpose`, as lowercase hex. Each part is
+    /// length-prefixed, so no two lists of parts share a digest; the same parts give the same
+    /// digest under one master key and unrelated ones under another.
+    pub fn keyed_digest(&self, purpose: &str, parts: &[&[u8]]) -> String {
+        let key = self.derive(purpose);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).expect("any key size");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// Whether `token` hashes to `stored_hash`, compared in constant time.
     pub fn verify_token(&self, token: &str, stored_hash: &str) -> bool {
         let computed = self.hash_token(token);

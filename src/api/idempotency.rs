@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::extract::{authenticate, body_too_large};
 use super::AppState;
+use crate::crypto::MasterKey;
 use crate::error::{ApiError, ErrorType};
-use crate::store::{IdempotencyClaim, StoredResponse};
+use crate::store::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFIX};
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
@@ -51,7 +52,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
         return body_too_large().into_response();
     };
-    let fingerprint = fingerprint(&parts.method, &parts.uri, &bytes);
+    let fingerprint = fingerprint(&state.keys, &parts.method, &parts.uri, &bytes);
     let store = &state.store;
     let (org, mode) = (&principal.organization_id, principal.mode);
     match store
@@ -122,23 +123,37 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
 }
 
 /// What makes two requests "the same": method, path, query and the body's JSON meaning
-/// (key order and whitespace do not matter, since clients serialize differently).
-fn fingerprint(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
+/// (key order and whitespace do not matter, since clients serialize differently). The body may
+/// hold a bank password, so what is stored is keyed with the master key ([`Fingerprint`]).
+fn fingerprint(
+    keys: &MasterKey,
+    method: &Method,
+    uri: &axum::http::Uri,
+    body: &[u8],
+) -> Fingerprint {
     let canonical_body = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(value) => value.to_string(),
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
-    let mut hasher = Sha256::new();
-    for part in [
+    let parts = [
         method.as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
         &canonical_body,
-    ] {
-        hasher.update(part.len().to_le_bytes());
-        hasher.update(part.as_bytes());
+    ];
+    let keyed = keys.keyed_digest(
+        "refresco/idempotency-fingerprint/v1",
+        &parts.map(str::as_bytes),
+    );
+    let mut unkeyed = Sha256::new();
+    for part in parts {
+        unkeyed.update(part.len().to_le_bytes());
+        unkeyed.update(part.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    Fingerprint {
+        keyed: format!("{KEYED_PREFIX}{keyed}"),
+        unkeyed: hex::encode(unkeyed.finalize()),
+    }
 }
 
 /// What a stored answer is sealed to.
@@ -181,16 +196,54 @@ mod tests {
 
     #[test]
     fn fingerprint_ignores_json_formatting_but_not_content() {
+        let keys = MasterKey::generate();
         let uri: axum::http::Uri = "/v1/links?x=1".parse().unwrap();
-        let a = fingerprint(&Method::POST, &uri, br#"{"a": 1, "b": 2}"#);
-        let b = fingerprint(&Method::POST, &uri, br#"{"b":2,"a":1}"#);
-        let c = fingerprint(&Method::POST, &uri, br#"{"a":1,"b":3}"#);
+        let a = fingerprint(&keys, &Method::POST, &uri, br#"{"a": 1, "b": 2}"#);
+        let b = fingerprint(&keys, &Method::POST, &uri, br#"{"b":2,"a":1}"#);
+        let c = fingerprint(&keys, &Method::POST, &uri, br#"{"a":1,"b":3}"#);
         let other_uri: axum::http::Uri = "/v1/links?x=2".parse().unwrap();
         assert_eq!(a, b);
-        assert_ne!(a, c);
+        assert_ne!(a.keyed, c.keyed);
         assert_ne!(
-            a,
-            fingerprint(&Method::POST, &other_uri, br#"{"a":1,"b":2}"#)
+            a.keyed,
+            fingerprint(&keys, &Method::POST, &other_uri, br#"{"a":1,"b":2}"#).keyed
         );
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_and_unkeyed_ones_still_match() {
+        let uri: axum::http::Uri = "/v1/links".parse().unwrap();
+        let body = br#"{"username":"41614850-3","password":"jonsnow"}"#;
+        let here = fingerprint(&MasterKey::generate(), &Method::POST, &uri, body);
+        let there = fingerprint(&MasterKey::generate(), &Method::POST, &uri, body);
+        assert!(here.keyed.starts_with(KEYED_PREFIX));
+        assert_ne!(
+            here.keyed, there.keyed,
+            "installs do not share fingerprints"
+        );
+        assert_eq!(here.unkeyed, there.unkeyed);
+        // The plain SHA-256 of the length-prefixed parts, as stored without a key.
+        let mut plain = Sha256::new();
+        for part in [
+            "POST",
+            "/v1/links",
+            "",
+            r#"{"password":"jonsnow","username":"41614850-3"}"#,
+        ] {
+            plain.update(part.len().to_le_bytes());
+            plain.update(part.as_bytes());
+        }
+        let plain = hex::encode(plain.finalize());
+        assert!(
+            here.matches(&plain),
+            "a row stored unkeyed still matches its request"
+        );
+        assert!(here.matches(&here.keyed));
+        assert!(
+            !here.matches(&there.keyed),
+            "another install's digest is not ours"
+        );
+        let other = fingerprint(&MasterKey::generate(), &Method::POST, &uri, b"{}");
+        assert!(!other.matches(&plain));
     }
 }

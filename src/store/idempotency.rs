@@ -17,6 +17,32 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// How a request is recognised when its idempotency key comes again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// What is stored: a digest keyed with the master key, starting with [`KEYED_PREFIX`], so
+    /// a copy of the database does not let anyone test guesses of a request's content (a bank
+    /// password in `POST /v1/links`) and the same request differs between installs.
+    pub keyed: String,
+    /// The plain SHA-256 of the same request, which rows stored before fingerprints were keyed
+    /// hold (without the prefix); such a row still matches its request until it expires.
+    pub unkeyed: String,
+}
+
+/// Marks a keyed fingerprint.
+pub const KEYED_PREFIX: &str = "k1:";
+
+impl Fingerprint {
+    /// Whether a stored fingerprint is this request's.
+    pub fn matches(&self, stored: &str) -> bool {
+        if stored.starts_with(KEYED_PREFIX) {
+            stored == self.keyed
+        } else {
+            stored == self.unkeyed
+        }
+    }
+}
+
 /// What claiming a key found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -31,14 +57,15 @@ pub enum IdempotencyClaim {
 }
 
 impl Store {
-    /// Claims `key` for a request with `fingerprint`, or reports what an earlier use left.
+    /// Claims `key` for a request with `fingerprint` (its keyed form is stored), or reports what
+    /// an earlier use left.
     /// Keys older than the retention period count as new.
     pub async fn claim_idempotency_key(
         &self,
         organization_id: &OrganizationId,
         mode: Mode,
         key: &str,
-        fingerprint: &str,
+        fingerprint: &Fingerprint,
     ) -> anyhow::Result<IdempotencyClaim> {
         let now = Timestamp::now().millis();
         let mut tx = self.begin().await?;
@@ -63,7 +90,7 @@ impl Store {
         .bind(organization_id.as_str())
         .bind(mode.as_str())
         .bind(key)
-        .bind(fingerprint)
+        .bind(&fingerprint.keyed)
         .bind(now)
         .execute(&mut *tx)
         .await?
@@ -83,7 +110,7 @@ impl Store {
             let stored_fingerprint: String = row.try_get("fingerprint")?;
             let status: Option<i64> = row.try_get("status_code")?;
             let body: Option<String> = row.try_get("response_body")?;
-            match (stored_fingerprint == fingerprint, status, body) {
+            match (fingerprint.matches(&stored_fingerprint), status, body) {
                 (false, _, _) => IdempotencyClaim::Mismatch,
                 (true, Some(status), Some(body)) => IdempotencyClaim::Replay(StoredResponse {
                     status: u16::try_from(status)?,

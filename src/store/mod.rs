@@ -50,7 +50,7 @@ use crate::config::DatabaseTarget;
 pub use bench_seed::{BenchCounts, RefreshStages, SeedLink};
 pub use deliveries::{AfterAttempt, DueDelivery};
 pub use events::EventFilter;
-pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use idempotency::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFIX};
 pub use ingest::{AccountFetch, FetchedMovements, RecordedCounts, RefreshOutcome};
 pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use keys::NewKeyPair;

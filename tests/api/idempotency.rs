@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use crate::common::database::{execute, text_column};
 use crate::common::*;
 
 async fn post_link(
@@ -27,6 +28,41 @@ async fn post_link(
 }
 
 both_backends! {
+    async fn stored_fingerprints_are_keyed_per_install(app: TestApp) {
+        // The same request, with the same key, on two installs (two master keys).
+        let other = TestApp::start(app.backend).await.expect("a second install");
+        let body = json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3", "password": "jonsnow"});
+        let mut stored = Vec::new();
+        for install in [&app, &other] {
+            let (status, first, _) = post_link(install, Some(&install.keys.secret_key), "same-key", body.clone()).await;
+            assert_eq!(status, 201, "{first}");
+            let (status, again, replayed) = post_link(install, Some(&install.keys.secret_key), "same-key", body.clone()).await;
+            assert_eq!((status, replayed), (201, true), "a replay still matches: {again}");
+            assert_eq!(first["id"], again["id"]);
+            let fingerprints = text_column(install, "SELECT fingerprint FROM idempotency_keys").await;
+            assert_eq!(fingerprints.len(), 1);
+            stored.push(fingerprints[0].clone());
+        }
+        assert_ne!(stored[0], stored[1], "installs store different fingerprints of one request");
+        let mut plain = <sha2::Sha256 as sha2::Digest>::new();
+        for part in ["POST", "/v1/links", "", &body.to_string()] {
+            sha2::Digest::update(&mut plain, part.len().to_le_bytes());
+            sha2::Digest::update(&mut plain, part.as_bytes());
+        }
+        let plain = hex::encode(sha2::Digest::finalize(plain));
+        assert!(!stored.contains(&plain), "the stored fingerprint is not the plain SHA-256");
+
+        // A row stored unkeyed (the plain SHA-256) still matches its request until it expires.
+        execute(&app, &format!("UPDATE idempotency_keys SET fingerprint = '{plain}'")).await;
+        let (status, _, replayed) = post_link(&app, Some(&app.keys.secret_key), "same-key", body.clone()).await;
+        assert_eq!((status, replayed), (201, true));
+        let changed = json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3", "password": "jonsnow2"});
+        let (status, refused, _) = post_link(&app, Some(&app.keys.secret_key), "same-key", changed).await;
+        assert_eq!(status, 400, "{refused}");
+        assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+        other.stop().await;
+    }
+
     async fn replays_first_response_and_refuses_other_parameters(app: TestApp) {
         let body = json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3", "password": "jonsnow"});
         let key = app.keys.secret_key.clone();
