@@ -2,10 +2,9 @@
 //! leased to the claiming dispatcher in one write transaction.
 
 use sqlx::{AnyConnection, Row};
-use tokio::sync::oneshot;
 
 use super::deliveries::DueDelivery;
-use super::group_commit::{GroupedWrite, Request};
+use super::group_commit::GroupedWrite;
 use super::rows::get_time;
 use super::Store;
 use crate::domain::*;
@@ -75,13 +74,6 @@ pub(super) struct DeliveryClaim {
 
 impl GroupedWrite for DeliveryClaim {
     type Output = Vec<DueDelivery>;
-
-    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request {
-        Request::ClaimDeliveries {
-            claim: self,
-            answer,
-        }
-    }
 
     async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<DueDelivery>> {
         let DeliveryClaim {

@@ -5,66 +5,61 @@
 //! WAL (about a millisecond on common disks): one write per commit caps these writes at roughly
 //! one thousand a second however many clients ask (and 10,000 refreshes in flight send 1,000
 //! heartbeats a second with the default 30 s lease). Here writes that arrive while a commit is
-//! in flight queue up, and a single writer task puts each queued batch in **one** transaction:
-//! every create runs inside its own savepoint (so one refused by a rule, or by the
-//! one-in-progress index, or one that fails, rolls back alone), a recording that fails has the
-//! batch written again with every recording in its own savepoint (see `commit_batch`), then
-//! one `COMMIT` (one fsync) makes the whole batch
-//! durable, and only then is each caller answered. An acknowledged write is on disk exactly as
-//! before; a lone write waits for nobody (the batch is whatever is queued, never a timer).
+//! in flight queue up, and a single writer task puts each queued group in **one** transaction,
+//! then one `COMMIT` (one fsync) makes the whole group durable, and only then is each caller
+//! answered. An acknowledged write is on disk exactly as before; a lone write waits for nobody
+//! (the group is whatever is queued, never a timer).
 //!
+//! A failure must not undo its neighbours. A write that undoes itself (a create runs in a
+//! savepoint of its own inside its script, a heartbeat is one statement) is simply written.
+//! The others are first written without a savepoint: a savepoint costs two round trips to the
+//! writer's thread (its `SAVEPOINT` and its `RELEASE`), and they almost never fail (a recording
+//! whose lease was lost writes nothing: its fence is its first statement). When one does fail,
+//! the whole transaction is rolled back and the group written again with each of them in its
+//! own savepoint, so that the failure is undone alone.
+//!
+//! The queue holds any [`GroupedWrite`]: a new kind of grouped write is one impl beside its SQL.
 //! PostgreSQL needs none of this: its commits from concurrent connections already share WAL
-//! flushes, so on PostgreSQL these writes commit one by one.
+//! flushes, so there each write commits in a transaction of its own ([`Store::write_grouped`]).
+
+use std::future::Future;
+use std::pin::Pin;
 
 use sqlx::{Acquire, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::deliveries::DueDelivery;
-use super::delivery_claims::DeliveryClaim;
-use super::ingest::{RecordedCounts, Recording};
-use super::jobs::{extend_lease, ClaimedJob, JobClaim};
-use super::refresh::{insert_intent, CreateRefreshError, NewRefreshIntent};
 use super::Store;
-use crate::domain::{Cooldowns, RefreshIntent, RefreshIntentId};
 
-/// Creates per transaction at most (bounds one commit's size and latency).
+/// Writes per transaction at most (bounds one commit's size and latency).
 const MAX_BATCH: usize = 256;
 
-pub(super) enum Request {
-    /// Create a refresh intent (rules checked in its savepoint).
-    Create {
-        new: NewRefreshIntent,
-        cooldowns: Cooldowns,
-        answer: oneshot::Sender<Result<RefreshIntent, CreateRefreshError>>,
-    },
-    /// Record a finished refresh (fenced by its lease inside its savepoint).
-    Record {
-        recording: Box<Recording>,
-        answer: oneshot::Sender<anyhow::Result<Option<RecordedCounts>>>,
-    },
-    /// Claim refresh jobs.
-    ClaimJobs {
-        claim: JobClaim,
-        answer: oneshot::Sender<anyhow::Result<Vec<ClaimedJob>>>,
-    },
-    /// Claim webhook deliveries.
-    ClaimDeliveries {
-        claim: DeliveryClaim,
-        answer: oneshot::Sender<anyhow::Result<Vec<DueDelivery>>>,
-    },
-    /// Extend a job's lease, fenced by its token; answers whether the lease was still ours.
-    Heartbeat {
-        intent_id: RefreshIntentId,
-        lease_token: String,
-        expires_at: i64,
-        answer: oneshot::Sender<anyhow::Result<bool>>,
-    },
+/// A write that, on SQLite, joins the group writer's next transaction, and elsewhere commits
+/// in a transaction of its own.
+pub(super) trait GroupedWrite: Send + Sync + 'static {
+    /// What the write answers.
+    type Output: Send + 'static;
+
+    /// Whether a failure of the write undoes itself (its own savepoint, or a single
+    /// statement), so that it never needs a savepoint from the group.
+    const UNDOES_ITSELF: bool = false;
+
+    /// Writes on `conn`, inside a transaction its caller commits.
+    fn write(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> impl Future<Output = anyhow::Result<Self::Output>> + Send;
+
+    /// Whether `output` stands even when the group fails to commit (a refused create wrote
+    /// nothing that could be lost); otherwise the caller gets the group's error.
+    fn stands_without_commit(_output: &Self::Output) -> bool {
+        false
+    }
 }
 
 /// A handle to the writer task; cloned with the store. The task ends when every handle is gone.
 #[derive(Clone, Debug)]
 pub(super) struct GroupWriter {
-    queue: mpsc::UnboundedSender<Request>,
+    queue: mpsc::UnboundedSender<Box<dyn Queued>>,
 }
 
 impl GroupWriter {
@@ -75,70 +70,22 @@ impl GroupWriter {
         Self { queue }
     }
 
-    /// Queues a request made by `request` around its answer's sender, and waits for the
-    /// answer (given once its batch is committed).
-    async fn ask<T>(
-        &self,
-        request: impl FnOnce(oneshot::Sender<T>) -> Request,
-    ) -> anyhow::Result<T> {
+    /// Queues `write` for the next group and waits for its answer (given once its group is
+    /// committed).
+    pub(super) async fn ask<W: GroupedWrite>(&self, write: W) -> anyhow::Result<W::Output> {
         let (answer, answered) = oneshot::channel();
+        let pending = Pending {
+            write,
+            outcome: None,
+            answer,
+        };
         self.queue
-            .send(request(answer))
+            .send(Box::new(pending))
             .map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
         answered
             .await
-            .map_err(|_| anyhow::anyhow!("the group writer dropped a request"))
+            .map_err(|_| anyhow::anyhow!("the group writer dropped a request"))?
     }
-
-    /// Creates `new` in the next batch; returns once its batch is committed (or refused).
-    pub(super) async fn create(
-        &self,
-        new: &NewRefreshIntent,
-        cooldowns: Cooldowns,
-    ) -> Result<RefreshIntent, CreateRefreshError> {
-        let new = new.clone();
-        self.ask(|answer| Request::Create {
-            new,
-            cooldowns,
-            answer,
-        })
-        .await?
-    }
-
-    /// Extends the lease of `intent_id` held with `lease_token` to `expires_at` in the next
-    /// batch; false when the lease is no longer ours.
-    pub(super) async fn heartbeat(
-        &self,
-        intent_id: &RefreshIntentId,
-        lease_token: &str,
-        expires_at: i64,
-    ) -> anyhow::Result<bool> {
-        let (intent_id, lease_token) = (intent_id.clone(), lease_token.to_owned());
-        self.ask(|answer| Request::Heartbeat {
-            intent_id,
-            lease_token,
-            expires_at,
-            answer,
-        })
-        .await?
-    }
-}
-
-/// A write that, on SQLite, joins the group writer's next transaction (where it is written
-/// without a savepoint, and again with one if something in its group fails: see
-/// `commit_batch`), and elsewhere commits in a transaction of its own.
-pub(super) trait GroupedWrite: Sized + Send + 'static {
-    /// What the write answers.
-    type Output: Send + 'static;
-
-    /// Writes on `conn`, inside a transaction its caller commits.
-    fn write(
-        &self,
-        conn: &mut AnyConnection,
-    ) -> impl std::future::Future<Output = anyhow::Result<Self::Output>> + Send;
-
-    /// The group writer's request for it, answered on `answer`.
-    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request;
 }
 
 impl Store {
@@ -149,7 +96,7 @@ impl Store {
         write: W,
     ) -> anyhow::Result<W::Output> {
         if let Some(writer) = &self.group_writer {
-            return writer.ask(|answer| write.request(answer)).await?;
+            return writer.ask(write).await;
         }
         let mut tx = self.begin().await?;
         let output = write.write(&mut tx).await?;
@@ -158,7 +105,64 @@ impl Store {
     }
 }
 
-async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Request>) {
+/// A queued write, its outcome and who waits for it, with the type of its answer erased so
+/// that one queue holds every kind of write.
+trait Queued: Send {
+    /// Writes on `conn` and keeps the outcome; true when the write failed.
+    fn perform<'a>(
+        &'a mut self,
+        conn: &'a mut AnyConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+    /// [`GroupedWrite::UNDOES_ITSELF`].
+    fn undoes_itself(&self) -> bool;
+
+    /// Records a failure that happened around the write (its savepoint could not be taken).
+    fn fail(&mut self, error: anyhow::Error);
+
+    /// Answers the caller: its outcome once the group committed, or the group's error.
+    fn answer(self: Box<Self>, group: &anyhow::Result<()>);
+}
+
+struct Pending<W: GroupedWrite> {
+    write: W,
+    outcome: Option<anyhow::Result<W::Output>>,
+    answer: oneshot::Sender<anyhow::Result<W::Output>>,
+}
+
+impl<W: GroupedWrite> Queued for Pending<W> {
+    fn perform<'a>(
+        &'a mut self,
+        conn: &'a mut AnyConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let outcome = self.write.write(conn).await;
+            let failed = outcome.is_err();
+            self.outcome = Some(outcome);
+            failed
+        })
+    }
+
+    fn undoes_itself(&self) -> bool {
+        W::UNDOES_ITSELF
+    }
+
+    fn fail(&mut self, error: anyhow::Error) {
+        self.outcome = Some(Err(error));
+    }
+
+    fn answer(self: Box<Self>, group: &anyhow::Result<()>) {
+        let outcome = match (group, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(_), Some(Ok(output))) if W::stands_without_commit(&output) => Ok(output),
+            (Err(e), _) => Err(anyhow::anyhow!("{e:#}")),
+            (Ok(()), None) => Err(anyhow::anyhow!("a grouped write lost its outcome")),
+        };
+        let _ = self.answer.send(outcome);
+    }
+}
+
+async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
     // `recv_many` waits for one request, then takes whatever else is queued (up to the max).
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -166,182 +170,67 @@ async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Request>) {
     }
 }
 
-/// What one request of a batch did, before the commit decides.
-enum Done {
-    Create(Result<RefreshIntent, CreateRefreshError>),
-    Record(anyhow::Result<Option<RecordedCounts>>),
-    ClaimJobs(anyhow::Result<Vec<ClaimedJob>>),
-    ClaimDeliveries(anyhow::Result<Vec<DueDelivery>>),
-    Heartbeat(anyhow::Result<bool>),
-}
-
-impl Done {
-    /// The outcome of `request` when it could not be written at all.
-    fn failure(request: &Request, e: anyhow::Error) -> Done {
-        match request {
-            Request::Create { .. } => Done::Create(Err(CreateRefreshError::Store(e))),
-            Request::Record { .. } => Done::Record(Err(e)),
-            Request::ClaimJobs { .. } => Done::ClaimJobs(Err(e)),
-            Request::ClaimDeliveries { .. } => Done::ClaimDeliveries(Err(e)),
-            Request::Heartbeat { .. } => Done::Heartbeat(Err(e)),
-        }
-    }
-
-    /// Whether the request failed (a create refused by a rule did not: it was undone alone).
-    fn failed(&self) -> bool {
-        match self {
-            Done::Create(_) => false,
-            Done::Record(outcome) => outcome.is_err(),
-            Done::ClaimJobs(outcome) => outcome.is_err(),
-            Done::ClaimDeliveries(outcome) => outcome.is_err(),
-            Done::Heartbeat(outcome) => outcome.is_err(),
-        }
-    }
-}
-
-/// One transaction for the whole batch; answers after `COMMIT`.
-///
-/// Each create writes in a savepoint of its own, inside its one script. Recordings and claims
-/// ([`GroupedWrite`]s) are first written without one: a savepoint costs two round trips to the
-/// writer's thread (its `SAVEPOINT` and its `RELEASE`; a recording is now three), and they
-/// almost never fail (a recording whose lease was lost writes nothing: its fence is its first
-/// statement). When one does fail, the whole transaction is rolled back and the batch written
-/// again with each of them in its own savepoint, so that the failure is undone alone
-/// (BENCHMARKS.md, changes 42 and 43).
+/// One transaction for the whole group; answers after `COMMIT`.
 #[tracing::instrument(skip_all, fields(batch = batch.len()))]
-async fn commit_batch(write: &AnyPool, batch: Vec<Request>) {
-    let (committed, done) = match write_batch(write, &batch, false).await {
-        Some(written) => written,
-        None => write_batch(write, &batch, true).await.unwrap_or_else(|| {
-            let lost = anyhow::anyhow!("a group written in savepoints asked to be written again");
-            (Err(lost), Vec::new())
-        }),
+async fn commit_batch(write: &AnyPool, mut batch: Vec<Box<dyn Queued>>) {
+    let committed = match write_batch(write, &mut batch, false).await {
+        Some(committed) => committed,
+        None => write_batch(write, &mut batch, true)
+            .await
+            .unwrap_or_else(|| {
+                Err(anyhow::anyhow!(
+                    "a group written in savepoints asked to be written again"
+                ))
+            }),
     };
-    // `done` is shorter than the batch when the transaction could not begin.
-    let mut done = done.into_iter();
-    for request in batch {
-        match &committed {
-            Ok(()) => answer(request, Ok(()), done.next()),
-            Err(e) => answer(request, Err(anyhow::anyhow!("{e:#}")), done.next()),
-        }
+    for pending in batch {
+        pending.answer(&committed);
     }
 }
 
-/// Writes `batch` in one transaction and commits it: whether the commit succeeded, and what
-/// each request did. With `in_savepoints`, each recording and claim is written in its own
-/// savepoint; without, a failing one rolls back the whole transaction and `None` is returned,
-/// for the batch to be written again with them.
+/// Writes `batch` in one transaction and commits it: whether the commit succeeded. With
+/// `in_savepoints`, each write that does not undo itself is written in its own savepoint;
+/// without, a failing one rolls back the whole transaction and `None` is returned, for the
+/// group to be written again with them.
 async fn write_batch(
     write: &AnyPool,
-    batch: &[Request],
+    batch: &mut [Box<dyn Queued>],
     in_savepoints: bool,
-) -> Option<(anyhow::Result<()>, Vec<Done>)> {
+) -> Option<anyhow::Result<()>> {
     let mut tx = match write.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
-        Err(e) => {
-            let error = anyhow::anyhow!("beginning a transaction: {e}");
-            return Some((Err(error), Vec::new()));
-        }
+        Err(e) => return Some(Err(anyhow::anyhow!("beginning a transaction: {e}"))),
     };
-    let mut done = Vec::with_capacity(batch.len());
-    for request in batch {
-        let outcome = match request {
-            // A create writes in a savepoint of its own (see `insert_intent`) and a heartbeat
-            // is one statement: either is undone alone when it fails.
-            Request::Create { .. } | Request::Heartbeat { .. } => perform(&mut tx, request).await,
-            _ if in_savepoints => {
-                let in_savepoint = async {
-                    let mut savepoint = tx.begin().await?;
-                    let outcome = perform(&mut savepoint, request).await;
-                    // A failure is undone alone: dropping the savepoint rolls back to it.
-                    if !outcome.failed() {
-                        savepoint.commit().await?;
-                    }
-                    anyhow::Ok(outcome)
-                };
-                in_savepoint
-                    .await
-                    .unwrap_or_else(|e| Done::failure(request, e))
-            }
-            _ => {
-                let outcome = perform(&mut tx, request).await;
-                if outcome.failed() {
-                    tracing::warn!("a write failed in its group; writing the group again, each write in a savepoint");
-                    if let Err(e) = tx.rollback().await {
-                        tracing::warn!(error = %e, "rolling back a group of writes");
-                    }
-                    return None;
+    for pending in batch.iter_mut() {
+        if pending.undoes_itself() {
+            pending.perform(&mut tx).await;
+        } else if in_savepoints {
+            let in_savepoint = async {
+                let mut savepoint = tx.begin().await?;
+                // A failure is undone alone: dropping the savepoint rolls back to it.
+                if !pending.perform(&mut savepoint).await {
+                    savepoint.commit().await?;
                 }
-                outcome
-            }
-        };
-        done.push(outcome);
-    }
-    let committed = tx
-        .commit()
-        .await
-        .map_err(|e| anyhow::anyhow!("committing a group of writes: {e}"));
-    Some((committed, done))
-}
-
-/// Writes one request on `conn`.
-async fn perform(conn: &mut AnyConnection, request: &Request) -> Done {
-    match request {
-        Request::Create { new, cooldowns, .. } => {
-            Done::Create(insert_intent(conn, new, *cooldowns).await)
-        }
-        Request::Record { recording, .. } => Done::Record(recording.write(conn).await),
-        Request::ClaimJobs { claim, .. } => Done::ClaimJobs(claim.write(conn).await),
-        Request::ClaimDeliveries { claim, .. } => Done::ClaimDeliveries(claim.write(conn).await),
-        Request::Heartbeat {
-            intent_id,
-            lease_token,
-            expires_at,
-            ..
-        } => Done::Heartbeat(extend_lease(conn, intent_id, lease_token, *expires_at).await),
-    }
-}
-
-/// Answers one request: with its own outcome once the batch committed, or with the batch's
-/// error (a create a rule refused keeps its refusal: nothing of it was to be written anyway).
-fn answer(request: Request, batch: anyhow::Result<()>, done: Option<Done>) {
-    match (request, done) {
-        (Request::Create { answer, .. }, done) => {
-            let outcome = match (batch, done) {
-                (Ok(()), Some(Done::Create(outcome))) => outcome,
-                (_, Some(Done::Create(Err(refused)))) => Err(refused),
-                (Err(e), _) => Err(CreateRefreshError::Store(e)),
-                (Ok(()), _) => Err(CreateRefreshError::Store(anyhow::anyhow!("lost outcome"))),
+                anyhow::Ok(())
             };
-            let _ = answer.send(outcome);
+            if let Err(e) = in_savepoint.await {
+                pending.fail(e);
+            }
+        } else if pending.perform(&mut tx).await {
+            tracing::warn!(
+                "a write failed in its group; writing the group again, each write in a savepoint"
+            );
+            if let Err(e) = tx.rollback().await {
+                tracing::warn!(error = %e, "rolling back a group of writes");
+            }
+            return None;
         }
-        (Request::Record { answer, .. }, Some(Done::Record(outcome))) => {
-            reply(answer, batch, Some(outcome))
-        }
-        (Request::Record { answer, .. }, _) => reply(answer, batch, None),
-        (Request::ClaimJobs { answer, .. }, Some(Done::ClaimJobs(outcome))) => {
-            reply(answer, batch, Some(outcome))
-        }
-        (Request::ClaimJobs { answer, .. }, _) => reply(answer, batch, None),
-        (Request::ClaimDeliveries { answer, .. }, Some(Done::ClaimDeliveries(outcome))) => {
-            reply(answer, batch, Some(outcome))
-        }
-        (Request::ClaimDeliveries { answer, .. }, _) => reply(answer, batch, None),
-        (Request::Heartbeat { answer, .. }, Some(Done::Heartbeat(outcome))) => {
-            reply(answer, batch, Some(outcome))
-        }
-        (Request::Heartbeat { answer, .. }, _) => reply(answer, batch, None),
     }
-}
-
-/// Sends a request its outcome, or the batch's error when the batch did not commit.
-fn reply<T>(
-    answer: oneshot::Sender<anyhow::Result<T>>,
-    batch: anyhow::Result<()>,
-    outcome: Option<anyhow::Result<T>>,
-) {
-    let outcome = outcome.unwrap_or_else(|| Err(anyhow::anyhow!("lost outcome")));
-    let _ = answer.send(batch.and(outcome));
+    Some(
+        tx.commit()
+            .await
+            .map_err(|e| anyhow::anyhow!("committing a group of writes: {e}")),
+    )
 }
 
 #[cfg(test)]

@@ -5,10 +5,9 @@
 
 use chrono::NaiveDate;
 use sqlx::AnyConnection;
-use tokio::sync::oneshot;
 
 use super::accounts::{updated_in_order, AccountUpdate, LinkAccounts};
-use super::group_commit::{GroupedWrite, Request};
+use super::group_commit::GroupedWrite;
 use super::jobs::ClaimedJob;
 use super::main_writes::{Finish, MainWrites};
 use super::movements::{apply_diffs, diff_fetched};
@@ -182,13 +181,6 @@ pub(super) struct Recording {
 
 impl GroupedWrite for Recording {
     type Output = Option<RecordedCounts>;
-
-    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request {
-        Request::Record {
-            recording: Box::new(self),
-            answer,
-        }
-    }
 
     /// Writes the recording on `conn`, inside a transaction (or savepoint) the caller commits;
     /// `Ok(None)` when the lease was lost and nothing was written.

@@ -3,9 +3,8 @@
 //! changes nothing.
 
 use sqlx::{AnyConnection, Row};
-use tokio::sync::oneshot;
 
-use super::group_commit::{GroupedWrite, Request};
+use super::group_commit::GroupedWrite;
 use super::{Dialect, Store};
 use crate::domain::*;
 
@@ -75,13 +74,6 @@ pub(super) struct JobClaim {
 
 impl GroupedWrite for JobClaim {
     type Output = Vec<ClaimedJob>;
-
-    fn request(self, answer: oneshot::Sender<anyhow::Result<Self::Output>>) -> Request {
-        Request::ClaimJobs {
-            claim: self,
-            answer,
-        }
-    }
 
     async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Vec<ClaimedJob>> {
         let JobClaim {
@@ -167,9 +159,12 @@ impl Store {
     pub async fn heartbeat(&self, job: &ClaimedJob, lease_millis: i64) -> anyhow::Result<bool> {
         let now = Timestamp::now().millis();
         if let Some(writer) = &self.group_writer {
-            return writer
-                .heartbeat(&job.intent_id, &job.lease_token, now + lease_millis)
-                .await;
+            let beat = Heartbeat {
+                intent_id: job.intent_id.clone(),
+                lease_token: job.lease_token.clone(),
+                expires_at: now + lease_millis,
+            };
+            return writer.ask(beat).await;
         }
         extend_lease(
             &self.write,
@@ -367,6 +362,22 @@ impl Store {
             .await?;
         row.map(|r| Ok((r.try_get("state")?, r.try_get("attempts")?)))
             .transpose()
+    }
+}
+
+/// A heartbeat in the group writer's transaction (SQLite): one statement, so it undoes itself.
+struct Heartbeat {
+    intent_id: RefreshIntentId,
+    lease_token: String,
+    expires_at: i64,
+}
+
+impl GroupedWrite for Heartbeat {
+    type Output = bool;
+    const UNDOES_ITSELF: bool = true;
+
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<bool> {
+        extend_lease(conn, &self.intent_id, &self.lease_token, self.expires_at).await
     }
 }
 

@@ -2,8 +2,9 @@
 //! and reads.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
+use super::group_commit::GroupedWrite;
 use super::rows::{get_flag, get_time};
 use super::{PageRequest, Paged, Store};
 use crate::domain::*;
@@ -266,7 +267,7 @@ fn bind_create<'q>(
 /// Checks the rules on create and writes the intent, its job and the link's refresh status on
 /// `conn`, inside the caller's transaction; returns the intent as stored. A refused create
 /// writes nothing.
-pub(super) async fn insert_intent(
+async fn insert_intent(
     conn: &mut sqlx::AnyConnection,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
@@ -359,6 +360,27 @@ fn refused_by(
     anyhow::bail!("a create inserted nothing, and no rule refuses it")
 }
 
+/// A create in the group writer's transaction (SQLite). Its script runs in a savepoint of its
+/// own, so a refused or failed create undoes itself; a refusal stands even if its group fails
+/// to commit, since it wrote nothing.
+struct CreateIntent {
+    new: NewRefreshIntent,
+    cooldowns: Cooldowns,
+}
+
+impl GroupedWrite for CreateIntent {
+    type Output = Result<RefreshIntent, CreateRefreshError>;
+    const UNDOES_ITSELF: bool = true;
+
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Self::Output> {
+        Ok(insert_intent(conn, &self.new, self.cooldowns).await)
+    }
+
+    fn stands_without_commit(output: &Self::Output) -> bool {
+        output.is_err()
+    }
+}
+
 impl Store {
     /// Creates an intent and its job in one transaction, unless the token does not open the
     /// link, the link is inactive or its credentials were refused, another intent of the link
@@ -372,7 +394,13 @@ impl Store {
         cooldowns: Cooldowns,
     ) -> Result<RefreshIntent, CreateRefreshError> {
         match &self.group_writer {
-            Some(writer) => writer.create(new, cooldowns).await,
+            Some(writer) => {
+                let create = CreateIntent {
+                    new: new.clone(),
+                    cooldowns,
+                };
+                writer.ask(create).await?
+            }
             None => {
                 let mut tx = self.begin().await?;
                 let intent = insert_intent(&mut tx, new, cooldowns).await?;
