@@ -1,8 +1,10 @@
 //! Tests of the group writer on a real SQLite file: grouped creates, recordings and their
 //! savepoints.
 
-use super::super::{EventMaker, NewKeyPair, NewLink, PageRequest, RefreshOutcome, Store};
-use super::*;
+use super::super::{
+    CreateRefreshError, EventMaker, NewKeyPair, NewLink, NewRefreshIntent, PageRequest,
+    RefreshOutcome, Store,
+};
 use crate::config::DatabaseTarget;
 use crate::domain::*;
 
