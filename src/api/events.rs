@@ -16,9 +16,10 @@ use super::refresh_intents::RefreshIntentOut;
 use super::wire::{ErrorBody, LinkOut, MovementOut};
 use super::AppState;
 use crate::crypto::MasterKey;
+use crate::domain::RecordedRefresh;
 use crate::domain::*;
 use crate::error::ApiError;
-use crate::store::{EventFilter, RecordedRefresh};
+use crate::store::EventFilter;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod ingest;
 pub mod link_intents;
 pub mod model;
+pub mod recording;
 pub mod refresh;
 pub mod time;
 
@@ -13,5 +14,6 @@ pub use events::*;
 pub use ids::*;
 pub use link_intents::*;
 pub use model::*;
+pub use recording::*;
 pub use refresh::*;
 pub use time::Timestamp;

@@ -14,7 +14,8 @@ use crate::connectors::{
     BankSession, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaChallenge,
 };
 use crate::domain::*;
-use crate::store::{AccountFetch, ClaimedJob, FetchedMovements, RefreshOutcome, RefreshWork};
+use crate::domain::{AccountFetch, FetchedMovements, RefreshOutcome};
+use crate::store::{ClaimedJob, RefreshWork};
 
 /// What a run ended with (for logs and tests).
 #[derive(Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             let status = outcome.status;
             // The events are made inside the recording transaction, from what it committed.
             let keys = ctx.keys.clone();
-            let make_events = Box::new(move |recorded: &crate::store::RecordedRefresh| {
+            let make_events = Box::new(move |recorded: &crate::domain::RecordedRefresh| {
                 crate::api::events::refresh_events(&keys, recorded)
             });
             // Boxed, like `park` below: a refresh waiting on the bank then holds only what

@@ -1,10 +1,7 @@
 //! Tests of the group writer on a real SQLite file: grouped creates, recordings and their
 //! savepoints.
 
-use super::super::{
-    CreateRefreshError, EventMaker, NewKeyPair, NewLink, NewRefreshIntent, PageRequest,
-    RefreshOutcome, Store,
-};
+use super::super::{CreateRefreshError, NewKeyPair, NewLink, NewRefreshIntent, PageRequest, Store};
 use crate::config::DatabaseTarget;
 use crate::domain::*;
 

@@ -484,3 +484,36 @@ impl Store {
         )))
     }
 }
+
+impl Store {
+    /// Per-account results of an intent: (account id, status, public_error, new, modified,
+    /// removed), in account order.
+    pub async fn account_results(
+        &self,
+        intent_id: &RefreshIntentId,
+    ) -> anyhow::Result<Vec<(AccountId, IntentStatus, Option<PublicError>, i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT r.account_id, r.status, r.public_error, r.new_movements, r.modified_movements,
+                    r.removed_movements
+             FROM account_refresh_results r JOIN accounts a ON a.id = r.account_id
+             WHERE r.refresh_intent_id = $1 ORDER BY a.position",
+        )
+        .bind(intent_id.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let error: Option<String> = row.try_get("public_error")?;
+                Ok((
+                    AccountId::from_trusted(row.try_get("account_id")?),
+                    IntentStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status"))?,
+                    error.as_deref().and_then(PublicError::parse),
+                    row.try_get("new_movements")?,
+                    row.try_get("modified_movements")?,
+                    row.try_get("removed_movements")?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -41,10 +41,6 @@ both_backends! {
             Some(json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3\u{0}", "password": "jonsnow"}))).await).await;
         assert_error(status, &body, 400, "invalid_params");
         assert_eq!(body["error"]["param"], "username");
-        // In the query string too.
-        let (status, body) = app.get("/v1/events?type=link.created%00").await;
-        assert_error(status, &body, 400, "invalid_params");
-        assert_eq!(body["error"]["param"], "type");
     }
 
     async fn framework_errors_are_fintoc_json(app: TestApp) {

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use refresco::config::Role;
+use refresco::domain::RefreshOutcome;
 use refresco::domain::{RefreshIntentId, Timestamp};
 use refresco::engine::refresh::{run_job, RunResult};
 use refresco::engine::worker::Worker;
-use refresco::store::RefreshOutcome;
 
 use super::support::*;
 use crate::both_backends;

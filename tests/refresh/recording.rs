@@ -4,10 +4,7 @@
 
 use refresco::config::Role;
 use refresco::domain::*;
-use refresco::store::{
-    AccountFetch, ClaimedJob, FetchedMovements, MovementFilter, PageRequest, RecordedCounts,
-    RecordedRefresh, RefreshOutcome,
-};
+use refresco::store::{ClaimedJob, MovementFilter, PageRequest};
 
 use crate::both_backends;
 use crate::common::*;

@@ -1,60 +1,14 @@
-//! A refresh's per-account results: written by its recording, put together inside that
-//! transaction so its events are made from exactly what was written, and read back later.
+//! A refresh's per-account results: written by its recording, and put together inside that
+//! transaction so its events are made from exactly what was written.
 
 use std::collections::HashMap;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::ingest::RecordedCounts;
-use super::movements::movements_where;
-use super::rows::{AnyQuery, MovementRow};
-use super::{id_list, insert_rows, Dialect, Store};
 use crate::domain::*;
-
-/// One account's part of a recorded refresh, as committed.
-#[derive(Debug)]
-pub struct RecordedAccount {
-    /// The account-level result's id (`ri_…`).
-    pub result_id: RefreshIntentId,
-    /// The account after the refresh.
-    pub account: Account,
-    /// Its outcome.
-    pub status: IntentStatus,
-    /// Why it failed.
-    pub public_error: Option<PublicError>,
-    /// Movements created.
-    pub new_movements: i64,
-    /// Movements the bank changed (as stored now).
-    pub modified: Vec<Movement>,
-    /// Movements the bank removed.
-    pub removed: Vec<Movement>,
-}
-
-/// A refresh as committed, from which its events are made (inside the same transaction).
-#[derive(Debug)]
-pub struct RecordedRefresh {
-    /// The intent in its final state.
-    pub intent: RefreshIntent,
-    /// The link after the refresh.
-    pub link: Link,
-    /// One entry per account result.
-    pub accounts: Vec<RecordedAccount>,
-    /// The link's credentials stopped working with this refresh.
-    pub credentials_changed: bool,
-}
-
-/// Makes the events of a recorded refresh. The store calls it inside the recording
-/// transaction, so the events commit (or roll back) with the change.
-pub type EventMaker = Box<dyn Fn(&RecordedRefresh) -> anyhow::Result<Vec<NewEvent>> + Send + Sync>;
-
-pub(super) type ResultRow = (
-    RefreshIntentId,
-    Account,
-    IntentStatus,
-    Option<PublicError>,
-    i64,
-    Vec<(MovementId, &'static str)>,
-);
+use crate::store::movements::movements_where;
+use crate::store::rows::{AnyQuery, MovementRow};
+use crate::store::{id_list, insert_rows, Dialect};
 
 /// Puts together what the refresh wrote (the intent, link and accounts as their updates
 /// returned them), reading only the movements it modified or removed.
@@ -62,15 +16,20 @@ pub(super) async fn read_recorded(
     conn: &mut AnyConnection,
     intent: RefreshIntent,
     link: Link,
-    results: Vec<ResultRow>,
+    results: Vec<WrittenResult>,
     credentials_changed: bool,
 ) -> anyhow::Result<RecordedRefresh> {
     let mut changed = changed_movements(conn, &results).await?;
     let mut accounts = Vec::with_capacity(results.len());
-    for (result_id, account, status, public_error, new_movements, changes) in results {
+    for WrittenResult {
+        id,
+        account,
+        result,
+    } in results
+    {
         let mut modified = Vec::new();
         let mut removed = Vec::new();
-        for (movement_id, change) in changes {
+        for (movement_id, change) in result.changes {
             let movement = changed
                 .remove(movement_id.as_str())
                 .ok_or_else(|| anyhow::anyhow!("changed movement {movement_id} not found"))?;
@@ -81,11 +40,11 @@ pub(super) async fn read_recorded(
             }
         }
         accounts.push(RecordedAccount {
-            result_id,
+            result_id: id,
             account,
-            status,
-            public_error,
-            new_movements,
+            status: result.status,
+            public_error: result.error,
+            new_movements: result.counts.new,
             modified,
             removed,
         });
@@ -102,11 +61,11 @@ pub(super) async fn read_recorded(
 /// whatever their number).
 async fn changed_movements(
     conn: &mut AnyConnection,
-    results: &[ResultRow],
+    results: &[WrittenResult],
 ) -> anyhow::Result<HashMap<String, Movement>> {
     let ids: Vec<&str> = results
         .iter()
-        .flat_map(|result| result.5.iter().map(|(id, _)| id.as_str()))
+        .flat_map(|result| result.result.changes.iter().map(|(id, _)| id.as_str()))
         .collect();
     let mut changed = HashMap::with_capacity(ids.len());
     // Ids travel as bound parameters, which both engines limit in number.
@@ -128,37 +87,12 @@ async fn changed_movements(
     Ok(changed)
 }
 
-impl Store {
-    /// Per-account results of an intent: (account id, status, public_error, new, modified,
-    /// removed), in account order.
-    pub async fn account_results(
-        &self,
-        intent_id: &RefreshIntentId,
-    ) -> anyhow::Result<Vec<(AccountId, IntentStatus, Option<PublicError>, i64, i64, i64)>> {
-        let rows = sqlx::query(
-            "SELECT r.account_id, r.status, r.public_error, r.new_movements, r.modified_movements,
-                    r.removed_movements
-             FROM account_refresh_results r JOIN accounts a ON a.id = r.account_id
-             WHERE r.refresh_intent_id = $1 ORDER BY a.position",
-        )
-        .bind(intent_id.as_str())
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let status: String = row.try_get("status")?;
-                let error: Option<String> = row.try_get("public_error")?;
-                Ok((
-                    AccountId::from_trusted(row.try_get("account_id")?),
-                    IntentStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("bad status"))?,
-                    error.as_deref().and_then(PublicError::parse),
-                    row.try_get("new_movements")?,
-                    row.try_get("modified_movements")?,
-                    row.try_get("removed_movements")?,
-                ))
-            })
-            .collect()
-    }
+/// One account's result as written: its id, the account as the refresh left it, and what
+/// happened to it.
+pub(super) struct WrittenResult {
+    pub(super) id: RefreshIntentId,
+    pub(super) account: Account,
+    pub(super) result: AccountResult,
 }
 
 /// One account's result, before it is written.

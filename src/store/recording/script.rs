@@ -8,16 +8,15 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::accounts::{bind_account_update, AccountUpdate, ACCOUNT_UPDATES};
-use super::events::Subscriptions;
-use super::ingest::RefreshOutcome;
-use super::links::LINK_COLUMNS;
-use super::movements::{bind_new_movement, NEW_MOVEMENT_ROWS};
-use super::recorded::{bind_result, AccountResult, RESULT_ROWS};
-use super::refresh::INTENT_COLUMNS;
-use super::row_writes::{filled, ParamStyle, ROWS_PER_INSERT};
-use super::rows::AnyQuery;
-use super::{flag, insert_rows_together, write_rows, RowWrite};
+use super::results::{bind_result, AccountResult, RESULT_ROWS};
 use crate::domain::*;
+use crate::store::events::Subscriptions;
+use crate::store::links::LINK_COLUMNS;
+use crate::store::movements::{bind_new_movement, NEW_MOVEMENT_ROWS};
+use crate::store::refresh::INTENT_COLUMNS;
+use crate::store::row_writes::{filled, ParamStyle, ROWS_PER_INSERT};
+use crate::store::rows::AnyQuery;
+use crate::store::{flag, insert_rows_together, write_rows, RowWrite};
 
 /// The last writes of a recording, which return what the events describe: the intent's final
 /// state, the link's fields, and the subscriptions of the link's owner. Their parameters are
@@ -38,7 +37,7 @@ const FINISH_WRITES: [&str; 3] = [
 
 /// [`FINISH_WRITES`] with their columns filled in, once; and SQLite's script of all three.
 static FINISH_SQL: LazyLock<([String; 3], String)> = LazyLock::new(|| {
-    let subscriptions = super::events::subscriptions_sql(
+    let subscriptions = crate::store::events::subscriptions_sql(
         "(e.organization_id, e.mode) = (SELECT organization_id, mode FROM links WHERE id = $10)",
     );
     let statements = FINISH_WRITES.map(|sql| {
@@ -69,7 +68,7 @@ impl Finish<'_> {
         conn: &mut AnyConnection,
     ) -> anyhow::Result<(AnyRow, AnyRow, Subscriptions)> {
         let (statements, script) = &*FINISH_SQL;
-        if super::is_sqlite(conn) {
+        if crate::store::is_sqlite(conn) {
             let rows = self.bind(script).fetch_all(&mut *conn).await?;
             return finish_rows(rows.into_iter());
         }
@@ -144,7 +143,7 @@ pub(super) struct Written {
 impl MainWrites<'_> {
     pub(super) async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Written> {
         let fits = |rows: usize| rows <= ROWS_PER_INSERT;
-        let one_script = super::is_sqlite(conn)
+        let one_script = crate::store::is_sqlite(conn)
             && fits(self.accounts.len())
             && fits(self.movements.len())
             && fits(self.results.len());
@@ -226,4 +225,4 @@ impl MainWrites<'_> {
 /// SQLite's script of [`FINISH_WRITES`] with anonymous parameters, and the number each
 /// stands for, in order.
 static FINISH_ANONYMOUS: LazyLock<(String, Vec<usize>)> =
-    LazyLock::new(|| super::row_writes::anonymous(&FINISH_SQL.1));
+    LazyLock::new(|| crate::store::row_writes::anonymous(&FINISH_SQL.1));

@@ -1,182 +1,27 @@
-//! Recording the end of a refresh: accounts, movement diffs, per-account results, the intent's
-//! final state and the link's fields, in ONE transaction fenced by the worker's lease.
-//! Running the same refresh twice (a worker died after the bank answered) gives the same rows,
-//! because movements are matched by the bank's own identity.
+//! The recording's grouped write: the fence, then every write of the refresh and its events.
 
-use chrono::NaiveDate;
 use sqlx::AnyConnection;
 
-use super::accounts::{updated_in_order, AccountUpdate, LinkAccounts};
-use super::group_commit::GroupedWrite;
-use super::jobs::ClaimedJob;
-use super::main_writes::{Finish, MainWrites};
-use super::movements::{apply_diffs, diff_fetched};
-use super::recorded::{insert_changes, read_recorded, AccountResult, EventMaker};
-use super::refresh::intent_from_row;
-use super::rows::{account_from_row, link_from_row};
-use super::Store;
+use super::accounts::{updated_in_order, AccountUpdate};
+use super::apply::apply_diffs;
+use super::prepare::Prepared;
+use super::results::{insert_changes, read_recorded, AccountResult, WrittenResult};
+use super::script::{Finish, MainWrites};
 use crate::domain::ingest::MovementDiff;
 use crate::domain::*;
-
-/// The movements the bank returned for one account.
-#[derive(Debug)]
-pub struct FetchedMovements {
-    /// First day the bank answered for (removals are judged only from here on).
-    pub since: NaiveDate,
-    /// Last day asked for.
-    pub until: NaiveDate,
-    /// What the bank returned.
-    pub movements: Vec<MovementData>,
-}
-
-/// One account as a refresh saw it.
-#[derive(Debug)]
-pub struct AccountFetch {
-    /// The bank's data of the account.
-    pub account: AccountData,
-    /// Its movements, or why they could not be read.
-    pub movements: Result<FetchedMovements, PublicError>,
-}
-
-/// How a refresh ended.
-#[derive(Debug)]
-pub struct RefreshOutcome {
-    /// Final status.
-    pub status: IntentStatus,
-    /// Fintoc's reason when not succeeded.
-    pub public_error: Option<PublicError>,
-    /// Our reason, for people.
-    pub failure_reason: Option<String>,
-    /// The accounts the bank listed, or `None` when it was not reached (every known account
-    /// then gets the intent's outcome).
-    pub accounts: Option<Vec<AccountFetch>>,
-    /// New credential status of the link, when the bank judged them.
-    pub credential_status: Option<CredentialStatus>,
-    /// When the refresh ended.
-    pub finished_at: Timestamp,
-    /// Earliest next refresh (for `next_refresh`), after a success.
-    pub next_refresh: Option<Timestamp>,
-}
-
-impl RefreshOutcome {
-    /// A success decided without reaching the bank (test mode's forced result): every account
-    /// the link has gets it, and the credentials are left as they are.
-    pub fn succeeded_without_fetch(next_refresh: Option<Timestamp>) -> Self {
-        Self {
-            status: IntentStatus::Succeeded,
-            public_error: None,
-            failure_reason: None,
-            accounts: None,
-            credential_status: None,
-            finished_at: Timestamp::now(),
-            next_refresh,
-        }
-    }
-}
-
-/// What recording produced, per account (for logs and tests).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct RecordedCounts {
-    /// Movements created.
-    pub new: i64,
-    /// Movements modified.
-    pub modified: i64,
-    /// Movements removed.
-    pub removed: i64,
-}
-
-impl Store {
-    /// Holds back every recording until the returned guard is dropped, as a database busy with
-    /// other refreshes' recordings would (tests use it to show that a waiting recording keeps
-    /// its lease).
-    pub async fn hold_recordings(&self) -> anyhow::Result<tokio::sync::OwnedSemaphorePermit> {
-        let all = u32::try_from(self.recorders_max)?;
-        Ok(self.recorders.clone().acquire_many_owned(all).await?)
-    }
-
-    /// Records the outcome of a refresh and its events; `Ok(None)` when the lease was lost
-    /// (nothing written). On SQLite the group writer commits recordings that wait together in
-    /// one transaction (one fsync for the group), each in its own savepoint.
-    ///
-    /// What the recording reads (the link's accounts, the stored movements its diff needs) is
-    /// read first, on a reader, so that the one writer only writes (BENCHMARKS.md, change 41).
-    /// Nothing read can change before the write: a link's accounts and movements are written
-    /// only when the link is created and by recordings; a link has one refresh in progress at
-    /// a time (`refresh_intents_one_in_progress`), the previous one's recording committed
-    /// before this intent was created, and of the workers that ever held this job's lease,
-    /// only the one holding it at the write passes the fence. Its claim committed before this
-    /// read, so a recording by an earlier holder is either seen here or fenced off.
-    #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
-    pub async fn finish_refresh(
-        &self,
-        job: &ClaimedJob,
-        link_id: &LinkId,
-        mut outcome: RefreshOutcome,
-        make_events: EventMaker,
-    ) -> anyhow::Result<Option<RecordedCounts>> {
-        let _turn = self.recorders.acquire().await?;
-        let prepared = match &mut outcome.accounts {
-            Some(fetches) => {
-                let mut reader = self.read.acquire().await?;
-                Some(Prepared::read(&mut reader, link_id, fetches).await?)
-            }
-            None => None,
-        };
-        let recording = Recording {
-            job: job.clone(),
-            link_id: link_id.clone(),
-            outcome,
-            prepared,
-            make_events,
-        };
-        self.write_grouped(recording).await
-    }
-}
-
-/// What a recording reads before it writes (see `Store::finish_refresh`).
-#[derive(Debug)]
-struct Prepared {
-    /// The link's accounts.
-    known: LinkAccounts,
-    /// Per fetched account, in order: its diff, or `None` when its movements were not read.
-    diffs: Vec<Option<MovementDiff>>,
-}
-
-impl Prepared {
-    /// Reads the link's accounts and diffs each answered fetch against its stored movements
-    /// (the fetched movements move into the diffs).
-    async fn read(
-        conn: &mut AnyConnection,
-        link_id: &LinkId,
-        fetches: &mut [AccountFetch],
-    ) -> anyhow::Result<Self> {
-        let known = LinkAccounts::read(&mut *conn, link_id).await?;
-        let ids: Vec<Option<AccountId>> = fetches
-            .iter()
-            .map(|fetch| known.id_of(&fetch.account.bank_id))
-            .collect();
-        let mut answered: Vec<(Option<&AccountId>, &mut FetchedMovements)> = ids
-            .iter()
-            .zip(fetches.iter_mut())
-            .filter_map(|(id, fetch)| fetch.movements.as_mut().ok().map(|m| (id.as_ref(), m)))
-            .collect();
-        let mut diffs = diff_fetched(conn, &mut answered).await?.into_iter();
-        let diffs = fetches
-            .iter()
-            .map(|fetch| fetch.movements.is_ok().then(|| diffs.next()).flatten())
-            .collect();
-        Ok(Self { known, diffs })
-    }
-}
+use crate::store::group_commit::GroupedWrite;
+use crate::store::jobs::ClaimedJob;
+use crate::store::refresh::intent_from_row;
+use crate::store::rows::{account_from_row, link_from_row};
 
 /// One refresh's outcome, to be written.
 pub(super) struct Recording {
-    job: ClaimedJob,
-    link_id: LinkId,
-    outcome: RefreshOutcome,
+    pub(super) job: ClaimedJob,
+    pub(super) link_id: LinkId,
+    pub(super) outcome: RefreshOutcome,
     /// Read before, when the bank listed accounts.
-    prepared: Option<Prepared>,
-    make_events: EventMaker,
+    pub(super) prepared: Option<Prepared>,
+    pub(super) make_events: EventMaker,
 }
 
 impl GroupedWrite for Recording {
@@ -347,7 +192,11 @@ impl GroupedWrite for Recording {
             .into_iter()
             .zip(results)
             .zip(accounts)
-            .map(|((id, r), account)| (id, account, r.status, r.error, r.counts.new, r.changes))
+            .map(|((id, result), account)| WrittenResult {
+                id,
+                account,
+                result,
+            })
             .collect();
         let recorded = read_recorded(
             &mut *conn,
@@ -358,7 +207,7 @@ impl GroupedWrite for Recording {
         )
         .await?;
         let events = make_events(&recorded)?;
-        super::events::insert_events(
+        crate::store::events::insert_events(
             &mut *conn,
             &recorded.intent.organization_id,
             recorded.intent.mode,
