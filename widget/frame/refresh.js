@@ -1,24 +1,29 @@
 // The second factor of a refresh (product 'refresh_intent', a refresh intent's ri_… token):
 // wait until the worker reached the bank, ask the person, send the answer, then follow the
-// refresh until it ends. The waiting is polling, since the widget has no push channel to this
-// server.
+// refresh until it ends. The waiting is polling (poller.js), since the widget has no push
+// channel to this server.
 
 import { FATAL, api, refreshIntentPath } from './api.js';
 import { showRefreshDone } from './done.js';
-import { $, later, setBusy, setError, setStatus, show } from './dom.js';
+import { $, setBusy, setError, setStatus, show } from './dom.js';
 import { fail, fatal } from './failed.js';
+import { poller } from './poller.js';
 import { answerRefused, askSecondFactor } from './second-factor.js';
 import { state } from './state.js';
 
+let polling = null;
 let asked = false;
 let answered = false;
 let bank = 'your bank';
 
 export function startRefresh() {
-  poll();
+  polling = poller(poll);
+  polling.start();
 }
 
 function poll() {
+  // A widget that ended (failed or done) asks nothing more, even when shown again.
+  if (state.failure || state.succeeded) return;
   api('GET', refreshIntentPath()).then((view) => {
     bank = view.institution_name || bank;
     if (view.status !== 'created') return ended(view);
@@ -36,7 +41,7 @@ function poll() {
     } else {
       working('Connecting to your bank', 'Waiting for ' + bank + '…');
     }
-    later('poll', poll, 700);
+    polling.again();
     return undefined;
   }, fatal);
 }
@@ -55,12 +60,13 @@ function answer(body) {
     setBusy(false);
     answered = true;
     setError('');
-    poll();
+    // The refresh goes on now: follow it closely again.
+    polling.start();
   }, (err) => {
     setBusy(false);
     setStatus('');
     const e = err.api || {};
-    if (e.code === 'mfa_not_requested_yet') return later('poll', poll, 700);
+    if (e.code === 'mfa_not_requested_yet') return polling.again();
     if (e.code === 'invalid_mfa_code' && e.attempts_left === 0) {
       return fail('Too many wrong codes',
         'Your bank needs a new request. Close this window and ask for a new update.', e);
