@@ -1,11 +1,13 @@
 //! The browser side, embedded in the binary from the top-level `widget/` directory: the embed
 //! script a client's page loads (`/widget/v1.js`, also at `/js/v1` like Fintoc's
-//! `js.fintoc.com/v1/`), the hosted widget page it frames (`/widget`), and the demo (`/demo`).
+//! `js.fintoc.com/v1/`), the hosted widget page it frames (`/widget`, whose script is the ES
+//! module `/widget/frame.js` importing the modules of `widget/frame/`), and the demo (`/demo`).
 //!
 //! The pages load no inline script and nothing from elsewhere, so their Content-Security-Policy
-//! allows only this server ('self'). The widget page may be framed by any site (that is its
-//! purpose; tokens and origin checks protect it, see `docs/widget.md`); the demo page may not be
-//! framed at all.
+//! allows only this server ('self'); that covers module scripts and their imports too, which
+//! the browser fetches same-origin, so the widget's modules need no policy of their own. The
+//! widget page may be framed by any site (that is its purpose; tokens and origin checks protect
+//! it, see `docs/widget.md`); the demo page may not be framed at all.
 
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -58,6 +60,19 @@ const HTML: &str = "text/html; charset=utf-8";
 
 const EMBED_SCRIPT: &str = include_str!("../../widget/v1.js");
 
+/// One module of the widget page, `widget/frame/<name>.js`, served at `/widget/frame/<name>.js`
+/// (where `/widget/frame.js` imports it from).
+macro_rules! frame_module {
+    ($name:literal) => {
+        (
+            concat!("/widget/frame/", $name, ".js"),
+            include_str!(concat!("../../widget/frame/", $name, ".js")),
+            JS,
+            STATIC,
+        )
+    };
+}
+
 /// Every served file: its path, its content (embedded at build time), its type and headers.
 const FILES: &[(&str, &str, &str, Headers)] = &[
     ("/widget/v1.js", EMBED_SCRIPT, JS, STATIC),
@@ -74,6 +89,19 @@ const FILES: &[(&str, &str, &str, Headers)] = &[
         JS,
         STATIC,
     ),
+    frame_module!("api"),
+    frame_module!("backoff"),
+    frame_module!("credentials"),
+    frame_module!("dom"),
+    frame_module!("done"),
+    frame_module!("failed"),
+    frame_module!("host"),
+    frame_module!("institutions"),
+    frame_module!("link"),
+    frame_module!("poller"),
+    frame_module!("refresh"),
+    frame_module!("second-factor"),
+    frame_module!("state"),
     (
         "/widget/widget.css",
         include_str!("../../widget/widget.css"),

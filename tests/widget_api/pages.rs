@@ -1,11 +1,38 @@
 //! The served pages and scripts: content types, security headers, no inline script, and no
 //! HTML sink anywhere in the widget's JavaScript (data is only ever put on a page as text).
 
+use std::path::{Path, PathBuf};
+
 use reqwest::{Method, StatusCode};
 
 use crate::common::*;
 
-const SCRIPTS: [&str; 3] = ["widget/v1.js", "widget/frame.js", "widget/demo.js"];
+fn widget_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("widget")
+}
+
+/// The widget page's ES modules: every `.js` file in `widget/frame/`, by name.
+fn frame_modules() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(widget_dir().join("frame"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no modules in widget/frame/");
+    names
+}
+
+/// Every script of the widget and the demo, relative to `widget/`.
+fn scripts() -> Vec<String> {
+    let mut all: Vec<String> = ["v1.js", "frame.js", "demo.js"].map(String::from).into();
+    all.extend(
+        frame_modules()
+            .into_iter()
+            .map(|name| format!("frame/{name}")),
+    );
+    all
+}
 
 #[tokio::test]
 async fn pages_and_scripts_are_served_with_their_policies() {
@@ -27,6 +54,18 @@ async fn pages_and_scripts_are_served_with_their_policies() {
             .to_owned();
         assert!(kind.starts_with("text/javascript"), "{path}: {kind}");
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+    // Each module the widget page imports is served, as it is in the repository: one left out
+    // of `widget_pages.rs` would break the widget.
+    for name in frame_modules() {
+        let path = format!("/widget/frame/{name}");
+        let response = app.request(Method::GET, &path, None, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let kind = response.headers()["content-type"].to_str().unwrap();
+        assert!(kind.starts_with("text/javascript"), "{path}: {kind}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let file = std::fs::read_to_string(widget_dir().join("frame").join(&name)).unwrap();
+        assert_eq!(response.text().await.unwrap(), file, "{path}");
     }
     let embed = get("/widget/v1.js").await.text().await.unwrap();
     assert!(embed.contains("Fintoc.create = create"), "the drop-in API");
@@ -77,9 +116,8 @@ async fn pages_and_scripts_are_served_with_their_policies() {
 
 #[test]
 fn pages_have_no_inline_script_and_scripts_no_html_sinks() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for page in ["widget/frame.html", "widget/demo.html"] {
-        let html = std::fs::read_to_string(root.join(page)).unwrap();
+    for page in ["frame.html", "demo.html"] {
+        let html = std::fs::read_to_string(widget_dir().join(page)).unwrap();
         for tag in html.match_indices("<script").map(|(i, _)| &html[i..]) {
             let head = &tag[..tag.find('>').unwrap()];
             assert!(head.contains("src="), "{page}: inline script {head}");
@@ -88,8 +126,8 @@ fn pages_have_no_inline_script_and_scripts_no_html_sinks() {
             assert!(!html.contains(handler), "{page}: inline handler {handler}");
         }
     }
-    for script in SCRIPTS {
-        let code = std::fs::read_to_string(root.join(script)).unwrap();
+    for script in scripts() {
+        let code = std::fs::read_to_string(widget_dir().join(&script)).unwrap();
         for sink in [
             "innerHTML",
             "outerHTML",

@@ -1,0 +1,58 @@
+// The login form (movements): the chosen bank's username (RUT or RFC) and password.
+
+import { FATAL, api, explain, linkIntentPath } from './api.js';
+import { $, setBusy, setError, setStatus, show } from './dom.js';
+import { fatal } from './failed.js';
+import { emit } from './host.js';
+import { state } from './state.js';
+
+// What to do with the bank's answer, and on "Choose another bank" (given by link.js).
+let handlers = { answered: () => {}, back: () => {} };
+
+export function showCredentials(next) {
+  handlers = next;
+  setError('');
+  setStatus('');
+  const mx = state.config.country === 'mx';
+  const business = state.config.holderType === 'business';
+  $('login-bank').textContent = state.chosen.name;
+  $('username-label').textContent = (business ? 'Company ' : '') + (mx ? 'RFC' : 'RUT');
+  const example = mx ? (business ? 'SAN990401XY9' : 'SAND800101AB1')
+    : (business ? '76.000.006-K' : '41614850-3');
+  $('username-help').textContent = state.mode === 'test'
+    ? 'Test mode: try ' + example + ' with the password jonsnow.' : '';
+  $('password').value = '';
+  show('login', 'username');
+  emit('on_authentication_form');
+}
+
+function submit() {
+  const username = $('username').value.trim();
+  const password = $('password').value;
+  if (!username) return setError('Enter your ' + $('username-label').textContent + '.', 'username');
+  if (!password) return setError('Enter your password.', 'password');
+  const chosen = state.chosen;
+  setError('');
+  setBusy(true);
+  setStatus('Connecting to ' + chosen.name + '…');
+  emit('creating_link');
+  api('POST', linkIntentPath('/credentials'),
+    { institution_id: chosen.id, username, password })
+    .then(handlers.answered, (err) => {
+      setBusy(false);
+      setStatus('');
+      $('password').value = '';
+      const code = err.api && err.api.code;
+      if (FATAL[code]) return fatal(err);
+      // A locked account is about the username; anything else, most likely the password.
+      setError(explain(err), code === 'locked_credentials' ? 'username' : 'password');
+      return undefined;
+    });
+  return undefined;
+}
+
+$('step-login').addEventListener('submit', (event) => {
+  event.preventDefault();
+  submit();
+});
+$('back').addEventListener('click', () => handlers.back());

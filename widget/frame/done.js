@@ -1,0 +1,51 @@
+// The last screen when all went well; it also tells the host (onSuccess).
+
+import { $, setStatus, show } from './dom.js';
+import { emit, send } from './host.js';
+import { state } from './state.js';
+
+/** A link intent succeeded: the bank, the holder and the accounts (numbers masked). */
+export function showLinkCreated(view) {
+  state.succeeded = true;
+  emit('link_created');
+  $('done-title').textContent = 'Your bank is connected';
+  const holder = view.link.holder_name ? view.link.holder_name + ' at ' : '';
+  $('done-text').textContent = holder + view.link.institution.name + '.';
+  const ul = $('accounts');
+  ul.replaceChildren();
+  view.link.accounts.forEach((account) => {
+    const li = document.createElement('li');
+    const name = document.createElement('span');
+    name.textContent = account.name;
+    const number = document.createElement('span');
+    number.className = 'number';
+    number.textContent = account.number;
+    li.append(name, ' ', number);
+    ul.appendChild(li);
+  });
+  setStatus('Connected.');
+  show('done', 'done-title');
+  send('success', {
+    payload: {
+      exchangeToken: view.exchange_token,
+      linkIntentId: view.id,
+      link: {
+        id: view.link.id,
+        institution: view.link.institution,
+        holderName: view.link.holder_name,
+        accounts: view.link.accounts,
+      },
+    },
+  });
+}
+
+/** A refresh whose second factor the widget answered ended well. */
+export function showRefreshDone(view, bank) {
+  state.succeeded = true;
+  $('done-title').textContent = 'Your movements are up to date';
+  $('done-text').textContent = bank + ' sent your latest movements.';
+  $('accounts').replaceChildren();
+  setStatus('Done.');
+  show('done', 'done-title');
+  send('success', { payload: { refreshIntentId: view.id, status: view.status } });
+}

@@ -1,0 +1,73 @@
+// Connecting a bank (product 'movements', a link intent's li_… token): choose a bank, log in,
+// answer a second factor if the bank asks, then onSuccess with the exchange token.
+
+import { FATAL, api, linkIntentPath } from './api.js';
+import { setBusy, setError, setStatus } from './dom.js';
+import { showCredentials } from './credentials.js';
+import { showLinkCreated } from './done.js';
+import { fail, fatal } from './failed.js';
+import { showInstitutions } from './institutions.js';
+import { answerRefused, askSecondFactor } from './second-factor.js';
+import { state } from './state.js';
+
+export function startLink() {
+  api('GET', linkIntentPath()).then((view) => {
+    state.config.country = view.country;
+    state.config.holderType = view.holder_type;
+    // Reopened while the bank waits for a second factor: go straight to it.
+    if (view.mfa) {
+      state.chosen = view.mfa.institution;
+      askMfa(view.mfa);
+    } else {
+      chooseBank();
+    }
+  }, fatal);
+}
+
+function chooseBank() {
+  showInstitutions((institution) => {
+    state.chosen = institution;
+    logIn();
+  });
+}
+
+function logIn() {
+  showCredentials({ answered, back: chooseBank });
+}
+
+/** The bank's answer to credentials or to a second factor. */
+function answered(view) {
+  setBusy(false);
+  setError('');
+  if (view.status === 'succeeded') return showLinkCreated(view);
+  if (view.mfa) return askMfa(view.mfa);
+  fail('Something went wrong', 'The bank did not finish the login. Please try again.');
+  return undefined;
+}
+
+function askMfa(mfa) {
+  setError('');
+  setStatus('');
+  askSecondFactor(mfa.method, mfa.hint, mfa.institution.name, answerMfa);
+}
+
+function answerMfa(body) {
+  setBusy(true);
+  setStatus('Checking…');
+  api('POST', linkIntentPath('/mfa'), body).then(answered, (err) => {
+    setBusy(false);
+    setStatus('');
+    const e = err.api || {};
+    if (e.code === 'invalid_mfa_code' && e.attempts_left === 0 ||
+      e.code === 'mfa_expired' || e.code === 'mfa_not_requested') {
+      // The bank's challenge is gone: log in again.
+      logIn();
+      return setError(e.code === 'invalid_mfa_code'
+        ? 'That code is not right, and no attempts are left. Log in again to get a new code.'
+        : 'The code expired. Log in again to get a new one.', 'password');
+    }
+    if (FATAL[e.code]) return fatal(err);
+    answerRefused(err);
+    return undefined;
+  });
+}
