@@ -4,7 +4,7 @@
 //! derive attributes take only literal patterns.)
 
 use utoipa::openapi::schema::{
-    AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type,
+    AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{KnownFormat, Object};
 
@@ -34,6 +34,13 @@ pub fn enabled_events() -> utoipa::openapi::schema::Array {
         .items(string_enum(names.into_iter().chain(["*"])))
         .min_items(Some(1))
         .build()
+}
+
+/// [`enabled_events`], or `null` for "unchanged" (in a `PATCH`).
+pub fn enabled_events_or_null() -> utoipa::openapi::schema::Array {
+    let mut array = enabled_events();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
 }
 
 /// A date (`2024-01-31`) or an RFC 3339 date-time (`2024-01-31T12:00:00Z`).

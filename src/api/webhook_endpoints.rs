@@ -245,8 +245,8 @@ pub struct WebhookEndpointPatch {
     /// New URL (as in creation); absent or `null` keeps the current one.
     #[schema(value_type = Option<String>, pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$", max_length = 2048)]
     pub url: Option<String>,
-    /// New event types, or `["*"]`.
-    #[schema(schema_with = schemas::enabled_events)]
+    /// New event types, or `["*"]`; absent or `null` keeps the current ones.
+    #[schema(schema_with = schemas::enabled_events_or_null)]
     pub enabled_events: Option<Vec<String>>,
     /// New description.
     pub description: Option<String>,
