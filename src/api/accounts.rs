@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::extract::{LinkScope, Query};
 use super::pagination::{PageQuery, PageResponse};
+use super::schemas;
 use super::wire::{AccountOut, ErrorBody, MovementOut};
 use super::AppState;
 use crate::domain::{Account, AccountId, MovementId};
@@ -93,8 +94,10 @@ pub async fn get_account(
 #[into_params(parameter_in = Query)]
 pub struct MovementQuery {
     /// Only movements with `post_date >= since` (ISO 8601 date or date-time).
+    #[param(schema_with = schemas::date_or_time)]
     pub since: Option<String>,
-    /// Only movements with `post_date < until` (exclusive).
+    /// Only movements with `post_date < until` (exclusive; ISO 8601 date or date-time).
+    #[param(schema_with = schemas::date_or_time)]
     pub until: Option<String>,
     /// `true` (default): only confirmed movements; `false`: every status.
     #[param(value_type = Option<bool>)]
@@ -123,9 +126,10 @@ impl MovementQuery {
     }
 }
 
-/// Accepts `YYYY-MM-DD` or a full ISO 8601 date-time (its UTC date is used).
+/// Accepts `YYYY-MM-DD` or a full ISO 8601 date-time (its UTC date is used). Present but
+/// empty (or padded with blanks) is refused: the document's formats allow neither.
 fn parse_date(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+    let Some(text) = value else {
         return Ok(None);
     };
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::extract::{JsonBody, Query, SecretKey};
 use super::pagination::{PageQuery, PageResponse};
 use super::refresh_intents::RefreshIntentOut;
+use super::schemas;
 use super::wire::{ErrorBody, LinkOut, MovementOut};
 use super::AppState;
 use crate::crypto::MasterKey;
@@ -218,25 +219,29 @@ pub fn parse_event_type(name: Option<&str>) -> Result<EventType, ApiError> {
     })
 }
 
-/// Filters of `GET /v1/events`.
+/// Filters of `GET /v1/events`. Each one, when present, must hold a value of its documented
+/// set: an empty string is refused like any other value outside it.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events of this type.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = schemas::event_type)]
     pub event_type: Option<String>,
     /// Only events about this link (`link_…`).
+    #[param(schema_with = schemas::link_id)]
     pub link_id: Option<String>,
-    /// Only events created at or after this ISO 8601 time.
+    /// Only events created at or after this time (ISO 8601 date or date-time).
+    #[param(schema_with = schemas::date_or_time)]
     pub since: Option<String>,
-    /// Only events created before this ISO 8601 time.
+    /// Only events created before this time (ISO 8601 date or date-time).
+    #[param(schema_with = schemas::date_or_time)]
     pub until: Option<String>,
 }
 
-/// Parses an ISO 8601 date or date-time parameter.
+/// Parses an ISO 8601 date or date-time parameter; present but empty is refused.
 pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    let Some(text) = value.filter(|v| !v.is_empty()) else {
+    let Some(text) = value else {
         return Ok(None);
     };
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
@@ -252,6 +257,20 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, 
         })
 }
 
+/// The `type` filter of the events list: one of the event types.
+fn parse_type_filter(name: &str) -> Result<EventType, ApiError> {
+    EventType::parse(name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_enum",
+            format!(
+                "type must be an event type, not {}",
+                crate::error::truncate(name, 80)
+            ),
+        )
+        .with_param("type")
+    })
+}
+
 /// Lists the organization's events of the key's mode, newest first.
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery, PageQuery),
     responses((status = 200, body = [EventOut]), (status = "4XX", body = ErrorBody)),
@@ -265,11 +284,11 @@ pub async fn list_events(
     uri: Uri,
 ) -> Result<PageResponse, ApiError> {
     let request = page.validate()?;
-    let event_type = match query.event_type.as_deref().filter(|t| !t.is_empty()) {
+    let event_type = match query.event_type.as_deref() {
         None => None,
-        Some(name) => Some(parse_event_type(Some(name))?.as_str().to_owned()),
+        Some(name) => Some(parse_type_filter(name)?.as_str().to_owned()),
     };
-    let link_id = match query.link_id.as_deref().filter(|l| !l.is_empty()) {
+    let link_id = match query.link_id.as_deref() {
         None => None,
         Some(id) => Some(
             LinkId::parse(id)
@@ -328,7 +347,7 @@ pub async fn get_event(
 pub struct TriggerIn {
     /// The event type to fire.
     #[serde(rename = "type")]
-    #[schema(required = true, nullable = false, value_type = String)]
+    #[schema(required = true, nullable = false, schema_with = schemas::event_type)]
     pub event_type: Option<String>,
     /// Fields that replace the sample's `data` fields.
     #[schema(value_type = Option<Object>)]

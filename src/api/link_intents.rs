@@ -26,14 +26,27 @@ pub fn router() -> Router<AppState> {
         .route("/v1/links/exchange", get(exchange_link))
 }
 
+/// The products a link intent can be for, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ProductIn {
+    /// Bank accounts and their movements.
+    Movements,
+}
+
 /// Body of `POST /v1/link_intents`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LinkIntentIn {
     /// Always `movements`.
+    #[schema(required = true, nullable = false, value_type = ProductIn)]
     pub product: Option<String>,
-    /// Lowercase ISO country whose banks the widget offers: `cl` or `mx`.
+    /// Lowercase ISO country whose banks the widget offers (the sandbox has `cl` and `mx`;
+    /// the served document lists the server's).
+    #[schema(required = true, nullable = false, value_type = String)]
     pub country: Option<String>,
     /// `individual` or `business`.
+    #[schema(required = true, nullable = false, value_type = super::links::HolderTypeIn)]
     pub holder_type: Option<String>,
 }
 
@@ -145,6 +158,7 @@ pub async fn get_link_intent(
 #[into_params(parameter_in = Query)]
 pub struct ExchangeQuery {
     /// The link intent's `exchange_token`.
+    #[param(required = true, value_type = String, pattern = r"\S")]
     pub exchange_token: Option<String>,
 }
 

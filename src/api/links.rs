@@ -41,14 +41,15 @@ pub enum HolderTypeIn {
 /// Body of `POST /v1/links`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LinkIn {
-    /// A sandbox institution, e.g. `cl_banco_sandbox`.
-    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
+    /// One of the server's institutions, e.g. `cl_banco_sandbox` (the served document lists
+    /// them).
+    #[schema(required = true, nullable = false, value_type = String)]
     pub institution_id: Option<String>,
-    /// Bank login (a RUT in Chile).
-    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
+    /// Bank login (a RUT in Chile). Blank counts as missing.
+    #[schema(required = true, nullable = false, value_type = String, pattern = r"\S")]
     pub username: Option<String>,
-    /// Bank password. Sealed at rest, never returned.
-    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
+    /// Bank password, sealed at rest, never returned. Blank counts as missing.
+    #[schema(required = true, nullable = false, value_type = String, pattern = r"\S")]
     pub password: Option<String>,
     /// `individual` (default) or `business`.
     #[schema(value_type = Option<HolderTypeIn>)]

@@ -12,6 +12,7 @@ pub mod links;
 pub mod openapi;
 pub mod pagination;
 pub mod refresh_intents;
+pub mod schemas;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 pub mod widget;

@@ -1,10 +1,16 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations so it cannot drift from
 //! the code, served at `GET /v1/openapi.json`.
 
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::json;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
+
+use crate::connectors::Registry;
 
 use super::{
     accounts, events, health, link_intents, links, refresh_intents, webhook_deliveries,
@@ -54,7 +60,7 @@ use super::{
         widget_link_intents::answer_widget_link_mfa,
     ),
     components(schemas(wire::ErrorBody, wire::ErrorObject, links::LinkIn, links::LinkPatch)),
-    modifiers(&ApiKeyAuth)
+    modifiers(&ApiKeyAuth, &MfaAnswerRequired, &PatchBodyOptional)
 )]
 struct ApiDoc;
 
@@ -74,12 +80,87 @@ impl Modify for ApiKeyAuth {
     }
 }
 
-/// The document.
+/// A second-factor answer needs a non-blank `code` or `approved: true` (see
+/// `refresh_intents::MfaIn::answer`), which the derived schema cannot say.
+struct MfaAnswerRequired;
+
+impl Modify for MfaAnswerRequired {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(schemas) = openapi.components.as_mut().map(|c| &mut c.schemas) else {
+            return;
+        };
+        let Some(fields) = schemas.remove("MfaIn") else {
+            return;
+        };
+        let approved = ObjectBuilder::new()
+            .property("approved", ObjectBuilder::new().enum_values(Some([true])))
+            .required("approved");
+        let one_of_them = AnyOfBuilder::new()
+            .item(ObjectBuilder::new().required("code"))
+            .item(approved);
+        let schema = AllOfBuilder::new().item(fields).item(one_of_them).build();
+        schemas.insert("MfaIn".to_owned(), RefOr::T(Schema::AllOf(schema)));
+    }
+}
+
+/// A `PATCH` without a body changes nothing and answers the object (the body extractor reads
+/// an empty body as `{}`), so its body is optional.
+struct PatchBodyOptional;
+
+impl Modify for PatchBodyOptional {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
+                body.required = Some(utoipa::openapi::Required::False);
+            }
+        }
+    }
+}
+
+/// The document, without what depends on the configuration (see [`document_for`]).
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// The document this server serves: [`document`] with the institutions it can connect and
+/// their countries as the accepted values of `institution_id` and `country`, so that the
+/// document promises no bank the server would refuse as unknown.
+pub fn document_for(registry: &Registry) -> utoipa::openapi::OpenApi {
+    let mut doc = document();
+    let institutions = registry.list();
+    let mut countries: Vec<&str> = institutions.iter().map(|i| i.country).collect();
+    countries.dedup();
+    countries.sort_unstable();
+    countries.dedup();
+    let ids: Vec<&str> = institutions.iter().map(|i| i.id).collect();
+    set_enum(&mut doc, "LinkIn", "institution_id", &ids);
+    set_enum(&mut doc, "LinkIntentIn", "country", &countries);
+    doc
+}
+
+/// Restricts property `field` of component `schema` to `values`.
+fn set_enum(doc: &mut utoipa::openapi::OpenApi, schema: &str, field: &str, values: &[&str]) {
+    let property = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut(schema))
+        .and_then(|s| match s {
+            RefOr::T(Schema::Object(object)) => object.properties.get_mut(field),
+            _ => None,
+        });
+    match property {
+        Some(RefOr::T(Schema::Object(property))) => {
+            property.enum_values = Some(values.iter().map(|v| json!(v)).collect());
+        }
+        // A renamed type or field would silently widen the document: fail the document test.
+        _ => debug_assert!(false, "no property {schema}.{field} in the document"),
+    }
+}
+
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/openapi.json", get(|| async { Json(document()) }))
+    Router::new().route(
+        "/v1/openapi.json",
+        get(|State(state): State<AppState>| async move { Json(document_for(&state.registry)) }),
+    )
 }

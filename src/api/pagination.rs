@@ -13,19 +13,33 @@ use crate::store::{PageRequest, Paged};
 
 /// Default page size.
 pub const DEFAULT_PER_PAGE: u32 = 30;
-/// Largest page size; larger requests are clamped to it.
+/// Largest page size; larger requests are clamped to it (and the `Link` header says so).
 pub const MAX_PER_PAGE: u32 = 300;
+
+/// Pages past this one are all past the end: a larger `page` is read as this one.
+const LAST_PAGE_READ: u32 = u32::MAX / 2;
 
 /// `page` and `per_page` as they arrive, before validation.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page number, from 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// Page number, from 1. A page past the end is an empty list.
+    #[param(schema_with = positive_integer)]
     pub page: Option<String>,
-    /// Items per page (default 30, at most 300; larger values are treated as 300).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// Items per page: 30 by default; any larger value than 300 is used as 300, and the `Link`
+    /// header's URLs carry the `per_page` actually used.
+    #[param(schema_with = positive_integer)]
     pub per_page: Option<String>,
+}
+
+/// `page` and `per_page` in the document: any integer from 1, without an upper bound or a
+/// `format` (an `int32` format would promise a refusal above 2^31 that the handler does not
+/// make: large values are clamped, not refused).
+fn positive_integer() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(1))
+        .build()
 }
 
 impl PageQuery {
@@ -38,16 +52,24 @@ impl PageQuery {
     }
 }
 
+/// Decimal digits only, as the document's `integer` allows (no sign, no blanks, no empty
+/// string); any number of them, since every integer from 1 is documented as accepted.
 fn parse_positive(name: &str, value: Option<&str>, default: u32) -> Result<u32, ApiError> {
-    match value {
-        None => Ok(default),
-        Some(text) => match text.trim().parse::<u64>() {
-            Ok(0) => Err(ApiError::invalid_param(name, "must be 1 or more")),
-            // Absurdly large numbers are just "past the end".
-            Ok(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX / 2).min(u32::MAX / 2)),
-            Err(_) => Err(ApiError::invalid_param(name, "must be a positive integer")),
-        },
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_param(name, "must be a positive integer"));
     }
+    let digits = text.trim_start_matches('0');
+    if digits.is_empty() {
+        return Err(ApiError::invalid_param(name, "must be 1 or more"));
+    }
+    // Too many digits for a u32 is past any end as well.
+    Ok(digits
+        .parse::<u32>()
+        .unwrap_or(LAST_PAGE_READ)
+        .min(LAST_PAGE_READ))
 }
 
 /// Where absolute URLs in `Link` headers point: the configured public URL, or the `Host`
@@ -141,13 +163,21 @@ impl PageResponse {
         }
     }
 
-    /// The URL of page `n`: every original parameter kept in order, `page` replaced.
+    /// The URL of page `n`: every original parameter kept in order, `page` replaced, and
+    /// `per_page` (when given) replaced by the size used, so a clamped size shows.
     fn page_url(&self, n: u32) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
+        let per_page = self.request.per_page.to_string();
         for (key, value) in form_urlencoded::parse(self.uri.query().unwrap_or_default().as_bytes())
         {
-            if key != "page" {
-                query.append_pair(&key, &value);
+            match &*key {
+                "page" => {}
+                "per_page" => {
+                    query.append_pair(&key, &per_page);
+                }
+                _ => {
+                    query.append_pair(&key, &value);
+                }
             }
         }
         query.append_pair("page", &n.to_string());
@@ -220,8 +250,40 @@ mod tests {
                 per_page: 300
             }
         );
-        assert!(q("0", "5").is_err());
-        assert!(q("x", "5").is_err());
-        assert!(q("1", "-1").is_err());
+        assert_eq!(
+            q("99999999999999999999999", "2147483648").unwrap(),
+            PageRequest {
+                page: LAST_PAGE_READ,
+                per_page: 300
+            }
+        );
+        assert_eq!(q("007", "030").unwrap().page, 7);
+        for (page, per_page) in [("0", "5"), ("x", "5"), ("1", "-1"), ("", "5"), ("1", "")] {
+            assert!(q(page, per_page).is_err(), "{page:?} {per_page:?}");
+        }
+        for bad in [" 1", "+1", "1.0", "000"] {
+            assert!(q("1", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn link_header_shows_the_per_page_used() {
+        let response = PageResponse {
+            body: Ok(b"[]".to_vec()),
+            total: 700,
+            request: PageRequest {
+                page: 1,
+                per_page: 300,
+            },
+            base: "http://h".into(),
+            uri: "/v1/links?per_page=5000&x=1".parse().unwrap(),
+        }
+        .into_response();
+        let link = response.headers()[header::LINK].to_str().unwrap();
+        assert!(
+            link.contains("<http://h/v1/links?per_page=300&x=1&page=2>; rel=\"next\""),
+            "{link}"
+        );
+        assert!(!link.contains("5000"), "{link}");
     }
 }

@@ -111,22 +111,49 @@ impl RefreshIntentOut {
     }
 }
 
-/// Parameters of `POST /v1/refresh_intents`, from the query string or the JSON body (the
-/// official clients use both).
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// The refresh types, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RefreshTypeIn {
+    /// The latest movements.
+    OnlyLast,
+    /// Back through the bank's history.
+    Historical,
+}
+
+/// The outcomes a test-mode refresh can be told to have, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ResultStatusIn {
+    /// Ends `succeeded`.
+    Succeeded,
+    /// Ends `failed`.
+    Failed,
+    /// Ends `rejected` (credentials refused).
+    Rejected,
+}
+
+/// Parameters of `POST /v1/refresh_intents`, from the JSON body or the query string (the
+/// official clients use both; a query value wins). The document describes the body: a
+/// parameter may come from either place, which a schema cannot say.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RefreshIntentIn {
     /// The link to refresh.
+    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
     pub link_token: Option<String>,
     /// `only_last` (default) or `historical`.
+    #[schema(value_type = Option<RefreshTypeIn>)]
     pub refresh_type: Option<String>,
-    /// Test mode only: force `succeeded`, `failed` or `rejected`.
+    /// Test mode only (ignored in live mode): force `succeeded`, `failed` or `rejected`.
+    #[schema(value_type = Option<ResultStatusIn>)]
     pub result_status: Option<String>,
 }
 
 /// Asks for an on-demand refresh of a link. Answers at once with status `created`.
 #[utoipa::path(post, path = "/v1/refresh_intents", tag = "refresh_intents",
-    params(RefreshIntentIn), request_body(content = RefreshIntentIn, description = "Same fields as the query"),
+    request_body(content = RefreshIntentIn, description = "Each field may come in the query string instead (a query value wins)"),
     responses((status = 201, body = RefreshIntentOut), (status = "4XX", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create_refresh_intent(
@@ -135,8 +162,11 @@ pub async fn create_refresh_intent(
     Query(query): Query<RefreshIntentIn>,
     JsonBody(body): JsonBody<RefreshIntentIn>,
 ) -> Result<Response, ApiError> {
-    let pick = |q: Option<String>, b: Option<String>| q.or(b).filter(|v| !v.is_empty());
+    // An empty value is a value: blank `refresh_type` or `result_status` is refused (it is
+    // not one of their values), and a blank `link_token` is missing.
+    let pick = |q: Option<String>, b: Option<String>| q.or(b);
     let token = pick(query.link_token, body.link_token)
+        .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::missing_param("link_token"))?;
     let refresh_type = match pick(query.refresh_type, body.refresh_type) {
         None => RefreshType::OnlyLast,
@@ -230,13 +260,19 @@ pub async fn list_refresh_intents(
     ))
 }
 
+/// Longest second-factor code, in characters.
+const MAX_CODE_CHARS: usize = 64;
+
 /// A second-factor answer: a `code` (SMS or device), or `approved: true` once the holder
-/// approved the login in the bank's app.
+/// approved the login in the bank's app. The document also says that one of the two is
+/// required (see `openapi::MfaAnswerRequired`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MfaIn {
-    /// The code the holder received.
+    /// The code the holder received. When present it is the answer, so it must not be blank.
+    #[schema(nullable = false, value_type = String, pattern = r"\S", max_length = 64)]
     pub code: Option<String>,
     /// The holder approved in the bank's app.
+    #[schema(nullable = false, value_type = bool)]
     pub approved: Option<bool>,
 }
 
@@ -244,13 +280,16 @@ impl MfaIn {
     /// The connector's answer.
     pub fn answer(self) -> Result<MfaAnswer, ApiError> {
         match (self.code, self.approved) {
-            (Some(code), _) if !code.trim().is_empty() => {
-                if code.len() > 64 {
+            (Some(code), _) => {
+                if code.trim().is_empty() {
+                    return Err(ApiError::missing_param("code"));
+                }
+                if code.chars().count() > MAX_CODE_CHARS {
                     return Err(ApiError::invalid_param("code", "is too long"));
                 }
                 Ok(MfaAnswer::Code(code.trim().to_owned()))
             }
-            (_, Some(true)) => Ok(MfaAnswer::Approved),
+            (None, Some(true)) => Ok(MfaAnswer::Approved),
             _ => Err(ApiError::missing_param("code")),
         }
     }

@@ -14,6 +14,7 @@ use super::events::{event_of, parse_time};
 use super::extract::{JsonBody, Query, SecretKey};
 use super::links::required;
 use super::pagination::{PageQuery, PageResponse};
+use super::schemas;
 use super::webhook_endpoints::endpoint_of;
 use super::wire::ErrorBody;
 use super::AppState;
@@ -135,6 +136,7 @@ pub async fn list_event_attempts(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResendIn {
     /// The event to deliver again.
+    #[schema(required = true, nullable = false, value_type = String, pattern = r"\S")]
     pub event_id: Option<String>,
 }
 
@@ -164,7 +166,9 @@ pub async fn resend_event(
 /// Body of `POST /v1/webhook_endpoints/{id}/recover`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RecoverIn {
-    /// Deliveries that failed for good since this ISO 8601 time are queued again.
+    /// Deliveries that failed for good since this time (ISO 8601 date or date-time) are
+    /// queued again.
+    #[schema(required = true, nullable = false, schema_with = schemas::date_or_time)]
     pub since: Option<String>,
 }
 
@@ -180,9 +184,9 @@ pub async fn recover_endpoint(
     JsonBody(body): JsonBody<RecoverIn>,
 ) -> Result<Response, ApiError> {
     let endpoint = endpoint_of(&state, &principal, &id).await?;
-    let since = required(&body.since, "since")?;
-    let since =
-        parse_time("since", Some(since))?.ok_or_else(|| ApiError::missing_param("since"))?;
+    // Not trimmed: the document's date and date-time formats have no blanks either.
+    let since = parse_time("since", body.since.as_deref())?
+        .ok_or_else(|| ApiError::missing_param("since"))?;
     let recovered = state
         .store
         .recover_failed_deliveries(&endpoint.id, since)

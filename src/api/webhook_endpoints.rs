@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::events::{parse_event_type, triggered_data, EventOut};
 use super::extract::{JsonBody, Query, SecretKey};
 use super::pagination::{PageQuery, PageResponse};
+use super::schemas;
 use super::wire::ErrorBody;
 use super::AppState;
 use crate::domain::*;
@@ -133,11 +134,13 @@ fn parse_enabled(list: Option<Vec<String>>) -> Result<Option<EnabledEvents>, Api
 /// Body of `POST /v1/webhook_endpoints`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebhookEndpointIn {
-    /// Receiver URL (https; http allowed in test mode).
-    #[schema(required = true, nullable = false, value_type = String, min_length = 1)]
+    /// Receiver URL: https (http allowed in test mode), with a host name or an IP address.
+    /// The document's pattern has host names only: IP literals are refused when internal (see
+    /// `validate_url`), and every URL the pattern describes is accepted in test mode.
+    #[schema(required = true, nullable = false, value_type = String, pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$", max_length = 2048)]
     pub url: Option<String>,
     /// Event types to receive, or `["*"]`.
-    #[schema(required = true, nullable = false, value_type = Vec<String>, min_items = 1)]
+    #[schema(required = true, nullable = false, schema_with = schemas::enabled_events)]
     pub enabled_events: Option<Vec<String>>,
     /// Free text.
     pub description: Option<String>,
@@ -239,9 +242,11 @@ pub async fn get_endpoint(
 /// Body of `PATCH /v1/webhook_endpoints/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebhookEndpointPatch {
-    /// New URL.
+    /// New URL (as in creation); absent or `null` keeps the current one.
+    #[schema(value_type = Option<String>, pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$", max_length = 2048)]
     pub url: Option<String>,
-    /// New event types.
+    /// New event types, or `["*"]`; absent or `null` keeps the current ones.
+    #[schema(schema_with = schemas::enabled_events_or_null)]
     pub enabled_events: Option<Vec<String>>,
     /// New description.
     pub description: Option<String>,
@@ -308,6 +313,7 @@ pub async fn delete_endpoint(
 pub struct TestIn {
     /// The event type to send.
     #[serde(rename = "type")]
+    #[schema(required = true, nullable = false, schema_with = schemas::event_type)]
     pub event_type: Option<String>,
 }
 

@@ -95,16 +95,17 @@ impl EnabledEvents {
         if list.is_empty() {
             return Err("enabled_events must list at least one event type, or \"*\"".to_owned());
         }
-        if list.iter().any(|t| t == "*") {
-            return Ok(EnabledEvents::All);
-        }
+        // Every name is checked, "*" or not: a misspelt type beside "*" is still a mistake.
         let mut types = Vec::new();
-        for name in list {
+        for name in list.iter().filter(|t| *t != "*") {
             let parsed =
                 EventType::parse(name).ok_or_else(|| format!("unknown event type {name:?}"))?;
             if !types.contains(&parsed) {
                 types.push(parsed);
             }
+        }
+        if list.iter().any(|t| t == "*") {
+            return Ok(EnabledEvents::All);
         }
         Ok(EnabledEvents::Only(types))
     }
@@ -190,6 +191,7 @@ mod tests {
         let err = EnabledEvents::parse(&["account.nope".into()]).unwrap_err();
         assert!(err.contains("account.nope"));
         assert!(EnabledEvents::parse(&[]).is_err());
+        assert!(EnabledEvents::parse(&["*".into(), "account.nope".into()]).is_err());
     }
 
     #[test]

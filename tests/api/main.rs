@@ -8,4 +8,5 @@ mod idempotency;
 mod isolation;
 mod links;
 mod movements;
+mod params;
 mod secrets;
