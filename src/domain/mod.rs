@@ -8,6 +8,7 @@ pub mod link_intents;
 pub mod model;
 pub mod refresh;
 pub mod time;
+pub mod wire;
 
 pub use events::*;
 pub use ids::*;

@@ -2,6 +2,7 @@
 //! leases, the refresh runner, MFA parking and answers).
 
 pub mod convert;
+pub mod events;
 pub mod intents;
 pub mod link_intents;
 pub mod linking;
