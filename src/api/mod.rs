@@ -29,12 +29,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::engine::linking::Linker;
 use crate::engine::EngineContext;
+use crate::webhooks::WebhookContext;
 
 /// What every handler can reach: the engine context (store, keys, connectors, config).
 #[derive(Clone)]
 pub struct AppState {
     /// Shared with this process's worker.
     pub engine: Arc<EngineContext>,
+    /// This process's webhook dispatcher runs on it.
+    pub webhooks: Arc<WebhookContext>,
 }
 
 impl std::ops::Deref for AppState {

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod link_intents;
 pub mod model;
 pub mod refresh;
+pub mod text;
 pub mod time;
 pub mod wire;
 
