@@ -250,14 +250,8 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// Cuts echoed user input so an error message stays readable and bounded.
-pub fn truncate(text: &str, max_chars: usize) -> String {
-    let mut out: String = text.chars().take(max_chars).collect();
-    if text.chars().count() > max_chars {
-        out.push('…');
-    }
-    out
-}
+/// Echoed user input is cut with the same rule everywhere (the webhook attempt log too).
+pub use crate::domain::text::truncate;
 
 #[cfg(test)]
 mod tests {

@@ -53,6 +53,7 @@ use crate::engine::worker::Worker;
 use crate::engine::EngineContext;
 use crate::store::Store;
 use crate::webhooks::dispatcher::Dispatcher;
+use crate::webhooks::WebhookContext;
 
 /// A built application, ready to serve on its listener.
 pub struct App {
@@ -82,15 +83,23 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App>
     let registry = Registry::sandbox(SandboxConfig {
         latency: config.sandbox_latency(),
     });
+    let (keys, config) = (Arc::new(keys), Arc::new(config));
+    let webhooks = Arc::new(WebhookContext {
+        store: store.clone(),
+        keys: keys.clone(),
+        config: config.clone(),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    });
     let state = AppState {
         engine: Arc::new(EngineContext {
             store,
-            keys: Arc::new(keys),
+            keys,
             registry: Arc::new(registry),
-            config: Arc::new(config),
+            config,
             wake: tokio::sync::Notify::new(),
-            webhook_wake: tokio::sync::Notify::new(),
+            webhook_wake: webhooks.wake.clone(),
         }),
+        webhooks,
     };
     Ok(App { listener, state })
 }
@@ -115,7 +124,7 @@ impl App {
         if role != Role::Api {
             let worker = Worker::new(self.state.engine.clone());
             background.push(tokio::spawn(worker.run(shutdown.clone())));
-            let dispatcher = Dispatcher::new(self.state.engine.clone())?;
+            let dispatcher = Dispatcher::new(self.state.webhooks.clone())?;
             background.push(tokio::spawn(dispatcher.run(shutdown.clone())));
         }
         let router = match role {

@@ -280,7 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let created = linking::create_link(&linker, &principal, request)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| anyhow::anyhow!("{}", refresco::error::ApiError::from(e)))?;
             store.close().await;
             if json {
                 let out = refresco::api::wire::LinkOut::new(

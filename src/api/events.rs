@@ -1,5 +1,5 @@
-//! `/v1/events`: list, retrieve, trigger (test mode); and the payloads of the events a refresh
-//! emits, built from what the refresh committed (called inside its transaction).
+//! `/v1/events`: list, retrieve, trigger (test mode). The events a refresh emits are made by
+//! the engine ([`crate::engine::events`]).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -12,12 +12,9 @@ use utoipa::ToSchema;
 
 use super::extract::{JsonBody, Query, SecretKey};
 use super::pagination::{PageQuery, PageResponse};
-use super::refresh_intents::RefreshIntentOut;
 use super::schemas;
-use super::wire::{ErrorBody, LinkOut, MovementOut};
+use super::wire::ErrorBody;
 use super::AppState;
-use crate::crypto::MasterKey;
-use crate::domain::RecordedRefresh;
 use crate::domain::*;
 use crate::error::ApiError;
 use crate::store::EventFilter;
@@ -60,89 +57,6 @@ impl From<&Event> for EventOut {
             data: serde_json::from_str(&event.data).unwrap_or(Value::Null),
         }
     }
-}
-
-fn new_event(
-    event_type: EventType,
-    link_id: Option<&LinkId>,
-    data: &impl Serialize,
-) -> anyhow::Result<NewEvent> {
-    Ok(NewEvent {
-        id: EventId::generate(),
-        event_type,
-        link_id: link_id.cloned(),
-        data: serde_json::to_string(data)?,
-    })
-}
-
-/// The events of a recorded refresh: per account its outcome (and its modified and removed
-/// movements), `link.credentials_changed` when the credentials stopped working, and last the
-/// link-level outcome, which tells a client the refresh is over.
-pub fn refresh_events(
-    keys: &MasterKey,
-    recorded: &RecordedRefresh,
-) -> anyhow::Result<Vec<NewEvent>> {
-    let intent = &recorded.intent;
-    let link_id = Some(&recorded.link.id);
-    let mut events = Vec::new();
-    for account in &recorded.accounts {
-        let data = json!({
-            "id": account.result_id.as_str(),
-            "object": "refresh_intent",
-            "refreshed_object": "account",
-            "refreshed_object_id": account.account.id.as_str(),
-            "status": account.status.as_str(),
-            "public_error": account.public_error.map(PublicError::as_str),
-            "created_at": intent.created_at.to_wire(),
-            "type": intent.refresh_type.as_str(),
-            "new_movements": account.new_movements,
-            // Our addition: the link-level intent this account result belongs to.
-            "refresh_intent_id": intent.id.as_str(),
-        });
-        events.push(new_event(
-            EventType::for_account(account.status),
-            link_id,
-            &data,
-        )?);
-        for (event_type, key, movements) in [
-            (
-                EventType::AccountMovementsModified,
-                "movements_changed",
-                &account.modified,
-            ),
-            (
-                EventType::AccountMovementsRemoved,
-                "movements_removed",
-                &account.removed,
-            ),
-        ] {
-            if movements.is_empty() {
-                continue;
-            }
-            let list: Vec<MovementOut> = movements.iter().map(MovementOut::from).collect();
-            let data = json!({
-                "account_id": account.account.id.as_str(),
-                key: list,
-                "refresh_intent_id": intent.id.as_str(),
-            });
-            events.push(new_event(event_type, link_id, &data)?);
-        }
-    }
-    if recorded.credentials_changed {
-        let data = LinkOut::new(&recorded.link, None, None);
-        events.push(new_event(
-            EventType::LinkCredentialsChanged,
-            link_id,
-            &data,
-        )?);
-    }
-    let data = RefreshIntentOut::new(keys, intent);
-    events.push(new_event(
-        EventType::for_link(intent.status),
-        link_id,
-        &data,
-    )?);
-    Ok(events)
 }
 
 /// A plausible `data` for a test event of `event_type`.
@@ -383,7 +297,7 @@ pub async fn trigger_event(
     }
     let event_type = parse_event_type(body.event_type.as_deref())?;
     let data = triggered_data(event_type, body.overrides)?;
-    let event = new_event(event_type, None, &data)?;
+    let event = NewEvent::new(event_type, None, &data).map_err(anyhow::Error::from)?;
     state
         .store
         .publish_events(

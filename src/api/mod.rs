@@ -2,6 +2,7 @@
 //! middleware stack in one place.
 
 pub mod accounts;
+pub mod engine_errors;
 pub mod events;
 pub mod extract;
 pub mod fallback;
@@ -30,12 +31,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::engine::linking::Linker;
 use crate::engine::EngineContext;
+use crate::webhooks::WebhookContext;
 
 /// What every handler can reach: the engine context (store, keys, connectors, config).
 #[derive(Clone)]
 pub struct AppState {
     /// Shared with this process's worker.
     pub engine: Arc<EngineContext>,
+    /// This process's webhook dispatcher runs on it.
+    pub webhooks: Arc<WebhookContext>,
 }
 
 impl std::ops::Deref for AppState {

@@ -6,15 +6,14 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, LinkScope, Query, SecretKey};
 use super::pagination::{PageQuery, PageResponse};
-use super::wire::ErrorBody;
+use super::wire::{ErrorBody, RefreshIntentOut, RequiresMfaOut};
 use super::AppState;
 use crate::connectors::MfaAnswer;
-use crate::crypto::MasterKey;
 use crate::domain::*;
 use crate::engine::{intents, mfa};
 use crate::error::ApiError;
@@ -31,84 +30,6 @@ pub fn router() -> Router<AppState> {
             "/v1/refresh_intents/{id}/mfa",
             post(answer_refresh_intent_mfa),
         )
-}
-
-/// `requires_mfa` of an intent.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RequiresMfaOut {
-    /// Give it to the widget (`Fintoc.create({widgetToken})`) with your public key.
-    pub widget_token: String,
-}
-
-/// A Refresh Intent object. Fields after `created_at` are Refresco's additions.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefreshIntentOut {
-    /// `ri_…`
-    pub id: String,
-    /// Always `refresh_intent`.
-    #[schema(example = "refresh_intent")]
-    pub object: &'static str,
-    /// Always `link` for intents created through the API.
-    pub refreshed_object: &'static str,
-    /// The refreshed link's id.
-    pub refreshed_object_id: String,
-    /// `created`, `succeeded`, `failed` or `rejected`.
-    pub status: String,
-    /// `only_last` or `historical`.
-    #[serde(rename = "type")]
-    pub refresh_type: String,
-    /// Present while the bank waits for a second factor.
-    pub requires_mfa: Option<RequiresMfaOut>,
-    /// Movements this refresh created, across accounts.
-    pub new_movements: i64,
-    /// `retryable_error`, `support_required_error`, `invalid_credentials_error`,
-    /// `credentials_locked_error`, or null.
-    pub public_error: Option<String>,
-    /// Creation time.
-    pub created_at: String,
-    /// When a worker first took the refresh.
-    pub started_at: Option<String>,
-    /// When it ended.
-    pub finished_at: Option<String>,
-    /// Why it failed, in more detail than `public_error` (see docs/refresh-intents.md).
-    pub failure_reason: Option<String>,
-    /// The pending second factor: `sms`, `device` or `app`.
-    pub mfa_method: Option<String>,
-    /// When the pending second-factor challenge expires.
-    pub mfa_expires_at: Option<String>,
-}
-
-impl RefreshIntentOut {
-    /// The wire form; `requires_mfa` shows the widget token while the second factor is pending.
-    pub fn new(keys: &MasterKey, intent: &RefreshIntent) -> Self {
-        let requires_mfa = intent.mfa_pending.and_then(|_| {
-            let sealed = intent.widget_token_sealed.as_ref()?;
-            let token = keys.unseal(intent.id.as_str(), sealed).ok()?;
-            Some(RequiresMfaOut {
-                widget_token: String::from_utf8(token.to_vec()).ok()?,
-            })
-        });
-        Self {
-            id: intent.id.to_string(),
-            object: "refresh_intent",
-            refreshed_object: "link",
-            refreshed_object_id: intent.link_id.to_string(),
-            status: intent.status.as_str().to_owned(),
-            refresh_type: intent.refresh_type.as_str().to_owned(),
-            requires_mfa,
-            new_movements: intent.new_movements,
-            public_error: intent.public_error.map(|e| e.as_str().to_owned()),
-            created_at: intent.created_at.to_wire(),
-            started_at: intent.started_at.map(Timestamp::to_wire),
-            finished_at: intent.finished_at.map(Timestamp::to_wire),
-            failure_reason: intent.failure_reason.clone(),
-            mfa_method: intent.mfa_pending.map(|m| m.as_str().to_owned()),
-            mfa_expires_at: intent
-                .mfa_pending
-                .and(intent.mfa_expires_at)
-                .map(Timestamp::to_wire),
-        }
-    }
 }
 
 /// The refresh types, for the OpenAPI document.

@@ -132,6 +132,22 @@ pub struct NewEvent {
     pub data: String,
 }
 
+impl NewEvent {
+    /// A new event of `event_type` about `link_id`, with `data` serialized as its `data`.
+    pub fn new(
+        event_type: EventType,
+        link_id: Option<&LinkId>,
+        data: &impl serde::Serialize,
+    ) -> serde_json::Result<Self> {
+        Ok(Self {
+            id: EventId::generate(),
+            event_type,
+            link_id: link_id.cloned(),
+            data: serde_json::to_string(data)?,
+        })
+    }
+}
+
 /// A stored event.
 #[derive(Clone, Debug)]
 pub struct Event {

@@ -8,7 +8,9 @@ pub mod link_intents;
 pub mod model;
 pub mod recording;
 pub mod refresh;
+pub mod text;
 pub mod time;
+pub mod wire;
 
 pub use events::*;
 pub use ids::*;

@@ -1,12 +1,37 @@
 //! Creating a refresh intent: the rules on create, the widget token for banks that ask for a
 //! second factor, and the job, committed together.
 
-use axum::http::StatusCode;
-
 use super::EngineContext;
 use crate::domain::*;
-use crate::error::{ApiError, ErrorType};
 use crate::store::{CreateRefreshError, NewRefreshIntent};
+
+/// Why an intent was not created, in the order the rules are checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateIntentError {
+    /// The token opens no live link of the principal's organization and mode.
+    #[error("the link token opens no link")]
+    UnknownLink,
+    /// The link is inactive.
+    #[error("the link is inactive")]
+    Inactive,
+    /// The bank refused the link's credentials; the holder must reconnect.
+    #[error("the link's credentials must be entered again")]
+    LoginRequired,
+    /// Another intent of the link is in progress.
+    #[error("a refresh intent is already in progress for {0}")]
+    InProgress(LinkId),
+    /// The link was refreshed successfully too recently.
+    #[error("the link was refreshed recently; next refresh allowed at {}", .next_refresh_at.to_wire())]
+    Cooldown {
+        /// When a refresh is allowed again.
+        next_refresh_at: Timestamp,
+        /// Whole seconds from the create until then (at least 1).
+        retry_after_seconds: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
 
 /// A created intent, with its widget token when the bank will ask for a second factor.
 pub struct CreatedIntent {
@@ -26,7 +51,7 @@ pub async fn create(
     token: &LinkToken,
     refresh_type: RefreshType,
     forced_result: Option<IntentStatus>,
-) -> Result<CreatedIntent, ApiError> {
+) -> Result<CreatedIntent, CreateIntentError> {
     let id = RefreshIntentId::generate();
     // Made before we know whether the link's bank asks for a second factor (the insert keeps
     // it only then): a few microseconds, against a read of the link before every create.
@@ -45,55 +70,23 @@ pub async fn create(
         now,
         deadline: now.plus_millis(ctx.refresh_timeout_millis()),
     };
-    let intent = match ctx
+    let intent = ctx
         .store
         .create_refresh_intent(&new, ctx.config.cooldowns())
         .await
-    {
-        Ok(intent) => intent,
-        Err(CreateRefreshError::UnknownLink) => return Err(ApiError::invalid_link_token()),
-        Err(CreateRefreshError::Inactive) => {
-            return Err(ApiError::bad_request(
-                "invalid_on_demand_link",
-                "This link is inactive; activate it (PATCH active=true) before refreshing it.",
-            )
-            .with_param("link_token"))
-        }
-        Err(CreateRefreshError::LoginRequired) => {
-            return Err(ApiError::client(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorType::Link,
-                "rejected_refresh_intent",
-                "The institution indicated that the credentials are invalid. You need to reconnect the account.",
-            ))
-        }
-        Err(CreateRefreshError::InProgress) => {
-            return Err(ApiError::client(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorType::InvalidRequest,
-                "refresh_intent_in_progress",
-                format!(
-                    "There is already a refresh intent in progress for {}.",
-                    token.link_id()
-                ),
-            ))
-        }
-        Err(CreateRefreshError::Cooldown(allowed)) => {
-            let wait_secs = ((allowed.millis() - now.millis()) + 999).max(1000) / 1000;
-            return Err(ApiError::client(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorType::InvalidRequest,
-                "rate_limit_exceeded",
-                format!(
-                    "This Link was recently refreshed. You have to wait until {} to refresh it again.",
-                    allowed.to_wire()
-                ),
-            )
-            .with_extra("next_refresh_at", serde_json::json!(allowed.to_wire()))
-            .with_extra("retry_after_seconds", serde_json::json!(wait_secs)));
-        }
-        Err(CreateRefreshError::Store(e)) => return Err(ApiError::Internal(e)),
-    };
+        .map_err(|e| match e {
+            CreateRefreshError::UnknownLink => CreateIntentError::UnknownLink,
+            CreateRefreshError::Inactive => CreateIntentError::Inactive,
+            CreateRefreshError::LoginRequired => CreateIntentError::LoginRequired,
+            CreateRefreshError::InProgress => {
+                CreateIntentError::InProgress(token.link_id().clone())
+            }
+            CreateRefreshError::Cooldown(allowed) => CreateIntentError::Cooldown {
+                next_refresh_at: allowed,
+                retry_after_seconds: ((allowed.millis() - now.millis()) + 999).max(1000) / 1000,
+            },
+            CreateRefreshError::Store(e) => CreateIntentError::Internal(e),
+        })?;
     ctx.wake.notify_one();
     // The insert kept the widget token only if the bank will ask for a second factor.
     let widget_token = intent.widget_token_sealed.is_some().then_some(widget_token);

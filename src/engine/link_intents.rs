@@ -13,12 +13,10 @@
 //! 4. The client's server swaps the exchange token for the link and its token, once
 //!    ([`exchange`]).
 
-use axum::http::StatusCode;
-
-use super::linking::CreatedLink;
+use super::linking::{CreatedLink, LinkingError};
 use super::EngineContext;
+use crate::connectors::ConnectorError;
 use crate::domain::*;
-use crate::error::{ApiError, ErrorType};
 use crate::store::{LinkIntentSecrets, NewLinkIntent};
 
 /// A created intent with its two tokens, shown only in the creation answer.
@@ -31,33 +29,77 @@ pub struct CreatedLinkIntent {
     pub exchange_token: ExchangeToken,
 }
 
-/// An `invalid_request_error` with `status`.
-pub(super) fn client_error(status: StatusCode, code: &'static str, message: &str) -> ApiError {
-    ApiError::client(status, ErrorType::InvalidRequest, code, message)
-}
-
-/// The answer to every token that does not open an intent for this key, whatever the reason,
-/// so nothing is learned about other tenants' intents.
-pub(super) fn invalid_widget_token() -> ApiError {
-    client_error(
-        StatusCode::NOT_FOUND,
-        "invalid_widget_token",
-        "Invalid widget token.",
-    )
-}
-
-fn invalid_exchange_token() -> ApiError {
-    client_error(
-        StatusCode::NOT_FOUND,
-        "invalid_exchange_token",
-        "Invalid exchange token: no such link intent for this API key.",
-    )
-    .with_param("exchange_token")
+/// Why a step on a link intent (creating, opening, a widget step, the exchange) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkIntentError {
+    /// No institution serves the country.
+    #[error("no institution for this country")]
+    InvalidCountry,
+    /// No intent of the principal's organization and mode has this id.
+    #[error("no link intent {0}")]
+    NotFound(String),
+    /// The widget token opens no intent for this key, whatever the reason, so nothing is
+    /// learned about other tenants' intents.
+    #[error("invalid widget token")]
+    InvalidWidgetToken,
+    /// The exchange token opens no intent for this key.
+    #[error("invalid exchange token")]
+    InvalidExchangeToken,
+    /// The intent already created its link.
+    #[error("the link intent is finished")]
+    Finished,
+    /// Too many refused logins ended the intent.
+    #[error("the link intent failed")]
+    Failed,
+    /// The intent expired before the widget finished.
+    #[error("the link intent expired")]
+    Expired,
+    /// The exchange token was already swapped for the link.
+    #[error("the exchange token was already used")]
+    ExchangeTokenUsed,
+    /// The exchange token expired.
+    #[error("the exchange token expired")]
+    ExchangeTokenExpired,
+    /// The holder has not finished in the widget.
+    #[error("the link intent has not succeeded")]
+    NotSucceeded,
+    /// The link the intent created is gone.
+    #[error("no link {0}")]
+    LinkNotFound(LinkId),
+    /// The institution is not one of the intent's country.
+    #[error("the institution is not offered for the intent's country")]
+    InstitutionNotInCountry,
+    /// The bank refused the credentials; this login counted towards the limit.
+    #[error("{error} ({attempts_left} login(s) left)")]
+    LoginRefused {
+        /// What the bank said.
+        error: ConnectorError,
+        /// Logins left before the intent fails.
+        attempts_left: i64,
+    },
+    /// A second factor was answered, but the bank has not asked for one.
+    #[error("the bank has not asked for a second factor")]
+    MfaNotRequested,
+    /// The bank's second-factor challenge expired.
+    #[error("the second-factor challenge expired")]
+    MfaExpired,
+    /// The second-factor code is wrong.
+    #[error("the code is wrong; {attempts_left} attempt(s) left")]
+    WrongMfaCode {
+        /// Answers left before the person must log in again.
+        attempts_left: i64,
+    },
+    /// Link creation failed (unknown bank, a bank failure, ours).
+    #[error(transparent)]
+    Linking(#[from] LinkingError),
+    /// Our failure (a sealed value that does not open, a row that vanished).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 /// Our failure (a sealed value that does not open, a row that vanished).
-pub(super) fn internal(e: impl Into<anyhow::Error>) -> ApiError {
-    ApiError::Internal(e.into())
+pub(super) fn internal(e: impl Into<anyhow::Error>) -> LinkIntentError {
+    LinkIntentError::Internal(e.into())
 }
 
 /// Creates a link intent for `principal`.
@@ -67,13 +109,9 @@ pub async fn create(
     principal: &Principal,
     country: &str,
     holder_type: HolderType,
-) -> Result<CreatedLinkIntent, ApiError> {
+) -> Result<CreatedLinkIntent, LinkIntentError> {
     if ctx.registry.search("", Some(country)).is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_country",
-            "No institution is available for this country (the sandbox has cl and mx).",
-        )
-        .with_param("country"));
+        return Err(LinkIntentError::InvalidCountry);
     }
     let id = LinkIntentId::generate();
     let widget_token = LinkWidgetToken::generate(&id);
@@ -108,8 +146,8 @@ pub async fn retrieve(
     ctx: &EngineContext,
     principal: &Principal,
     id: &str,
-) -> Result<LinkIntent, ApiError> {
-    let missing = || ApiError::not_found("link_intent", id);
+) -> Result<LinkIntent, LinkIntentError> {
+    let missing = || LinkIntentError::NotFound(id.to_owned());
     let parsed = LinkIntentId::parse(id).ok_or_else(missing)?;
     ctx.store
         .link_intent(&parsed)
@@ -125,46 +163,37 @@ pub async fn open(
     ctx: &EngineContext,
     principal: &Principal,
     token: &str,
-) -> Result<(LinkIntent, LinkIntentSecrets), ApiError> {
-    let token = LinkWidgetToken::parse(token).ok_or_else(invalid_widget_token)?;
+) -> Result<(LinkIntent, LinkIntentSecrets), LinkIntentError> {
+    let token = LinkWidgetToken::parse(token).ok_or(LinkIntentError::InvalidWidgetToken)?;
     let intent = ctx
         .store
         .link_intent(token.owner())
         .await?
-        .ok_or_else(invalid_widget_token)?;
+        .ok_or(LinkIntentError::InvalidWidgetToken)?;
     let secrets = ctx
         .store
         .link_intent_secrets(token.owner())
         .await?
-        .ok_or_else(invalid_widget_token)?;
+        .ok_or(LinkIntentError::InvalidWidgetToken)?;
     let ours = intent.organization_id == principal.organization_id && intent.mode == principal.mode;
     if !ours
         || !ctx
             .keys
             .verify_token(token.expose(), &secrets.widget_token_hash)
     {
-        return Err(invalid_widget_token());
+        return Err(LinkIntentError::InvalidWidgetToken);
     }
     Ok((intent, secrets))
 }
 
 /// Refuses a widget step on an intent that is over.
-pub fn ensure_open(intent: &LinkIntent) -> Result<(), ApiError> {
-    let unprocessable =
-        |code, message| client_error(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+pub fn ensure_open(intent: &LinkIntent) -> Result<(), LinkIntentError> {
     match intent.status {
-        LinkIntentStatus::Succeeded => Err(unprocessable(
-            "link_intent_finished",
-            "This bank connection was already completed; its widget token cannot be used again.",
-        )),
-        LinkIntentStatus::Failed => Err(unprocessable(
-            "link_intent_failed",
-            "Too many failed logins; close the widget and start again.",
-        )),
-        LinkIntentStatus::Created if intent.is_expired(Timestamp::now()) => Err(unprocessable(
-            "link_intent_expired",
-            "This connection request expired; close the widget and start again.",
-        )),
+        LinkIntentStatus::Succeeded => Err(LinkIntentError::Finished),
+        LinkIntentStatus::Failed => Err(LinkIntentError::Failed),
+        LinkIntentStatus::Created if intent.is_expired(Timestamp::now()) => {
+            Err(LinkIntentError::Expired)
+        }
         LinkIntentStatus::Created => Ok(()),
     }
 }
@@ -175,51 +204,40 @@ pub async fn exchange(
     ctx: &EngineContext,
     principal: &Principal,
     token: &str,
-) -> Result<CreatedLink, ApiError> {
-    let token = ExchangeToken::parse(token).ok_or_else(invalid_exchange_token)?;
+) -> Result<CreatedLink, LinkIntentError> {
+    let token = ExchangeToken::parse(token).ok_or(LinkIntentError::InvalidExchangeToken)?;
     let id = &token.owner().0;
     let intent = ctx
         .store
         .link_intent(id)
         .await?
         .filter(|i| i.organization_id == principal.organization_id && i.mode == principal.mode)
-        .ok_or_else(invalid_exchange_token)?;
+        .ok_or(LinkIntentError::InvalidExchangeToken)?;
     let secrets = ctx
         .store
         .link_intent_secrets(id)
         .await?
-        .ok_or_else(invalid_exchange_token)?;
+        .ok_or(LinkIntentError::InvalidExchangeToken)?;
     if !ctx
         .keys
         .verify_token(token.expose(), &secrets.exchange_token_hash)
     {
-        return Err(invalid_exchange_token());
+        return Err(LinkIntentError::InvalidExchangeToken);
     }
-    let unprocessable = |code, message| {
-        client_error(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_param("exchange_token")
-    };
-    let used = || {
-        unprocessable(
-            "exchange_token_used",
-            "This exchange token was already used: a link token is shown only once.",
-        )
-    };
     if intent.exchanged_at.is_some() {
-        return Err(used());
+        return Err(LinkIntentError::ExchangeTokenUsed);
     }
     if intent.is_expired(Timestamp::now()) {
-        return Err(unprocessable(
-            "exchange_token_expired",
-            "This exchange token expired (see exchange_token_expires_at).",
-        ));
+        return Err(LinkIntentError::ExchangeTokenExpired);
     }
     if intent.status != LinkIntentStatus::Succeeded {
-        return Err(unprocessable(
-            "link_intent_not_succeeded",
-            "The holder has not finished connecting their bank through the widget.",
-        ));
+        return Err(LinkIntentError::NotSucceeded);
     }
-    let (link_id, sealed) = ctx.store.exchange_link_intent(id).await?.ok_or_else(used)?;
+    let (link_id, sealed) = ctx
+        .store
+        .exchange_link_intent(id)
+        .await?
+        .ok_or(LinkIntentError::ExchangeTokenUsed)?;
     let plain = ctx.keys.unseal(id.as_str(), &sealed).map_err(internal)?;
     let link_token = std::str::from_utf8(&plain)
         .ok()
@@ -229,7 +247,7 @@ pub async fn exchange(
         .store
         .link_by_id(&principal.organization_id, principal.mode, &link_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("link", link_id.as_str()))?;
+        .ok_or_else(|| LinkIntentError::LinkNotFound(link_id.clone()))?;
     let accounts = ctx.store.accounts_of_link(&link.id).await?;
     Ok(CreatedLink {
         link,

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::convert::{account_data, bank_holder_type, movements};
@@ -16,12 +15,31 @@ use crate::connectors::{
 };
 use crate::crypto::MasterKey;
 use crate::domain::*;
-use crate::error::{ApiError, ErrorType};
 use crate::store::{NewLink, Store};
 
 /// Days of history fetched when a link is created (like Fintoc's first `historical` refresh):
 /// as far back as a `historical` refresh goes.
 pub const HISTORY_DAYS: u32 = 24 * 31;
+
+/// Why a link was not created or reconnected.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkingError {
+    /// No connector serves the institution id.
+    #[error("unknown institution")]
+    UnknownInstitution,
+    /// The bank asks for a second factor at login and none was given.
+    #[error("the bank asks for a second factor ({})", .0.as_str())]
+    MfaRequired(MfaKind),
+    /// The bank refused or failed the login or the fetch.
+    #[error(transparent)]
+    Bank(ConnectorError),
+    /// The link to reconnect is gone (deleted meanwhile, or of another organization or mode).
+    #[error("the link is gone")]
+    LinkNotFound,
+    /// Our failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
 
 /// What link creation needs.
 pub struct Linker<'a> {
@@ -79,18 +97,14 @@ impl NewLinkRequest {
     }
 }
 
-/// The connector of `institution_id`, or the error a client sees for an unknown bank.
+/// The connector of `institution_id`.
 pub fn connector_for(
     registry: &Registry,
     institution_id: &str,
-) -> Result<Arc<dyn Connector>, ApiError> {
-    registry.get(institution_id).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_institution",
-            "Unknown institution_id. In test mode use a sandbox bank such as cl_banco_sandbox.",
-        )
-        .with_param("institution_id")
-    })
+) -> Result<Arc<dyn Connector>, LinkingError> {
+    registry
+        .get(institution_id)
+        .ok_or(LinkingError::UnknownInstitution)
 }
 
 /// Connects a bank for `principal` in one call (`POST /v1/links`, `refresco links create`):
@@ -101,7 +115,7 @@ pub async fn create_link(
     linker: &Linker<'_>,
     principal: &Principal,
     request: NewLinkRequest,
-) -> Result<CreatedLink, ApiError> {
+) -> Result<CreatedLink, LinkingError> {
     let connector = connector_for(linker.registry, &request.institution_id)?;
     let (session, login_mfa) = log_in(
         connector.as_ref(),
@@ -137,7 +151,7 @@ pub async fn prepare_link(
     request: &NewLinkRequest,
     session: &BankSession,
     login_mfa: Option<MfaMethod>,
-) -> Result<(NewLink, LinkToken), ApiError> {
+) -> Result<(NewLink, LinkToken), LinkingError> {
     let institution = connector.institution();
     let today = chrono::Utc::now().date_naive();
     let ctx = FetchContext {
@@ -148,7 +162,7 @@ pub async fn prepare_link(
     let bank_accounts = connector
         .list_accounts(session, &ctx)
         .await
-        .map_err(bank_error)?;
+        .map_err(LinkingError::Bank)?;
     let mut accounts = Vec::with_capacity(bank_accounts.len());
     for account in &bank_accounts {
         // One account the bank cannot read does not stop the link: it is stored without
@@ -160,7 +174,7 @@ pub async fn prepare_link(
         {
             Ok(movements) => Some(movements),
             Err(ConnectorError::AccountFailed { .. }) => None,
-            Err(e) => return Err(bank_error(e)),
+            Err(e) => return Err(LinkingError::Bank(e)),
         };
         accounts.push((account_data(account), movements));
     }
@@ -175,7 +189,7 @@ pub async fn prepare_link(
         username: request.username.clone(),
         password: request.password.expose().to_owned(),
     })
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    .map_err(anyhow::Error::from)?;
     let new = NewLink {
         id: id.clone(),
         organization_id: principal.organization_id.clone(),
@@ -203,22 +217,16 @@ async fn log_in(
     connector: &dyn Connector,
     credentials: &Credentials,
     mfa_code: Option<&str>,
-) -> Result<(BankSession, Option<MfaMethod>), ApiError> {
-    match connector.login(credentials).await.map_err(bank_error)? {
+) -> Result<(BankSession, Option<MfaMethod>), LinkingError> {
+    match connector
+        .login(credentials)
+        .await
+        .map_err(LinkingError::Bank)?
+    {
         LoginOutcome::LoggedIn(session) => Ok((session, None)),
         LoginOutcome::MfaRequired(challenge) => {
             let Some(code) = mfa_code else {
-                return Err(ApiError::client(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorType::Link,
-                    "mfa_required",
-                    format!(
-                        "The bank asks for a second factor ({}). Send it as mfa_code, or connect \
-                         the bank through the widget.",
-                        challenge.kind.as_str()
-                    ),
-                )
-                .with_param("mfa_code"));
+                return Err(LinkingError::MfaRequired(challenge.kind));
             };
             // For approval in the bank's app there is no code: any mfa_code means "approved".
             let answer = if challenge.kind == MfaKind::App {
@@ -229,7 +237,7 @@ async fn log_in(
             let session = connector
                 .answer_mfa(&challenge, &answer)
                 .await
-                .map_err(bank_error)?;
+                .map_err(LinkingError::Bank)?;
             Ok((session, Some(super::convert::mfa_method(challenge.kind))))
         }
     }
@@ -253,13 +261,11 @@ pub async fn reconnect(
     linker: &Linker<'_>,
     link: &Link,
     request: Reconnection,
-) -> Result<Link, ApiError> {
-    let connector = linker.registry.get(&link.institution.id).ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!(
-            "institution {} vanished",
-            link.institution.id
-        ))
-    })?;
+) -> Result<Link, LinkingError> {
+    let connector = linker
+        .registry
+        .get(&link.institution.id)
+        .ok_or_else(|| anyhow::anyhow!("institution {} vanished", link.institution.id))?;
     let username = request.username.unwrap_or_else(|| link.username.clone());
     let credentials = Credentials {
         username: username.clone(),
@@ -276,7 +282,7 @@ pub async fn reconnect(
         username,
         password: request.password.expose().to_owned(),
     })
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    .map_err(anyhow::Error::from)?;
     linker
         .store
         .update_link_credentials(
@@ -289,7 +295,7 @@ pub async fn reconnect(
         .store
         .link_by_id(&link.organization_id, link.mode, &link.id)
         .await?
-        .ok_or_else(ApiError::invalid_link_token)
+        .ok_or(LinkingError::LinkNotFound)
 }
 
 /// Tax ids are shown without dots or hyphens.
@@ -299,46 +305,4 @@ fn normalize_holder_id(username: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .collect::<String>()
         .to_uppercase()
-}
-
-/// How a bank's refusal at link creation reaches the client.
-pub fn bank_error(error: ConnectorError) -> ApiError {
-    let (status, error_type, code) = match &error {
-        ConnectorError::InvalidCredentials => (
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorType::Link,
-            "institution_credentials_invalid",
-        ),
-        ConnectorError::CredentialsLocked => (
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorType::Link,
-            "locked_credentials",
-        ),
-        ConnectorError::WrongMfaCode { .. } | ConnectorError::MfaExpired => (
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorType::Link,
-            "invalid_mfa_code",
-        ),
-        ConnectorError::Unavailable | ConnectorError::SessionExpired { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::Institution,
-            "unavailable_institution",
-        ),
-        ConnectorError::SupportRequired
-        | ConnectorError::AccountFailed { .. }
-        | ConnectorError::Other(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::Institution,
-            "support_required",
-        ),
-    };
-    ApiError::client(status, error_type, code, capitalize(&error.to_string()))
-}
-
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
-        None => String::new(),
-    }
 }

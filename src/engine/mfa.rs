@@ -2,20 +2,46 @@
 //! from the API (secret key + link token). The answer goes to the bank at once, so the holder
 //! learns immediately whether the code was right; the refresh then resumes on a worker.
 
-use axum::http::StatusCode;
-
 use super::EngineContext;
 use crate::connectors::{ConnectorError, MfaAnswer, MfaChallenge};
 use crate::domain::*;
-use crate::error::{ApiError, ErrorType};
 
-fn unprocessable(code: &'static str, message: &str) -> ApiError {
-    ApiError::client(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorType::InvalidRequest,
-        code,
-        message,
-    )
+/// Why a second-factor answer was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    /// The intent has already ended.
+    #[error("the refresh intent has already ended")]
+    Finished,
+    /// The intent has no second-factor state (it vanished).
+    #[error("refresh intent {0} has no second-factor state")]
+    NotFound(RefreshIntentId),
+    /// The second factor was already given.
+    #[error("the second factor was already given")]
+    AlreadyCompleted,
+    /// The challenge expired, or the holder used up their attempts.
+    #[error("the challenge expired or has no attempts left")]
+    Exhausted,
+    /// The bank has not asked yet (the worker is still logging in).
+    #[error("the bank has not asked for the second factor yet")]
+    NotRequestedYet,
+    /// The bank took the answer, but the challenge expired before it was stored.
+    #[error("the challenge expired before the answer was stored")]
+    ExpiredMeanwhile,
+    /// The bank says the challenge expired.
+    #[error("the bank says the challenge expired")]
+    BankExpired,
+    /// The code is wrong.
+    #[error("the code is wrong; {attempts_left} attempt(s) left")]
+    WrongCode {
+        /// Answers the holder may still give.
+        attempts_left: i64,
+    },
+    /// The bank could not check the answer (down, or an unexpected answer).
+    #[error("the bank could not check the second factor")]
+    BankUnavailable,
+    /// Our failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 /// Gives `answer` to the bank for `intent`'s pending challenge.
@@ -24,66 +50,48 @@ pub async fn answer(
     ctx: &EngineContext,
     intent: &RefreshIntent,
     answer: MfaAnswer,
-) -> Result<(), ApiError> {
+) -> Result<(), MfaError> {
     if intent.status.is_final() {
-        return Err(unprocessable(
-            "refresh_intent_finished",
-            "This refresh intent has already ended.",
-        ));
+        return Err(MfaError::Finished);
     }
     let state = ctx
         .store
         .mfa_state(&intent.id)
         .await?
-        .ok_or_else(|| ApiError::not_found("refresh_intent", intent.id.as_str()))?;
+        .ok_or_else(|| MfaError::NotFound(intent.id.clone()))?;
     if state.completed {
-        return Err(unprocessable(
-            "mfa_already_completed",
-            "The second factor was already given.",
-        ));
+        return Err(MfaError::AlreadyCompleted);
     }
     let max = i64::from(ctx.config.mfa_max_attempts);
     let expired = state.expires_at.is_some_and(|at| Timestamp::now() >= at);
     if expired || state.attempts >= max {
-        return Err(unprocessable(
-            "mfa_expired",
-            "The second-factor challenge expired or has no attempts left; create a new refresh intent.",
-        ));
+        return Err(MfaError::Exhausted);
     }
     let Some(sealed) = state.challenge else {
-        return Err(ApiError::client(
-            StatusCode::CONFLICT,
-            ErrorType::InvalidRequest,
-            "mfa_not_requested_yet",
-            "The bank has not asked for the second factor yet; retry in a moment.",
-        ));
+        return Err(MfaError::NotRequestedYet);
     };
     let plain = ctx
         .keys
         .unseal(intent.id.as_str(), &sealed)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let challenge: MfaChallenge =
-        serde_json::from_slice(&plain).map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(anyhow::Error::from)?;
+    let challenge: MfaChallenge = serde_json::from_slice(&plain).map_err(anyhow::Error::from)?;
     let link = ctx
         .store
         .link_including_deleted(&intent.link_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("intent without link")))?;
+        .ok_or_else(|| anyhow::anyhow!("intent without link"))?;
     let connector = ctx
         .registry
         .get(&link.institution.id)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("institution vanished")))?;
+        .ok_or_else(|| anyhow::anyhow!("institution vanished"))?;
     match connector.answer_mfa(&challenge, &answer).await {
         Ok(session) => {
             let sealed = ctx.keys.seal(
                 intent.id.as_str(),
-                &serde_json::to_vec(&session).map_err(|e| ApiError::Internal(e.into()))?,
+                &serde_json::to_vec(&session).map_err(anyhow::Error::from)?,
             );
             if !ctx.store.complete_mfa(&intent.id, &sealed).await? {
-                return Err(unprocessable(
-                    "mfa_expired",
-                    "The second-factor challenge expired.",
-                ));
+                return Err(MfaError::ExpiredMeanwhile);
             }
             ctx.wake.notify_one();
             Ok(())
@@ -96,28 +104,17 @@ pub async fn answer(
                 ctx.store.wake_parked_job(&intent.id).await?;
                 ctx.wake.notify_one();
             }
-            Err(ApiError::bad_request(
-                "invalid_mfa_code",
-                format!("The second-factor code is wrong; {left} attempt(s) left."),
-            )
-            .with_param("code")
-            .with_extra("attempts_left", serde_json::json!(left)))
+            Err(MfaError::WrongCode {
+                attempts_left: left,
+            })
         }
         Err(ConnectorError::MfaExpired) => {
             ctx.store.wake_parked_job(&intent.id).await?;
-            Err(unprocessable(
-                "mfa_expired",
-                "The bank says the challenge expired.",
-            ))
+            Err(MfaError::BankExpired)
         }
         Err(other) => {
             tracing::warn!(error = %other, "bank refused the second factor");
-            Err(ApiError::client(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorType::Institution,
-                "unavailable_institution",
-                "The bank could not check the second factor; try again.",
-            ))
+            Err(MfaError::BankUnavailable)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! leases, the refresh runner, MFA parking and answers).
 
 pub mod convert;
+pub mod events;
 pub mod intents;
 pub mod link_intents;
 pub mod linking;
@@ -32,8 +33,9 @@ pub struct EngineContext {
     /// Wakes this process's worker when a job becomes ready here, so it need not wait for
     /// its next poll (other processes find the job by polling).
     pub wake: Notify,
-    /// Wakes this process's webhook dispatcher when deliveries were queued here.
-    pub webhook_wake: Notify,
+    /// Wakes this process's webhook dispatcher when deliveries were queued here (the same
+    /// `Notify` as [`crate::webhooks::WebhookContext::wake`]).
+    pub webhook_wake: Arc<Notify>,
 }
 
 impl EngineContext {

@@ -67,7 +67,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             // The events are made inside the recording transaction, from what it committed.
             let keys = ctx.keys.clone();
             let make_events = Box::new(move |recorded: &crate::domain::RecordedRefresh| {
-                crate::api::events::refresh_events(&keys, recorded)
+                super::events::refresh_events(&keys, recorded)
             });
             // Boxed, like `park` below: a refresh waiting on the bank then holds only what
             // waiting needs (S3 in BENCHMARKS.md: 10,000 such futures at once).

@@ -2,19 +2,17 @@
 //! bank's second factor sealed in the intent's row, take the person's answer, and create the
 //! link together with the intent's success (see [`super::link_intents`] for the whole way).
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::convert::mfa_method;
-use super::link_intents::{client_error, ensure_open, internal, invalid_widget_token, open};
-use super::linking::{self, bank_error, NewLinkRequest};
+use super::link_intents::{ensure_open, internal, open, LinkIntentError};
+use super::linking::{self, LinkingError, NewLinkRequest};
 use super::EngineContext;
 use crate::config::Secret;
 use crate::connectors::{
     BankSession, Connector, ConnectorError, LoginOutcome, MfaAnswer, MfaChallenge,
 };
 use crate::domain::*;
-use crate::error::ApiError;
 use crate::store::{LinkIntentSecrets, ParkedLogin};
 
 /// Logins the bank may refuse (or interrupt with a second factor) before the intent fails and
@@ -58,7 +56,7 @@ pub async fn submit_credentials(
     institution_id: &str,
     username: &str,
     password: Secret,
-) -> Result<WidgetOutcome, ApiError> {
+) -> Result<WidgetOutcome, LinkIntentError> {
     let step = Step::begin(ctx, principal, token).await?;
     let intent = &step.intent;
     let connector = linking::connector_for(&ctx.registry, institution_id)?;
@@ -67,11 +65,7 @@ pub async fn submit_credentials(
         .country
         .eq_ignore_ascii_case(&intent.country)
     {
-        return Err(ApiError::bad_request(
-            "invalid_institution",
-            "This institution is not offered for the link intent's country.",
-        )
-        .with_param("institution_id"));
+        return Err(LinkIntentError::InstitutionNotInCountry);
     }
     let request = NewLinkRequest {
         institution_id: institution_id.to_owned(),
@@ -98,9 +92,9 @@ async fn refused(
     ctx: &EngineContext,
     intent: &LinkIntent,
     error: ConnectorError,
-) -> Result<ApiError, ApiError> {
+) -> Result<LinkIntentError, LinkIntentError> {
     if !error.is_rejection() {
-        return Ok(bank_error(error));
+        return Ok(LinkingError::Bank(error).into());
     }
     let Some(attempts) = ctx
         .store
@@ -110,7 +104,10 @@ async fn refused(
         return Ok(reloaded_error(ctx, intent).await);
     };
     let left = (MAX_LOGINS - attempts).max(0);
-    Ok(bank_error(error).with_extra("login_attempts_left", serde_json::json!(left)))
+    Ok(LinkIntentError::LoginRefused {
+        error,
+        attempts_left: left,
+    })
 }
 
 async fn park(
@@ -119,7 +116,7 @@ async fn park(
     institution_id: &str,
     request: &NewLinkRequest,
     challenge: MfaChallenge,
-) -> Result<WidgetOutcome, ApiError> {
+) -> Result<WidgetOutcome, LinkIntentError> {
     let method = mfa_method(challenge.kind);
     let hint = challenge.hint.clone();
     let pending = PendingLogin {
@@ -145,7 +142,7 @@ async fn park(
         .store
         .link_intent(&intent.id)
         .await?
-        .ok_or_else(invalid_widget_token)?;
+        .ok_or(LinkIntentError::InvalidWidgetToken)?;
     Ok(WidgetOutcome {
         intent,
         connected: None,
@@ -154,13 +151,13 @@ async fn park(
 
 /// Why a conditional update found the intent no longer open (another request finished it, or
 /// it expired meanwhile).
-async fn reloaded_error(ctx: &EngineContext, intent: &LinkIntent) -> ApiError {
+async fn reloaded_error(ctx: &EngineContext, intent: &LinkIntent) -> LinkIntentError {
     match ctx.store.link_intent(&intent.id).await {
         Ok(Some(now)) => ensure_open(&now).err().unwrap_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("link intent update lost without a reason"))
+            internal(anyhow::anyhow!("link intent update lost without a reason"))
         }),
-        Ok(None) => invalid_widget_token(),
-        Err(e) => ApiError::Internal(e),
+        Ok(None) => LinkIntentError::InvalidWidgetToken,
+        Err(e) => internal(e),
     }
 }
 
@@ -171,19 +168,15 @@ pub async fn answer_mfa(
     principal: &Principal,
     token: &str,
     answer: MfaAnswer,
-) -> Result<WidgetOutcome, ApiError> {
+) -> Result<WidgetOutcome, LinkIntentError> {
     let step = Step::begin(ctx, principal, token).await?;
     let intent = &step.intent;
     let (Some(pending), Some(sealed)) = (&intent.pending_mfa, &step.secrets.pending_login) else {
-        return Err(client_error(
-            StatusCode::CONFLICT,
-            "mfa_not_requested",
-            "The bank has not asked for a second factor; log in first.",
-        ));
+        return Err(LinkIntentError::MfaNotRequested);
     };
     if Timestamp::now() >= pending.expires_at {
         ctx.store.drop_link_mfa(&intent.id).await?;
-        return Err(mfa_expired());
+        return Err(LinkIntentError::MfaExpired);
     }
     let plain = ctx
         .keys
@@ -211,30 +204,16 @@ pub async fn answer_mfa(
                 .record_wrong_link_mfa(&intent.id, max)
                 .await?
                 .unwrap_or(max);
-            let left = (max - wrong).max(0);
-            let message = if left == 0 {
-                "The code is wrong and no attempts are left; log in again.".to_owned()
-            } else {
-                format!("The code is wrong; {left} attempt(s) left.")
-            };
-            Err(ApiError::bad_request("invalid_mfa_code", message)
-                .with_param("code")
-                .with_extra("attempts_left", serde_json::json!(left)))
+            Err(LinkIntentError::WrongMfaCode {
+                attempts_left: (max - wrong).max(0),
+            })
         }
         Err(ConnectorError::MfaExpired) => {
             ctx.store.drop_link_mfa(&intent.id).await?;
-            Err(mfa_expired())
+            Err(LinkIntentError::MfaExpired)
         }
-        Err(other) => Err(bank_error(other)),
+        Err(other) => Err(LinkingError::Bank(other).into()),
     }
-}
-
-fn mfa_expired() -> ApiError {
-    client_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "mfa_expired",
-        "The second-factor challenge expired; log in again.",
-    )
 }
 
 /// A widget step on an open intent: who asks, and the intent their token opened.
@@ -251,7 +230,7 @@ impl<'a> Step<'a> {
         ctx: &'a EngineContext,
         principal: &'a Principal,
         token: &str,
-    ) -> Result<Step<'a>, ApiError> {
+    ) -> Result<Step<'a>, LinkIntentError> {
         let (intent, secrets) = open(ctx, principal, token).await?;
         ensure_open(&intent)?;
         Ok(Step {
@@ -270,7 +249,7 @@ impl<'a> Step<'a> {
         request: &NewLinkRequest,
         session: &BankSession,
         login_mfa: Option<MfaMethod>,
-    ) -> Result<WidgetOutcome, ApiError> {
+    ) -> Result<WidgetOutcome, LinkIntentError> {
         let (ctx, intent) = (self.ctx, &self.intent);
         let linker = ctx.linker();
         let (new, token) = linking::prepare_link(
@@ -299,7 +278,7 @@ impl<'a> Step<'a> {
             .store
             .link_intent(&intent.id)
             .await?
-            .ok_or_else(invalid_widget_token)?;
+            .ok_or(LinkIntentError::InvalidWidgetToken)?;
         tracing::info!(link_intent_id = %intent.id, link_id = %link.id, "link created through the widget");
         Ok(WidgetOutcome {
             intent,

@@ -7,43 +7,58 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::client::WebhookClients;
 use super::recorder::AttemptRecorder;
-use super::signing;
+use super::{signing, WebhookContext};
 use crate::crypto::random_token;
+use crate::domain::text::truncate;
 use crate::domain::*;
-use crate::engine::EngineContext;
 use crate::store::{AfterAttempt, DueDelivery};
 
 /// How much of a receiver's answer is read (the rest is dropped) and how much is kept.
 const READ_LIMIT: usize = 64 * 1024;
 const KEEP_LIMIT: usize = 1024;
 
-/// The exact bytes of an event, the same for every attempt: `data` is spliced in as stored.
-pub fn event_body(event: &Event) -> String {
-    format!(
-        "{{\"id\":{},\"object\":\"event\",\"type\":{},\"mode\":{},\"created_at\":{},\"data\":{}}}",
-        serde_json::Value::from(event.id.as_str()),
-        serde_json::Value::from(event.event_type.as_str()),
-        serde_json::Value::from(event.mode.as_str()),
-        serde_json::Value::from(event.created_at.to_wire()),
-        event.data
-    )
+/// An event as delivered. `data` is the stored JSON, unparsed: every attempt sends the same
+/// bytes, with the fields in the order they were written.
+#[derive(Serialize)]
+struct EventBody<'a> {
+    id: &'a str,
+    object: &'static str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    mode: &'a str,
+    created_at: String,
+    data: &'a RawValue,
+}
+
+/// The exact bytes of an event, the same for every attempt.
+pub fn event_body(event: &Event) -> serde_json::Result<String> {
+    serde_json::to_string(&EventBody {
+        id: event.id.as_str(),
+        object: "event",
+        event_type: &event.event_type,
+        mode: event.mode.as_str(),
+        created_at: event.created_at.to_wire(),
+        data: serde_json::from_str(&event.data)?,
+    })
 }
 
 /// Delivers events to webhook endpoints.
 pub struct Dispatcher {
-    ctx: Arc<EngineContext>,
+    ctx: Arc<WebhookContext>,
     clients: WebhookClients,
     recorder: AttemptRecorder,
 }
 
 impl Dispatcher {
     /// A dispatcher over `ctx`.
-    pub fn new(ctx: Arc<EngineContext>) -> anyhow::Result<Self> {
+    pub fn new(ctx: Arc<WebhookContext>) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(ctx.config.webhook_timeout_ms);
         Ok(Self {
             clients: WebhookClients::new(timeout)?,
@@ -128,7 +143,7 @@ impl Dispatcher {
             }
             new_work = tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.ctx.webhook_wake.notified() => true,
+                () = self.ctx.wake.notified() => true,
                 () = tokio::time::sleep(poll) => true,
                 Some(_) = running.join_next(), if !running.is_empty() => false,
             };
@@ -149,7 +164,7 @@ struct Response {
 /// Makes one attempt of `delivery` and records it.
 #[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, endpoint_id = %delivery.endpoint_id, event_id = %delivery.event.id))]
 async fn attempt(
-    ctx: &EngineContext,
+    ctx: &WebhookContext,
     clients: &WebhookClients,
     recorder: &AttemptRecorder,
     delivery: DueDelivery,
@@ -159,7 +174,7 @@ async fn attempt(
         .keys
         .unseal(delivery.endpoint_id.as_str(), &delivery.sealed_secret)?;
     let secret = String::from_utf8(secret.to_vec())?;
-    let body = event_body(&delivery.event);
+    let body = event_body(&delivery.event)?;
     let started = Instant::now();
     let attempted_at = Timestamp::now();
     let allow_internal = config.webhook_allow_private
@@ -232,10 +247,7 @@ async fn send(request: reqwest::RequestBuilder) -> Response {
                 status: None,
                 body: None,
                 retry_after: None,
-                error: Some(format!(
-                    "{kind}: {}",
-                    crate::error::truncate(&error_chain(&e), 300)
-                )),
+                error: Some(format!("{kind}: {}", truncate(&error_chain(&e), 300))),
             };
         }
     };
@@ -289,7 +301,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// What follows an attempt.
 fn decide(
-    ctx: &EngineContext,
+    ctx: &WebhookContext,
     delivery: &DueDelivery,
     response: &Response,
     succeeded: bool,
@@ -331,23 +343,34 @@ fn decide(
 mod tests {
     use super::*;
 
-    #[test]
-    fn event_bodies_are_exact_json() {
-        let event = Event {
+    fn event(data: &str) -> Event {
+        Event {
             id: EventId::parse("evt_abc").unwrap(),
             organization_id: OrganizationId::parse("org_x").unwrap(),
             mode: Mode::Test,
             event_type: "link.credentials_changed".into(),
             link_id: None,
-            data: r#"{"id":"link_1","object":"link"}"#.into(),
+            data: data.into(),
             created_at: Timestamp::from_millis(1_638_909_653_513),
-        };
-        let body = event_body(&event);
+        }
+    }
+
+    #[test]
+    fn event_bodies_are_exact_json() {
+        let body = event_body(&event(r#"{"id":"link_1","object":"link"}"#)).unwrap();
         assert_eq!(
             body,
             r#"{"id":"evt_abc","object":"event","type":"link.credentials_changed","mode":"test","created_at":"2021-12-07T20:40:53.513Z","data":{"id":"link_1","object":"link"}}"#
         );
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(parsed["data"]["id"], "link_1");
+    }
+
+    #[test]
+    fn event_data_is_sent_as_stored() {
+        // Neither re-ordered nor re-formatted: the stored order is Fintoc's field order.
+        let data = r#"{"status":"succeeded","amount":1.50,"id":"ri_1"}"#;
+        let body = event_body(&event(data)).unwrap();
+        assert!(body.ends_with(&format!(r#""data":{data}}}"#)), "{body}");
     }
 }

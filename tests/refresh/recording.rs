@@ -188,7 +188,8 @@ async fn record_window(
         next_refresh: None,
     };
     let keys = app.state.keys.clone();
-    let make = Box::new(move |r: &RecordedRefresh| refresco::api::events::refresh_events(&keys, r));
+    let make =
+        Box::new(move |r: &RecordedRefresh| refresco::engine::events::refresh_events(&keys, r));
     app.state
         .store
         .finish_refresh(job, link_id, outcome, make)
@@ -228,7 +229,7 @@ both_backends! {
         let make = Box::new(move |recorded: &RecordedRefresh| {
             seen_by_maker.lock().unwrap().extend(recorded.accounts.iter()
                 .map(|a| (a.account.id.to_string(), a.account.data.name.clone())));
-            refresco::api::events::refresh_events(&keys, recorded)
+            refresco::engine::events::refresh_events(&keys, recorded)
         });
         store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
 
@@ -286,7 +287,7 @@ both_backends! {
         let (keys, removed_seen) = (app.state.keys.clone(), removed.clone());
         let make = Box::new(move |r: &RecordedRefresh| {
             removed_seen.lock().unwrap().extend(r.accounts[0].removed.iter().cloned());
-            refresco::api::events::refresh_events(&keys, r)
+            refresco::engine::events::refresh_events(&keys, r)
         });
         let counts = store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
         assert_eq!((counts.new, counts.removed), (40, in_window.len() as i64));
@@ -397,7 +398,7 @@ both_backends! {
             next_refresh: None,
         };
         let keys = app.state.keys.clone();
-        let make = Box::new(move |r: &RecordedRefresh| refresco::api::events::refresh_events(&keys, r));
+        let make = Box::new(move |r: &RecordedRefresh| refresco::engine::events::refresh_events(&keys, r));
         let counts = store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().expect("lease held");
         assert_eq!(counts.new, 600);
         let after = list_all(store, &link_id, &account.id, every, 300).await;

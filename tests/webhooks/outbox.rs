@@ -38,7 +38,7 @@ both_backends! {
 
         // The same lease, done right: the change and its events commit together.
         let keys = app.state.keys.clone();
-        let make = Box::new(move |recorded: &refresco::domain::RecordedRefresh| refresco::api::events::refresh_events(&keys, recorded));
+        let make = Box::new(move |recorded: &refresco::domain::RecordedRefresh| refresco::engine::events::refresh_events(&keys, recorded));
         assert!(store.finish_refresh(&job, &link_id, outcome(), make).await.unwrap().is_some());
         let (_, events) = app.get("/v1/events?per_page=300").await;
         let accounts = link["accounts"].as_array().unwrap().len();
@@ -74,7 +74,7 @@ both_backends! {
         let job = store.claim_jobs("t", "lease", 1, 60_000).await.unwrap().remove(0);
         let link_id = LinkId::parse(link["id"].as_str().unwrap()).unwrap();
         let keys = app.state.keys.clone();
-        let make = Box::new(move |recorded: &refresco::domain::RecordedRefresh| refresco::api::events::refresh_events(&keys, recorded));
+        let make = Box::new(move |recorded: &refresco::domain::RecordedRefresh| refresco::engine::events::refresh_events(&keys, recorded));
         let outcome = RefreshOutcome::succeeded_without_fetch(None);
         assert!(store.finish_refresh(&job, &link_id, outcome, make).await.unwrap().is_some());
         // One event per account and one for the link: all of them to "*", the link's one to
