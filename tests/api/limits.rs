@@ -245,4 +245,28 @@ both_backends! {
         assert_eq!(answer.status, 200, "served once a slot freed");
         assert_eq!(answer.body["status"], "ok");
     }
+
+    async fn heads_hyper_refuses_get_fintoc_error_json(app: TestApp) {
+        let many_headers: String = (0..200).map(|i| format!("X-{i}: a\r\n")).collect();
+        let cases: [(&[u8], u16, &str); 4] = [
+            (b"GET /v1/li\0nks HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_request"),
+            (b"GET /v1/li\xffnks HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_request"),
+            (b"GET /v1/links HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 400, "invalid_request"),
+            (
+                format!("GET /v1/links HTTP/1.1\r\n{many_headers}\r\n").leak().as_bytes(),
+                431,
+                "request_headers_too_large",
+            ),
+        ];
+        for (request, status, code) in cases {
+            let mut stream = send_raw(&app, request).await;
+            let answer = read_until_closed(&mut stream).await.expect("an answer");
+            assert_eq!(answer.status, status, "{}", answer.head);
+            assert!(answer.head.contains("content-type: application/json"), "{}", answer.head);
+            assert_eq!(answer.body["error"]["code"], code);
+            assert_eq!(answer.body["error"]["type"], "invalid_request_error");
+        }
+        let (status, _) = app.get("/v1/links").await;
+        assert_eq!(status, 200, "the server goes on serving");
+    }
 }

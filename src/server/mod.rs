@@ -1,6 +1,7 @@
 //! The HTTP/1.1 serve loop: accepts connections up to `max_connections`, serves each with
 //! hyper under the header and body read timeouts, and on shutdown stops accepting, lets
-//! requests in flight finish and waits for their connections to close.
+//! requests in flight finish and waits for their connections to close. Request heads hyper
+//! refuses itself get Fintoc's error JSON too (`parse_errors`).
 //!
 //! It replaces `axum::serve`, which has no header read timeout and no connection cap: a client
 //! that sent half a request line held its connection (and a file descriptor) for as long as it
@@ -22,6 +23,8 @@ use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::Config;
+
+mod parse_errors;
 
 /// What bounds the server's connections, taken from [`Config`].
 #[derive(Clone, Copy, Debug)]
@@ -112,8 +115,8 @@ fn serve_connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let io = TokioIo::new(parse_errors::JsonParseErrors::new(stream));
+    let connection = builder.serve_connection(io, TowerToHyperService::new(service));
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         if let Err(e) = connection.await {
