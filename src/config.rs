@@ -76,8 +76,25 @@ pub struct Config {
     /// Public base URL used in absolute `Link` pagination headers (for example behind a proxy).
     /// When unset, it is built from the request's `Host` header over plain http.
     pub public_url: Option<String>,
-    /// Largest request body accepted, in bytes; larger bodies get a 413 error.
+    /// Largest request body accepted, in bytes; larger bodies get a 413 error (at once when the
+    /// request declares a larger `Content-Length`).
     pub max_body_bytes: usize,
+    /// Seconds a connection has to send a complete request head (request line and headers);
+    /// the connection is closed when it has not. It also bounds how long an idle keep-alive
+    /// connection stays open between two requests.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may go without a byte arriving; then the request is answered 408
+    /// `request_timeout` and its connection closed.
+    pub body_read_timeout_secs: u64,
+    /// Open connections one process serves at the same time. At the cap the server stops
+    /// accepting until a connection closes: new connections wait in the kernel's listen backlog.
+    /// Keep it below the process's open-file limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// Requests one process handles at the same time (`/healthz` and `/readyz` are not counted).
+    /// Beyond it a request is answered at once with 503 `server_overloaded` and `Retry-After`.
+    pub max_requests_in_flight: usize,
+    /// Seconds sent in `Retry-After` with a 503 `server_overloaded`.
+    pub overload_retry_after_secs: u64,
     /// Which parts this process runs.
     pub role: Role,
     /// Log format.
@@ -138,6 +155,11 @@ impl Default for Config {
             master_key: None,
             public_url: None,
             max_body_bytes: 1024 * 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            max_connections: 4096,
+            max_requests_in_flight: 256,
+            overload_retry_after_secs: 1,
             role: Role::All,
             log_format: LogFormat::Text,
             sandbox_latency_ms: 0,
@@ -184,6 +206,11 @@ const ENV_KEYS: &[&str] = &[
     "master_key",
     "public_url",
     "max_body_bytes",
+    "header_read_timeout_secs",
+    "body_read_timeout_secs",
+    "max_connections",
+    "max_requests_in_flight",
+    "overload_retry_after_secs",
     "role",
     "log_format",
     "sandbox_latency_ms",
@@ -254,6 +281,17 @@ impl Config {
         if self.job_lease_secs == 0 || self.mfa_max_attempts == 0 || self.job_max_attempts == 0 {
             return Err(ConfigError(
                 "job_lease_secs, mfa_max_attempts and job_max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.header_read_timeout_secs == 0
+            || self.body_read_timeout_secs == 0
+            || self.max_connections == 0
+            || self.max_requests_in_flight == 0
+        {
+            return Err(ConfigError(
+                "header_read_timeout_secs, body_read_timeout_secs, max_connections and \
+                 max_requests_in_flight must be at least 1"
+                    .into(),
             ));
         }
         if self.max_body_bytes < 1024 {

@@ -183,7 +183,8 @@ impl ApiError {
         )
     }
 
-    fn body(&self) -> (StatusCode, Value) {
+    /// The status and the JSON body this error is answered with.
+    pub(crate) fn body(&self) -> (StatusCode, Value) {
         match self {
             ApiError::Client {
                 status,

@@ -7,6 +7,7 @@
 //! Map of the crate:
 //! - [`config`]: the one typed configuration;
 //! - [`api`]: HTTP resources, extractors, pagination, idempotency;
+//! - [`server`]: the HTTP serve loop (connection cap, read timeouts, draining);
 //! - [`domain`]: typed ids and objects, movement diffing (pure code);
 //! - [`store`]: the narrow storage interface over SQLite and PostgreSQL;
 //! - [`engine`]: work that talks to banks;
@@ -27,6 +28,7 @@ pub mod devtools;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
@@ -36,12 +38,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::Request;
-use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 pub use config::Config;
 
@@ -131,15 +129,9 @@ impl App {
             Role::Worker => api::health::router().with_state(self.state.clone()),
             Role::Api | Role::All => api::router(self.state.clone()),
         };
-        // Trailing slashes are trimmed before routing rather than redirected: the Python
-        // client treats any 3xx as an error.
-        let service = NormalizePathLayer::trim_trailing_slash().layer(router);
-        let service = ServiceExt::<Request>::into_make_service(service);
+        let limits = server::ServerLimits::from_config(&self.state.config);
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .context("HTTP server failed")?;
+        server::serve(self.listener, router, limits, shutdown).await;
         for task in background {
             task.await.context("background task")?;
         }

@@ -233,6 +233,8 @@ where
                 let status = rejection.status();
                 if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     body_too_large()
+                } else if super::limits::is_body_timeout(&rejection) {
+                    super::limits::body_timed_out()
                 } else {
                     ApiError::bad_request("invalid_request", "The request body could not be read.")
                 }

@@ -33,7 +33,7 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// Middleware body: leaves JSON and successful responses alone, rewrites the rest.
 pub async fn ensure_json_errors(mut response: Response) -> Response {
     let status = response.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT {
         // The rest of the body was not read: the connection cannot carry another request.
         // Saying so stops clients from reusing it (they would see a truncated answer).
         response.headers_mut().insert(
@@ -54,6 +54,7 @@ pub async fn ensure_json_errors(mut response: Response) -> Response {
         StatusCode::NOT_FOUND => ("invalid_url", "Unrecognized request URL."),
         StatusCode::METHOD_NOT_ALLOWED => ("operation_not_allowed", "Method not allowed."),
         StatusCode::PAYLOAD_TOO_LARGE => ("request_too_large", "The request body is too large."),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long to arrive."),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_request", "Send JSON bodies."),
         s if s.is_server_error() => {
             return ApiError::Internal(anyhow::anyhow!("framework answered {s} without a body"))

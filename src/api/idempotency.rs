@@ -13,6 +13,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::extract::{authenticate, body_too_large};
+use super::limits::{body_timed_out, is_body_timeout};
 use super::AppState;
 use crate::crypto::MasterKey;
 use crate::error::{ApiError, ErrorType};
@@ -49,8 +50,10 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     };
 
     let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
-        return body_too_large().into_response();
+    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) if is_body_timeout(&e) => return body_timed_out().into_response(),
+        Err(_) => return body_too_large().into_response(),
     };
     let fingerprint = fingerprint(&state.keys, &parts.method, &parts.uri, &bytes);
     let store = &state.store;

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod idempotency;
+pub mod limits;
 pub mod link_intents;
 pub mod links;
 pub mod openapi;
@@ -78,10 +79,16 @@ pub fn router(state: AppState) -> Router {
         // 1. tracing sees every request, including ones that panic;
         // 2. a panic becomes a logged 500 with a Fintoc body, never a dropped connection;
         // 3. any non-JSON error the framework makes is rewritten into Fintoc's error JSON;
-        // 4. bodies over the limit are refused before a handler buffers them;
-        // 5. idempotency runs last, so it sees the final response of the handler.
+        // 4. admission: beyond the requests in flight a 503 costs no database work (so it
+        //    comes before idempotency), and a body declared too large is refused unread;
+        // 5. bodies over the limit are refused before a handler buffers them;
+        // 6. idempotency runs last, so it sees the final response of the handler.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(
+            limits::Admission::from_config(&state.config),
+            limits::admit,
+        ))
         .layer(map_response(fallback::ensure_json_errors))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
         .layer(TraceLayer::new_for_http())

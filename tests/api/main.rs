@@ -6,6 +6,7 @@ mod common;
 mod errors;
 mod idempotency;
 mod isolation;
+mod limits;
 mod links;
 mod movements;
 mod params;
