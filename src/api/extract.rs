@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 
+use super::body_text::{from_body, BodyError};
 use super::AppState;
 use crate::domain::{KeyKind, Link, LinkToken, Principal};
 use crate::error::{truncate, ApiError};
@@ -249,51 +250,18 @@ where
         if !value.is_object() {
             return Err(ApiError::invalid_json("expected a JSON object"));
         }
-        if let Some(field) = field_with_nul(&value, String::new()) {
-            return Err(nul_in_text(&field));
-        }
-        serde_json::from_value(value).map(JsonBody).map_err(|e| {
-            ApiError::bad_request(
+        match from_body(&value) {
+            Ok(parsed) => Ok(JsonBody(parsed)),
+            Err(BodyError::Nul(field)) => Err(ApiError::invalid_param(
+                &field,
+                "text must not contain the NUL character (\\u0000)",
+            )),
+            Err(BodyError::Invalid(e)) => Err(ApiError::bad_request(
                 "invalid_params",
                 format!("Invalid body: {}", truncate(&e.to_string(), 200)),
-            )
-        })
+            )),
+        }
     }
-}
-
-/// The first field of `value` whose text (a string, or an object's key) holds a NUL
-/// character, as a path (`metadata.note`, `enabled_events[1]`). PostgreSQL cannot store NUL in
-/// text and SQLite would store it; so every body is refused here, where bodies are parsed,
-/// before any handler or backend sees it. (Query strings carry no stored text: a NUL there
-/// only fails to match, as any other wrong value.)
-fn field_with_nul(value: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value;
-    match value {
-        Value::String(text) => text.contains('\0').then_some(path),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, item)| field_with_nul(item, format!("{path}[{i}]"))),
-        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
-            let here = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            if key.contains('\0') {
-                Some(here)
-            } else {
-                field_with_nul(item, here)
-            }
-        }),
-        _ => None,
-    }
-}
-
-/// The 400 for text holding a NUL character, naming the field.
-fn nul_in_text(field: &str) -> ApiError {
-    let shown = field.replace('\0', "\\u0000");
-    ApiError::invalid_param(&shown, "text must not contain the NUL character (\\u0000)")
 }
 
 /// The error for a body over the configured limit.
@@ -322,38 +290,5 @@ where
         principal_of_kind(parts, &state, KeyKind::Public)
             .await
             .map(PublicKey)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_nul_anywhere_in_the_text_is_found_by_its_path() {
-        let found = |value| field_with_nul(&value, String::new());
-        assert_eq!(
-            found(json!({"description": "a\u{0}b"})),
-            Some("description".into())
-        );
-        assert_eq!(
-            found(json!({"a": {"b": ["x", "y\u{0}"]}})),
-            Some("a.b[1]".into())
-        );
-        assert_eq!(found(json!({"k\u{0}": 1})), Some("k\u{0}".into()));
-        assert_eq!(
-            found(json!({"a": "\\u0000 written out", "n": 0, "b": [true, null]})),
-            None
-        );
-        let ApiError::Client { param, status, .. } = nul_in_text("k\u{0}") else {
-            panic!("a client error");
-        };
-        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
-        assert_eq!(
-            param.as_deref(),
-            Some("k\\u0000"),
-            "named without the raw NUL"
-        );
     }
 }

@@ -2,6 +2,7 @@
 //! middleware stack in one place.
 
 pub mod accounts;
+mod body_text;
 pub mod engine_errors;
 pub mod events;
 pub mod extract;

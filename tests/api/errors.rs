@@ -20,9 +20,9 @@ both_backends! {
             assert_eq!(body["error"]["param"], "description", "{body}");
         }
         let (status, body) = into_json(app.request(Method::POST, "/v1/webhook_endpoints", Some(&key),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "metadata": {"note": ["ok", "x\u{0}"]}}))).await).await;
+            Some(json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["link.created", "x\u{0}"]}))).await).await;
         assert_error(status, &body, 400, "invalid_params");
-        assert_eq!(body["error"]["param"], "metadata.note[1]", "{body}");
+        assert_eq!(body["error"]["param"], "enabled_events[1]", "{body}");
 
         let (status, endpoint) = into_json(app.request(Method::POST, "/v1/webhook_endpoints", Some(&key),
             Some(json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "description": "kept"}))).await).await;
@@ -41,6 +41,10 @@ both_backends! {
             Some(json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3\u{0}", "password": "jonsnow"}))).await).await;
         assert_error(status, &body, 400, "invalid_params");
         assert_eq!(body["error"]["param"], "username");
+        // A parameter the request does not read is ignored, NUL or not: it is never stored.
+        let (status, body) = into_json(app.request(Method::POST, "/v1/webhook_endpoints", Some(&key),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "unknown\u{0}": "a\u{0}b"}))).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
     async fn framework_errors_are_fintoc_json(app: TestApp) {
