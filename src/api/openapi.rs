@@ -157,10 +157,132 @@ fn set_enum(doc: &mut utoipa::openapi::OpenApi, schema: &str, field: &str, value
     }
 }
 
+/// [`document_for`] as served: every text a request body may carry also says that it holds
+/// no NUL character, which every body is checked for (see `body_text`). It is added here, to
+/// the JSON, because one rule for every field reads better than an attribute on each.
+pub fn served_document(registry: &Registry) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document_for(registry)).unwrap_or_default();
+    let components = doc["components"]["schemas"].clone();
+    let mut patched = components.clone();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        let operations = paths
+            .values_mut()
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|methods| methods.values_mut());
+        for operation in operations {
+            // `get_mut`, not indexing: indexing a missing key would insert it.
+            let body = operation
+                .get_mut("requestBody")
+                .and_then(|b| b.get_mut("content"))
+                .and_then(|c| c.get_mut("application/json"))
+                .and_then(|j| j.get_mut("schema"));
+            if let Some(body) = body {
+                forbid_nul(body, &mut patched, &components, &mut seen);
+            }
+        }
+    }
+    doc["components"]["schemas"] = patched;
+    doc
+}
+
+/// Adds "holds no NUL" to every text schema within `node`, following references into the
+/// components (each once, patched in `patched`).
+fn forbid_nul(
+    node: &mut serde_json::Value,
+    patched: &mut serde_json::Value,
+    components: &serde_json::Value,
+    seen: &mut std::collections::HashSet<String>,
+) {
+    use serde_json::Value;
+    if let Some(name) = node["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        if let (true, Some(component)) = (seen.insert(name.to_owned()), components.get(name)) {
+            let mut component = component.clone();
+            forbid_nul(&mut component, patched, components, seen);
+            if let Some(slot) = patched.get_mut(name) {
+                *slot = component;
+            }
+        }
+        return;
+    }
+    let Some(object) = node.as_object_mut() else {
+        return;
+    };
+    let text = match object.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if text {
+        // Only a string holding NUL fails: `not` of a schema that numbers and nulls also meet
+        // would refuse them.
+        object.insert("not".into(), json!({"type": "string", "pattern": "\\x00"}));
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = object.get_mut(key) {
+            forbid_nul(child, patched, components, seen);
+        }
+    }
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        for child in properties.values_mut() {
+            forbid_nul(child, patched, components, seen);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(children)) = object.get_mut(key) {
+            for child in children {
+                forbid_nul(child, patched, components, seen);
+            }
+        }
+    }
+}
+
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/v1/openapi.json",
-        get(|State(state): State<AppState>| async move { Json(document_for(&state.registry)) }),
+        get(|State(state): State<AppState>| async move { Json(served_document(&state.registry)) }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::SandboxConfig;
+
+    #[test]
+    fn request_text_says_it_holds_no_nul_and_nothing_else_changes() {
+        let registry = Registry::sandbox(SandboxConfig::default());
+        let served = served_document(&registry);
+        let plain = serde_json::to_value(document_for(&registry)).unwrap();
+        let no_nul = json!({"type": "string", "pattern": "\\x00"});
+        let schemas = &served["components"]["schemas"];
+        assert_eq!(schemas["LinkIn"]["properties"]["password"]["not"], no_nul);
+        // Inside a composed schema, and in an array's items.
+        let mfa = serde_json::to_string(&schemas["MfaIn"]).unwrap();
+        assert!(mfa.contains(r#""pattern":"\\x00""#), "{mfa}");
+        // A number or a boolean gets no such rule; answers are left alone.
+        assert!(
+            schemas["MfaIn"].to_string().matches("\\\\x00").count() == 1,
+            "only `code`"
+        );
+        assert_eq!(
+            schemas["ErrorBody"],
+            plain["components"]["schemas"]["ErrorBody"]
+        );
+        // No operation gained a body: the paths differ only inside request bodies.
+        for (path, item) in served["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let had = plain["paths"][path][method].get("requestBody").is_some();
+                assert_eq!(
+                    operation.get("requestBody").is_some(),
+                    had,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
 }
