@@ -367,6 +367,10 @@ async fn fuzz_seed(app: &TestApp, receiver_url: &str) -> FuzzSeed {
 /// progress, or the link's credentials were rejected (422), on `POST /v1/refresh_intents`; the
 /// intent has ended or asks for no second factor (422) on its `mfa`; the holder has not
 /// finished in the widget (422) on `GET /v1/links/exchange`.
+///
+/// The seeded link stays active (`PATCH` sends `active: true`): a deactivated link refuses
+/// refreshes with 400 `invalid_on_demand_link`, and every later well-formed refresh request
+/// would be refused. Deactivation has its own tests in `tests/refresh`.
 fn fuzz_config(seed: &FuzzSeed) -> String {
     let list = |values: &[String]| {
         let quoted: Vec<String> = values
@@ -390,9 +394,11 @@ institution_id = {{ values = ["cl_banco_sandbox"] }}
 username = {{ values = ["41614850-3", "40427672-7", "41579263-8"] }}
 password = {{ values = ["jonsnow"] }}
 holder_type = {{ values = ["individual", "business"] }}
+active = {{ values = [true] }}
 
 [parameters]
 "query.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
+"body.active" = {{ dictionary = "active", probability = 1.0 }}
 "path.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
 "path.account_id" = {{ dictionary = "account_id", probability = 0.75 }}
 "path.movement_id" = {{ dictionary = "movement_id", probability = 0.75 }}

@@ -2,11 +2,16 @@
 //! would, so every body is checked here, where it is parsed, before any handler or backend sees
 //! it: a field the request type reads is refused with a 400 naming it, on both backends. A
 //! field it ignores (unknown parameters are ignored, as on Fintoc) is never stored, so NUL there
-//! is let through like any other ignored value. Query strings carry no stored text: a NUL there
-//! only fails to match, as any other wrong value.
+//! is let through like any other ignored value, and so is one inside the fields of free-form
+//! JSON ([`FREE_FORM`]), which are stored as JSON text where NUL is the escape `\u0000`. Query
+//! strings carry no stored text: a NUL there only fails to match, as any other wrong value.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+/// Top-level body fields that hold free-form JSON (`POST /v1/events/trigger`'s `overrides`),
+/// stored only inside serialized JSON.
+const FREE_FORM: &[&str] = &["overrides"];
 
 /// Why a body could not become its request type.
 #[derive(Debug)]
@@ -19,7 +24,10 @@ pub(super) enum BodyError {
 
 /// Reads `value` as a `T`, unless a field `T` reads holds a NUL character.
 pub(super) fn from_body<T: DeserializeOwned>(value: &Value) -> Result<T, BodyError> {
-    let mut ignored = Vec::new();
+    let mut ignored: Vec<Vec<Step>> = FREE_FORM
+        .iter()
+        .map(|field| vec![Step::Key((*field).to_owned())])
+        .collect();
     let parsed = serde_ignored::deserialize(value, |path| ignored.push(steps(&path)))
         .map_err(BodyError::Invalid)?;
     match first_nul(value, &mut Vec::new(), &ignored) {
@@ -141,6 +149,21 @@ mod tests {
             nul_in(json!({"description": "\\u0000 written out", "metadata": [1, null]})),
             None
         );
+    }
+
+    #[test]
+    fn a_nul_in_free_form_json_is_let_through() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Trigger {
+            #[serde(rename = "type")]
+            kind: String,
+            overrides: Option<Value>,
+        }
+        let body = json!({"type": "link.created", "overrides": {"k\u{0}": ["\u{0}"]}});
+        assert!(from_body::<Trigger>(&body).is_ok());
+        let body = json!({"type": "link.created\u{0}"});
+        assert!(matches!(from_body::<Trigger>(&body), Err(BodyError::Nul(p)) if p == "type"));
     }
 
     #[test]
