@@ -368,9 +368,9 @@ async fn fuzz_seed(app: &TestApp, receiver_url: &str) -> FuzzSeed {
 /// intent has ended or asks for no second factor (422) on its `mfa`; the holder has not
 /// finished in the widget (422) on `GET /v1/links/exchange`.
 ///
-/// The seeded link stays active (`PATCH` sends `active: true`): a deactivated link refuses
-/// refreshes with 400 `invalid_on_demand_link`, and every later well-formed refresh request
-/// would be refused. Deactivation has its own tests in `tests/refresh`.
+/// `POST /v1/refresh_intents` also has Fintoc's 400 `invalid_on_demand_link`: the stateful
+/// phase may deactivate the seeded link (`PATCH active=false`), after which every well-formed
+/// refresh request is refused. Its parameter refusals are tested in `tests/api/params.rs`.
 fn fuzz_config(seed: &FuzzSeed) -> String {
     let list = |values: &[String]| {
         let quoted: Vec<String> = values
@@ -394,11 +394,9 @@ institution_id = {{ values = ["cl_banco_sandbox"] }}
 username = {{ values = ["41614850-3", "40427672-7", "41579263-8"] }}
 password = {{ values = ["jonsnow"] }}
 holder_type = {{ values = ["individual", "business"] }}
-active = {{ values = [true] }}
 
 [parameters]
 "query.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
-"body.active" = {{ dictionary = "active", probability = 1.0 }}
 "path.link_token" = {{ dictionary = "link_token", probability = 0.75 }}
 "path.account_id" = {{ dictionary = "account_id", probability = 0.75 }}
 "path.movement_id" = {{ dictionary = "movement_id", probability = 0.75 }}
@@ -438,7 +436,7 @@ checks.positive_data_acceptance.expected-statuses = {bank_refusals}
 [[operations]]
 include-path = "/v1/refresh_intents"
 include-method = "POST"
-checks.positive_data_acceptance.expected-statuses = {world_refusals}
+checks.positive_data_acceptance.expected-statuses = {refresh_refusals}
 
 [[operations]]
 include-path = "/v1/links/exchange"
@@ -453,6 +451,8 @@ checks.positive_data_acceptance.expected-statuses = {world_refusals}
         link_intent = one(&seed.link_intent),
         bank_refusals = r#"["2xx", "3xx", "401", "403", "404", "406", "409", "422", "429", "5xx"]"#,
         world_refusals = r#"["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]"#,
+        refresh_refusals =
+            r#"["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]"#,
     )
 }
 fn ids(list: &Value) -> Vec<String> {
