@@ -38,8 +38,6 @@ pub struct RefreshWork {
     pub mfa_session: Option<Vec<u8>>,
     /// When the intent must be over.
     pub deadline: Timestamp,
-    /// Job state when loaded (`running`, or `parked` when the MFA challenge expired).
-    pub job_state: String,
     /// The link's earlier refresh intents plus one (the sandbox's `refresh_number`).
     pub refresh_number: u32,
     /// The day the refresh is for.
@@ -59,8 +57,6 @@ pub struct MfaState {
     pub attempts: i64,
     /// Whether a right answer was given.
     pub completed: bool,
-    /// The job's state.
-    pub job_state: String,
 }
 
 /// A claim of refresh jobs, as [`Store::claim_jobs`] asked for it.
@@ -203,7 +199,7 @@ impl Store {
             .ok_or_else(|| anyhow::anyhow!("job without intent {intent_id}"))?;
         let row = sqlx::query(
             "SELECT l.credentials, l.refresh_count, l.deleted_at, i.mfa_challenge, i.mfa_session,
-                    i.deadline_at, i.refresh_number, i.fetch_day, i.mfa_attempts, j.state
+                    i.deadline_at, i.refresh_number, i.fetch_day, i.mfa_attempts
              FROM refresh_intents i
              JOIN links l ON l.id = i.link_id
              JOIN refresh_jobs j ON j.intent_id = i.id
@@ -224,7 +220,6 @@ impl Store {
             mfa_challenge: row.try_get("mfa_challenge")?,
             mfa_session: row.try_get("mfa_session")?,
             deadline: Timestamp::from_millis(row.try_get("deadline_at")?),
-            job_state: row.try_get("state")?,
             refresh_number: u32::try_from(row.try_get::<i64, _>("refresh_number")?)?,
             fetch_day: chrono::DateTime::from_timestamp_millis(row.try_get("fetch_day")?)
                 .ok_or_else(|| anyhow::anyhow!("bad fetch_day"))?
@@ -277,7 +272,7 @@ impl Store {
     /// The MFA state of an intent.
     pub async fn mfa_state(&self, intent_id: &RefreshIntentId) -> anyhow::Result<Option<MfaState>> {
         let row = sqlx::query(
-            "SELECT i.mfa_challenge, i.mfa_expires_at, i.mfa_attempts, i.mfa_completed, j.state
+            "SELECT i.mfa_challenge, i.mfa_expires_at, i.mfa_attempts, i.mfa_completed
              FROM refresh_intents i JOIN refresh_jobs j ON j.intent_id = i.id WHERE i.id = $1",
         )
         .bind(intent_id.as_str())
@@ -289,7 +284,6 @@ impl Store {
             expires_at: super::rows::get_time(&row, "mfa_expires_at")?,
             attempts: row.try_get("mfa_attempts")?,
             completed: row.try_get::<i64, _>("mfa_completed")? != 0,
-            job_state: row.try_get("state")?,
         }))
     }
 

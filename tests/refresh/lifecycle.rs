@@ -67,9 +67,10 @@ both_backends! {
         let backend = app.backend;
         drop(app);
         // A 1 s lease and two workers; the bank answers at once, but the recording is held back
-        // for 3 s (as when thousands of refreshes come back together and queue for the
-        // database). If the heartbeat stopped when the bank answered, the other worker would
-        // take the job over and the refresh would run twice.
+        // until the lease has been renewed past three lease lengths (as when thousands of
+        // refreshes come back together and queue for the database). If the heartbeat stopped
+        // when the bank answered, the other worker would take the job over and the refresh
+        // would run twice.
         let app = short_lease_app(backend).await;
         let (_, token) = cl_link(&app, "jonsnow+instant").await;
         let held = app.state.store.hold_recordings().await.unwrap();
@@ -77,7 +78,23 @@ both_backends! {
         let id = intent["id"].as_str().unwrap().to_owned();
         let intent_id = RefreshIntentId::parse(&id).unwrap();
         let workers = Workers::start(&app, 2);
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        // Poll the stored lease, no fixed wait: first its claim, then renewals 3 s past it.
+        let sql = format!("SELECT CAST(lease_expires_at AS TEXT) FROM refresh_jobs \
+            WHERE intent_id = '{id}' AND lease_expires_at IS NOT NULL");
+        let lease = || async {
+            let found = crate::common::database::text_column(&app, &sql).await;
+            found.first().and_then(|t| t.parse::<i64>().ok())
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let first = loop {
+            if let Some(at) = lease().await { break at; }
+            assert!(std::time::Instant::now() < deadline, "the job was never claimed");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        while lease().await.is_none_or(|at| at < first + 3_000) {
+            assert!(std::time::Instant::now() < deadline, "the lease was not renewed for 3 s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let (state, attempts) = app.state.store.job_status(&intent_id).await.unwrap().unwrap();
         assert_eq!((state.as_str(), attempts), ("running", 1), "still held by its first claim");
         drop(held);
