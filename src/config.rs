@@ -196,45 +196,16 @@ pub enum DatabaseTarget {
     Postgres(Secret),
 }
 
-/// The settings read from `REFRESCO_<NAME>` variables. Other `REFRESCO_*` variables (for
-/// example the test suite's) are not configuration and must not trip `deny_unknown_fields`.
-const ENV_KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "database_url",
-    "migrate",
-    "master_key",
-    "public_url",
-    "max_body_bytes",
-    "header_read_timeout_secs",
-    "body_read_timeout_secs",
-    "max_connections",
-    "max_requests_in_flight",
-    "overload_retry_after_secs",
-    "role",
-    "log_format",
-    "sandbox_latency_ms",
-    "cooldown_only_last_secs",
-    "cooldown_historical_secs",
-    "mfa_timeout_secs",
-    "mfa_max_attempts",
-    "refresh_timeout_secs",
-    "worker_concurrency",
-    "job_lease_secs",
-    "worker_poll_ms",
-    "job_max_attempts",
-    "shutdown_drain_secs",
-    "link_intent_ttl_secs",
-    "webhook_timeout_ms",
-    "webhook_retry_base_ms",
-    "webhook_max_retries",
-    "webhook_max_backoff_secs",
-    "webhook_disable_after_secs",
-    "webhook_concurrency",
-    "webhook_per_endpoint_concurrency",
-    "webhook_allow_private",
-    "webhook_allow_private_in_test",
-];
+/// Every setting's name, read off `Config` itself (its serialized fields), so no list is kept
+/// by hand: a `REFRESCO_<NAME>` variable is read when `<name>` is one of them. Other
+/// `REFRESCO_*` variables (for example the test suite's) are not configuration and must not
+/// trip `deny_unknown_fields`.
+fn setting_names() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// A configuration problem, explained for a person.
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +216,7 @@ impl Config {
     /// Loads the layers: defaults, then `file` (TOML) when given, then `REFRESCO_*` variables,
     /// then `overrides` (the command-line flags that were actually passed), and validates.
     pub fn load(file: Option<&Path>, overrides: &impl Serialize) -> Result<Self, ConfigError> {
+        let names = setting_names();
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -256,7 +228,10 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         let config: Config = figment
-            .merge(Env::prefixed("REFRESCO_").only(ENV_KEYS))
+            .merge(
+                Env::prefixed("REFRESCO_")
+                    .filter(move |key| names.iter().any(|name| key == name.as_str())),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -393,6 +368,32 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen.port(), 9000, "file overrides default");
         assert_eq!(config.sandbox_latency_ms, 7, "flag overrides file");
+    }
+
+    #[test]
+    // Jail's closure must return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn every_setting_and_only_settings_come_from_the_environment() {
+        let names = setting_names();
+        for name in [
+            "listen",
+            "database_url",
+            "worker_concurrency",
+            "webhook_allow_private_in_test",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REFRESCO_WORKER_CONCURRENCY", "3");
+            jail.set_env("REFRESCO_OVERLOAD_RETRY_AFTER_SECS", "9");
+            // Not settings (the test suite's own variables): ignored, not refused.
+            jail.set_env("REFRESCO_TEST_POSTGRES_URL", "postgres://elsewhere/test");
+            jail.set_env("REFRESCO_NOT_A_SETTING", "x");
+            let config = Config::load(None, &NoFlags {}).map_err(|e| e.to_string())?;
+            assert_eq!(config.worker_concurrency, 3);
+            assert_eq!(config.overload_retry_after_secs, 9);
+            Ok(())
+        });
     }
 
     #[test]
