@@ -40,7 +40,8 @@ impl Store {
     /// one transaction (one fsync for the group), each in its own savepoint.
     ///
     /// What the recording reads (the link's accounts, the stored movements its diff needs) is
-    /// read first, on a reader, so that the one writer only writes (BENCHMARKS.md, change 41).
+    /// read first, on a reader, so that the one writer, which every write waits for, only
+    /// writes.
     /// Nothing read can change before the write: a link's accounts and movements are written
     /// only when the link is created and by recordings; a link has one refresh in progress at
     /// a time (`refresh_intents_one_in_progress`), the previous one's recording committed

@@ -58,12 +58,12 @@ impl Prepared {
 /// Each account is two terms of the `OR`, not one term with an `OR` inside: SQLite then reads
 /// each term as one index range (the account's dates from the first day; the account's bank
 /// ids), where `account_id = $1 AND (post_date >= $2 OR bank_id IN …)` read every movement of
-/// the account and filtered them (BENCHMARKS.md, change 38).
+/// the account and filtered them.
 ///
 /// The date term leaves out movements the bank already removed: the diff would not remove
 /// them again, and one the bank returns is found by the bank-id term, which keeps them. So the
 /// date term is a range of `movements_listed`, the partial index of movements not removed, and
-/// no other index by date has to be written for every movement inserted (change 48).
+/// no other index by date has to be written for every movement inserted.
 fn stored_for_diff_sql(dialect: Dialect, accounts: usize) -> String {
     let condition = (0..accounts)
         .map(|k| {

@@ -119,8 +119,7 @@ fn finish_rows(
 /// accounts' updates (returning the accounts), the new movements, the accounts' results, and
 /// [`FINISH_WRITES`] (returning the intent, the link and the owner's subscriptions). Nothing
 /// in them depends on an earlier one's answer, so on SQLite, when each generated statement
-/// fits in one, they are one script: one round trip to the writer's thread instead of four
-/// (BENCHMARKS.md, change 45).
+/// fits in one, they are one script: one round trip to the writer's thread instead of four.
 pub(super) struct MainWrites<'a> {
     pub(super) accounts: Vec<(&'a AccountId, &'a AccountUpdate<'a>)>,
     pub(super) movements: Vec<(&'a AccountId, &'a MovementData)>,
