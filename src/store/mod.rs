@@ -17,6 +17,7 @@ mod delivery_claims;
 mod events;
 mod group_commit;
 mod idempotency;
+mod intents;
 mod jobs;
 mod key_cache;
 mod keys;

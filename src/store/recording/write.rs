@@ -10,8 +10,8 @@ use super::script::{Finish, MainWrites};
 use crate::domain::ingest::MovementDiff;
 use crate::domain::*;
 use crate::store::group_commit::GroupedWrite;
+use crate::store::intents::intent_from_row;
 use crate::store::jobs::ClaimedJob;
-use crate::store::refresh::intent_from_row;
 use crate::store::rows::{account_from_row, link_from_row};
 
 /// One refresh's outcome, to be written.
