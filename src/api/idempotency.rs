@@ -10,7 +10,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use super::extract::{authenticate, body_too_large};
 use super::limits::{body_timed_out, is_body_timeout};
@@ -139,23 +138,18 @@ fn fingerprint(
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
     let parts = [
-        method.as_str(),
-        uri.path(),
-        uri.query().unwrap_or(""),
-        &canonical_body,
+        method.as_str().to_owned(),
+        uri.path().to_owned(),
+        uri.query().unwrap_or("").to_owned(),
+        canonical_body,
     ];
     let keyed = keys.keyed_digest(
         "refresco/idempotency-fingerprint/v1",
-        &parts.map(str::as_bytes),
+        &parts.each_ref().map(|p| p.as_bytes()),
     );
-    let mut unkeyed = Sha256::new();
-    for part in parts {
-        unkeyed.update(part.len().to_le_bytes());
-        unkeyed.update(part.as_bytes());
-    }
     Fingerprint {
         keyed: format!("{KEYED_PREFIX}{keyed}"),
-        unkeyed: hex::encode(unkeyed.finalize()),
+        parts,
     }
 }
 
@@ -196,6 +190,7 @@ fn replay(status: u16, body: Vec<u8>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn fingerprint_ignores_json_formatting_but_not_content() {
@@ -224,7 +219,7 @@ mod tests {
             here.keyed, there.keyed,
             "installs do not share fingerprints"
         );
-        assert_eq!(here.unkeyed, there.unkeyed);
+        assert_eq!(here.unkeyed(), there.unkeyed());
         // The plain SHA-256 of the length-prefixed parts, as stored without a key.
         let mut plain = Sha256::new();
         for part in [

@@ -24,9 +24,10 @@ pub struct Fingerprint {
     /// a copy of the database does not let anyone test guesses of a request's content (a bank
     /// password in `POST /v1/links`) and the same request differs between installs.
     pub keyed: String,
-    /// The plain SHA-256 of the same request, which rows stored before fingerprints were keyed
-    /// hold (without the prefix); such a row still matches its request until it expires.
-    pub unkeyed: String,
+    /// The request's canonical parts (method, path, query, body), for rows stored before
+    /// fingerprints were keyed: they hold these parts' plain SHA-256 (without the prefix) and
+    /// still match their request until they expire. It is computed only for such a row.
+    pub parts: [String; 4],
 }
 
 /// Marks a keyed fingerprint.
@@ -38,8 +39,19 @@ impl Fingerprint {
         if stored.starts_with(KEYED_PREFIX) {
             stored == self.keyed
         } else {
-            stored == self.unkeyed
+            stored == self.unkeyed()
         }
+    }
+
+    /// The plain SHA-256 of the length-prefixed parts, as rows without a key hold it.
+    pub fn unkeyed(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in &self.parts {
+            hasher.update(part.len().to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hex::encode(hasher.finalize())
     }
 }
 
