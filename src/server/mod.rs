@@ -1,7 +1,8 @@
 //! The HTTP/1.1 serve loop: accepts connections up to `max_connections`, serves each with
 //! hyper under the header and body read timeouts, and on shutdown stops accepting, lets
 //! requests in flight finish and waits for their connections to close. Request heads hyper
-//! refuses itself get Fintoc's error JSON too (`parse_errors`).
+//! refuses itself get Fintoc's error JSON too (`parse_errors`), and a connection closed while
+//! its client is still sending is read to the end first (`linger`).
 //!
 //! It replaces `axum::serve`, which has no header read timeout and no connection cap: a client
 //! that sent half a request line held its connection (and a file descriptor) for as long as it
@@ -24,6 +25,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::Config;
 
+mod linger;
 mod parse_errors;
 
 /// What bounds the server's connections, taken from [`Config`].
@@ -115,7 +117,9 @@ fn serve_connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let io = TokioIo::new(parse_errors::JsonParseErrors::new(stream));
+    let io = TokioIo::new(parse_errors::JsonParseErrors::new(linger::Lingering::new(
+        stream,
+    )));
     let connection = builder.serve_connection(io, TowerToHyperService::new(service));
     let connection = graceful.watch(connection);
     tokio::spawn(async move {

@@ -164,6 +164,26 @@ both_backends! {
         assert!(answer.head.contains("connection: close"), "{}", answer.head);
     }
 
+    async fn a_client_still_sending_a_refused_body_reads_the_answer(app: TestApp) {
+        // The server answers 413 on the head and closes; the client writes its body after the
+        // answer has arrived. Were the socket closed with the body unread, the kernel would
+        // reset it and these writes (and the read of the answer) would fail.
+        let length = 4 * 1024 * 1024;
+        let head = format!(
+            "POST /v1/links HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+             Content-Length: {length}\r\n\r\n",
+            app.keys.secret_key
+        );
+        let mut stream = send_raw(&app, head.as_bytes()).await;
+        tokio::time::timeout(DEADLINE, stream.readable()).await.expect("an answer").unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(&vec![b' '; length]).await.expect("the whole body is taken");
+        stream.shutdown().await.unwrap();
+        let answer = read_until_closed(&mut stream).await.expect("an answer");
+        assert_eq!(answer.status, 413, "{}", answer.head);
+        assert_eq!(answer.body["error"]["code"], "request_too_large");
+    }
+
     async fn a_saturated_server_answers_503_with_retry_after_and_probes_still_answer(app: TestApp) {
         let Some(app) = restart_with(app, |c| {
             c.max_requests_in_flight = 2;
