@@ -1,6 +1,6 @@
 //! Totals of movement lists already counted, so that paging through an account whose movements
 //! did not change does not count them again for every page (a count walks every index entry of
-//! the filter: about a sixth of a page of 300; BENCHMARKS.md, change 46).
+//! the filter: about a sixth of a page of 300).
 //!
 //! An account's `movements_version` goes up in the same transaction as every write of its
 //! movements. A page's statement reads the version and counts only when it differs from the

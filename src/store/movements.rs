@@ -77,7 +77,7 @@ impl Store {
         // version is the one a total was cached at: `-1` then) and the page in one round trip,
         // so in one snapshot; the page as one value (see `json_rows`). The page is put in
         // order here, not inside the aggregate: SQLite would sort its rows again to aggregate
-        // them in an order, for 10–20% of a page (BENCHMARKS.md, change 44), where here they
+        // them in an order, for 10–20% of a page, where here they
         // are sorted already but for what the engine does not promise.
         let key = (account_id.to_string(), since, until, filter.confirmed_only);
         let cached = self.movement_counts.get(&key);

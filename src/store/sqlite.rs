@@ -87,7 +87,7 @@ pub(super) async fn open(path: &Path) -> anyhow::Result<Store> {
 /// kernel mapped around a read counted in the process's RSS: in S3, up to 270 MB of the file
 /// while 10,000 refreshes were recorded. S2 and S5 on a 30,000 backlog did not move without
 /// the map. (S5 on a 100,000 backlog lost up to ~8% then, while its claims still read the
-/// whole backlog; BENCHMARKS.md, changes 18 and 23.)
+/// whole backlog.)
 const MMAP_BYTES: i64 = 0x7fff_0000;
 
 /// Per-connection settings. `synchronous = FULL` keeps every acknowledged write durable; the

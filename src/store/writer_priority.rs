@@ -3,8 +3,7 @@
 //! Every write of the process passes through that thread (see `group_commit`), so when the
 //! machine's cores are busy with the HTTP server, the readers and the workers, each time it
 //! waits for a core every writer waits with it. In S2 it was preempted ~2,500 times a second
-//! on two cores, and renicing it to −10 by hand gave +16% refreshes/s in a same-run A/B
-//! (BENCHMARKS.md, change 47).
+//! on two cores, and renicing it to −10 by hand gave +16% refreshes/s in a same-run A/B.
 //!
 //! sqlx runs each SQLite connection on a thread of its own that it names
 //! `sqlx-sqlite-worker-N` (the kernel keeps the first 15 bytes: `sqlx-sqlite-wor`) and offers

@@ -165,9 +165,9 @@ both_backends! {
     }
 
     async fn a_client_still_sending_a_refused_body_reads_the_answer(app: TestApp) {
-        // The server answers 413 on the head and closes; the client writes its body after the
-        // answer has arrived. Were the socket closed with the body unread, the kernel would
-        // reset it and these writes (and the read of the answer) would fail.
+        // The server answers 413 on the head and ends its side; the client reads that answer,
+        // then writes its body. Were the socket closed with the body unread, the kernel would
+        // reset it and these writes (or the read of the answer) would fail.
         let length = 4 * 1024 * 1024;
         let head = format!(
             "POST /v1/links HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
@@ -175,13 +175,13 @@ both_backends! {
             app.keys.secret_key
         );
         let mut stream = send_raw(&app, head.as_bytes()).await;
-        tokio::time::timeout(DEADLINE, stream.readable()).await.expect("an answer").unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stream.write_all(&vec![b' '; length]).await.expect("the whole body is taken");
-        stream.shutdown().await.unwrap();
         let answer = read_until_closed(&mut stream).await.expect("an answer");
         assert_eq!(answer.status, 413, "{}", answer.head);
         assert_eq!(answer.body["error"]["code"], "request_too_large");
+        // A client slower than the server: by now the server has finished closing its end.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(&vec![b' '; length]).await.expect("the whole body is taken");
+        stream.shutdown().await.expect("the connection ends cleanly");
     }
 
     async fn a_saturated_server_answers_503_with_retry_after_and_probes_still_answer(app: TestApp) {
