@@ -5,6 +5,8 @@
 //!
 //! PostgreSQL: `REFRESCO_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! skipped with a note when unreachable, unless `CI` (or `REFRESCO_REQUIRE_POSTGRES=1`) is set.
+// A test that meets an unexpected error should fail on the spot, naming where.
+#![allow(clippy::unwrap_used)]
 
 use refresco::bench::{self, BackendChoice, BenchArgs, Report, ScenarioResult};
 use sqlx::Connection;

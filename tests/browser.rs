@@ -9,6 +9,8 @@
 //!
 //! Without Chromium or `tests/browser/node_modules` (made by `scripts/test` with `npm ci`), the
 //! test prints `SKIPPED` and passes, except in CI (`CI` set, not `false`), where it fails.
+// A test that meets an unexpected error should fail on the spot, naming where.
+#![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
 mod common;

@@ -1,5 +1,7 @@
 //! The command line on the real binary: keys, links, migrations, configuration errors, and the
 //! keys printed on the first start.
+// A test that meets an unexpected error should fail on the spot, naming where.
+#![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
 

@@ -14,6 +14,8 @@
 //! The tools come from `.venv-test/` (Python) and `tests/clients/node/node_modules/`, both made
 //! by `scripts/test`. When they are missing the tests print `SKIPPED` and pass, except in CI
 //! (`CI` set, not `false`), where they fail.
+// A test that meets an unexpected error should fail on the spot, naming where.
+#![allow(clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
 mod common;

@@ -2,6 +2,8 @@
 //! restart, and check every intent ends final with exactly the right movements, none
 //! duplicated. SQLite: one process killed and restarted. PostgreSQL: an API process and two
 //! worker processes, one of them killed; the other takes over its jobs.
+// A test that meets an unexpected error should fail on the spot, naming where.
+#![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
