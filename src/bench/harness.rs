@@ -15,7 +15,7 @@ use crate::config::Secret;
 use crate::crypto::random_token;
 use crate::domain::{LinkId, LinkToken, Mode, OrganizationId};
 use crate::engine::linking::SealedCredentials;
-use crate::store::SeedLink;
+use crate::store::seeding::SeedLink;
 use crate::tenants::{self, KeyPair};
 use crate::{App, Config};
 
@@ -230,7 +230,7 @@ impl Prepared {
             });
             tokens.push(token.expose().to_owned());
         }
-        self.state.store.bench_seed_links(template, &links).await?;
+        self.state.store.seeding().links(template, &links).await?;
         Ok(tokens)
     }
 

@@ -27,7 +27,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     })
     .await?;
     let store = prepared.state.store.clone();
-    result.database = store.bench_database_version().await?;
+    result.database = store.seeding().database_version().await?;
     result.param(
         "webhook_concurrency",
         prepared.state.config.webhook_concurrency,
@@ -52,11 +52,12 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         })
         .await?;
     let seeding = Instant::now();
-    store.bench_seed_phase(true).await?;
+    store.seeding().begin().await?;
     store
-        .bench_seed_events(&organization_id, &endpoint_id, &LinkId::generate(), events)
+        .seeding()
+        .events(&organization_id, &endpoint_id, &LinkId::generate(), events)
         .await?;
-    store.bench_seed_phase(false).await?;
+    store.seeding().finish().await?;
     result.figure(
         "seed events and deliveries",
         seeding.elapsed().as_secs_f64(),
@@ -81,7 +82,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     }
     let elapsed = started.elapsed();
     let (_, cpu_percent, _) = cpu.stop();
-    let counts = store.bench_counts().await?;
+    let counts = store.seeding().counts().await?;
     let delivered = counts.deliveries("delivered");
 
     result.figure(
