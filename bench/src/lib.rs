@@ -1,4 +1,4 @@
-//! `refresco bench`: reproducible load scenarios against Refresco started **in this process**
+//! `refresco-bench`: reproducible load scenarios against Refresco started **in this process**
 //! (on a temporary SQLite data directory, or a fresh database created on a PostgreSQL server and
 //! dropped afterwards), driven over loopback (127.0.0.1) by an HTTP client with a pool of
 //! `--connections` connections.
@@ -13,8 +13,12 @@
 //!
 //! Every scenario checks its own correctness (every answer expected, every refresh ended, every
 //! delivery recorded) and lists what went wrong in [`ScenarioResult::problems`]; the smoke test
-//! (`tests/bench_smoke.rs`) runs each in a tiny configuration and asserts only that.
+//! (`bench/tests/smoke.rs`) runs each in a tiny configuration and asserts only that.
 //! Figures and how to read them: `BENCHMARKS.md`.
+//!
+//! A crate of its own, beside the server's: it uses only `refresco`'s public API, plus
+//! `refresco::store::seeding` to write data at a scale the API cannot create quickly, so the
+//! server carries none of its code or dependencies.
 
 mod harness;
 pub mod isolated;
@@ -64,9 +68,11 @@ pub enum BackendChoice {
     Both,
 }
 
-/// `refresco bench` options. Unset sizes take each scenario's full size, or its smoke size
-/// with `--smoke`.
-#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+/// Run load scenarios against an in-process Refresco and print the figures (see BENCHMARKS.md).
+///
+/// Unset sizes take each scenario's full size, or its smoke size with `--smoke`.
+#[derive(Clone, Debug, Default, PartialEq, clap::Parser)]
+#[command(name = "refresco-bench", version)]
 pub struct BenchArgs {
     /// Scenarios to run: s1 s2 s3 s4 s5, or all (the default).
     #[arg(value_enum)]
@@ -176,7 +182,7 @@ impl BenchArgs {
     }
 }
 
-/// `refresco bench`: one run in this process, several each in a process of its own (see
+/// The command line: one run in this process, several each in a process of its own (see
 /// [`isolated`]). Prints the report; answers whether every run behaved correctly.
 pub async fn run_from_cli(args: &BenchArgs) -> anyhow::Result<bool> {
     if isolated::runs(args).len() > 1 {

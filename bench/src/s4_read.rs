@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::harness::{self, load_client, Target};
 use super::load::closed_loop;
 use super::{BenchArgs, ScenarioResult};
-use crate::domain::Timestamp;
+use refresco::domain::Timestamp;
 
 const PER_PAGE: u64 = 300;
 

@@ -63,7 +63,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
             .movements(
                 &accounts,
                 history,
-                crate::domain::Timestamp::start_of(month_ago).millis(),
+                refresco::domain::Timestamp::start_of(month_ago).millis(),
             )
             .await?;
     }
@@ -87,7 +87,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     receiver.set_secret(secret);
 
     let requests = server.create_requests(&client, tokens.clone());
-    let started = crate::domain::Timestamp::now().millis();
+    let started = refresco::domain::Timestamp::now().millis();
     let refreshes = {
         let (requests, receiver) = (requests.clone(), receiver.clone());
         let limit = u64::try_from(requests.links())?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::harness::{self, load_client, Target};
 use super::load::{closed_loop, expect_status};
 use super::{BenchArgs, ScenarioResult};
-use crate::config::Role;
+use refresco::config::Role;
 
 /// Runs S1.
 pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioResult> {

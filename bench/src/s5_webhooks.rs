@@ -10,9 +10,9 @@ use super::harness::{self, Target};
 use super::machine::CpuWindow;
 use super::receiver::Receiver;
 use super::{BenchArgs, ScenarioResult};
-use crate::domain::{EnabledEvents, LinkId, Mode, WebhookEndpointId};
-use crate::store::NewEndpoint;
-use crate::webhooks::signing;
+use refresco::domain::{EnabledEvents, LinkId, Mode, WebhookEndpointId};
+use refresco::store::NewEndpoint;
+use refresco::webhooks::signing;
 
 /// Runs S5.
 pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioResult> {
