@@ -5,7 +5,7 @@ use clap::Parser;
 
 use refresco_bench::BenchArgs;
 
-/// The server's own allocator (see `src/main.rs` for why it is mimalloc), so the server measured
+/// The server's allocator (its `src/main.rs` says why it is mimalloc), so the server measured
 /// here, which runs in this process, allocates as `refresco serve` does: its figures, peak RSS
 /// above all, depend on it.
 #[global_allocator]
