@@ -42,14 +42,16 @@ pub fn child_args(
         }
     };
     let text = |v: &dyn ToString| Some(OsString::from(v.to_string()));
-    let millis = |d: std::time::Duration| format!("{}ms", d.as_secs_f64() * 1000.0);
+    // humantime's own notation (`1s 500ms`), which `parse_duration` reads back exactly.
+    let duration =
+        |d: std::time::Duration| OsString::from(humantime::format_duration(d).to_string());
     option("backend", Some(name(&backend).into()));
     option("database-url", args.database_url.clone().map(Into::into));
-    option("duration", args.duration.map(|d| millis(d).into()));
+    option("duration", args.duration.map(duration));
     option("connections", args.connections.and_then(|v| text(&v)));
     option("links", args.links.and_then(|v| text(&v)));
     option("refreshes", args.refreshes.and_then(|v| text(&v)));
-    option("latency", args.latency.map(|d| millis(d).into()));
+    option("latency", args.latency.map(duration));
     option("movements", args.movements.and_then(|v| text(&v)));
     option("history", args.history.and_then(|v| text(&v)));
     option("events", args.events.and_then(|v| text(&v)));
