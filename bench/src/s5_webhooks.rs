@@ -47,7 +47,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
             organization_id: organization_id.clone(),
             mode: Mode::Test,
             url: receiver.url.clone(),
-            description: Some("refresco bench s5".into()),
+            description: Some("refresco-bench s5".into()),
             enabled_events: EnabledEvents::All,
         })
         .await?;
