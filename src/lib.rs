@@ -15,11 +15,13 @@
 //! - [`crypto`]: sealing, token hashing, token generation;
 //! - [`tenants`]: organizations and API keys;
 //! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
-//! - [`devtools`]: `listen` and `trigger` for local development;
-//! - [`bench`]: `refresco bench`, the load scenarios of `BENCHMARKS.md`.
+//! - [`devtools`]: `listen` and `trigger` for local development.
+//!
+//! The load scenarios of `BENCHMARKS.md` are a crate of their own, `refresco-bench` (`bench/`),
+//! built on this library's public API and on [`store::seeding`], its bulk writes for
+//! benchmarks and load tests.
 
 pub mod api;
-pub mod bench;
 pub mod config;
 pub mod connectors;
 pub mod crypto;

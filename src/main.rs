@@ -72,8 +72,6 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Run load scenarios against an in-process server and print the figures (see BENCHMARKS.md).
-    Bench(refresco::bench::BenchArgs),
     /// Fire a test event on a running server.
     Trigger {
         /// The event type, e.g. account.refresh_intent.succeeded.
@@ -234,11 +232,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             events,
             api,
         } => listen(forward_to, events, api).await,
-        Command::Bench(args) => {
-            let correct = refresco::bench::run_from_cli(&args).await?;
-            anyhow::ensure!(correct, "a scenario did not behave correctly");
-            Ok(())
-        }
         Command::Trigger { event_type, api } => {
             let event = refresco::devtools::trigger(&api.target(), &event_type).await?;
             println!("{}", serde_json::to_string_pretty(&event)?);

@@ -185,7 +185,7 @@ async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
         let intent = reopened.refresh_intent_by_id(id).await.unwrap();
         assert_eq!(intent.expect("durable").status, IntentStatus::Created);
     }
-    assert_eq!(reopened.bench_intents_in_progress().await.unwrap(), 40);
+    assert_eq!(reopened.seeding().intents_in_progress().await.unwrap(), 40);
     reopened.close().await;
 }
 

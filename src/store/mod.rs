@@ -7,9 +7,12 @@
 //! both backends. See `docs/storage.md` for why.
 //!
 //! Row types never leave this module: methods take and return domain types.
+//!
+//! Every method of `Store` is something the server does. Bulk writes for benchmarks and load
+//! tests live apart, in [`seeding`] (reached through [`Store::seeding`]); the server never uses
+//! them.
 
 mod accounts;
-mod bench_seed;
 mod checkpoint;
 mod count_cache;
 mod deliveries;
@@ -29,6 +32,7 @@ mod recording;
 mod refresh;
 mod row_writes;
 mod rows;
+pub mod seeding;
 
 // The generated-row helpers, for every module of the store.
 use row_writes::{id_list, insert_rows, insert_rows_together, placeholders, write_rows, RowWrite};
@@ -46,7 +50,6 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::DatabaseTarget;
 
-pub use bench_seed::{BenchCounts, RefreshStages, SeedLink};
 pub use deliveries::{AfterAttempt, DueDelivery};
 pub use events::EventFilter;
 pub use idempotency::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFIX};

@@ -10,14 +10,14 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::AppState;
-use crate::config::Secret;
-use crate::crypto::random_token;
-use crate::domain::{LinkId, LinkToken, Mode, OrganizationId};
-use crate::engine::linking::SealedCredentials;
-use crate::store::SeedLink;
-use crate::tenants::{self, KeyPair};
-use crate::{App, Config};
+use refresco::api::AppState;
+use refresco::config::Secret;
+use refresco::crypto::random_token;
+use refresco::domain::{LinkId, LinkToken, Mode, OrganizationId};
+use refresco::engine::linking::SealedCredentials;
+use refresco::store::seeding::SeedLink;
+use refresco::tenants::{self, KeyPair};
+use refresco::{App, Config};
 
 /// Where a scenario's database lives.
 #[derive(Clone, Debug)]
@@ -163,7 +163,7 @@ pub async fn prepare(
     };
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let app = crate::build(config, listener).await?;
+    let app = refresco::build(config, listener).await?;
     let state = app.state().clone();
     let keys = tenants::create_key_pair(&state.store, &state.keys, "bench", Mode::Test).await?;
     let base = format!("http://{}", app.local_addr()?);
@@ -186,20 +186,20 @@ impl Prepared {
     /// Creates a sandbox link through the engine (as `POST /v1/links` does) and returns its id:
     /// the template seeded links copy.
     pub async fn template_link(&self, password: &str) -> anyhow::Result<LinkId> {
-        let principal = crate::domain::Principal {
+        let principal = refresco::domain::Principal {
             organization_id: self.organization_id(),
             mode: Mode::Test,
-            kind: crate::domain::KeyKind::Secret,
+            kind: refresco::domain::KeyKind::Secret,
         };
-        let request = crate::engine::linking::NewLinkRequest {
+        let request = refresco::engine::linking::NewLinkRequest {
             institution_id: "cl_banco_sandbox".into(),
             username: "41614850-3".into(),
             password: Secret::new(password),
-            holder_type: crate::domain::HolderType::Individual,
+            holder_type: refresco::domain::HolderType::Individual,
             mfa_code: None,
         };
         let created =
-            crate::engine::linking::create_link(&self.state.linking(), &principal, request)
+            refresco::engine::linking::create_link(&self.state.linking(), &principal, request)
                 .await
                 .map_err(|e| anyhow::anyhow!("creating the template link: {e}"))?;
         Ok(created.link.id)
@@ -230,7 +230,7 @@ impl Prepared {
             });
             tokens.push(token.expose().to_owned());
         }
-        self.state.store.bench_seed_links(template, &links).await?;
+        self.state.store.seeding().links(template, &links).await?;
         Ok(tokens)
     }
 

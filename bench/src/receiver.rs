@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::webhooks::signing;
+use refresco::webhooks::signing;
 
 /// What s2 learns from a link-level event.
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! The benchmark harness in tiny sizes (`refresco bench --smoke`), so it cannot rot: every
+//! The benchmark harness in tiny sizes (`refresco-bench --smoke`), so it cannot rot: every
 //! scenario runs end to end and must behave correctly (every request answered as expected, every
 //! refresh ended, every delivery recorded). No timing is asserted: figures from a shared CI
 //! machine in a debug build mean nothing.
@@ -8,7 +8,7 @@
 // A test that meets an unexpected error should fail on the spot, naming where.
 #![allow(clippy::unwrap_used)]
 
-use refresco::bench::{self, BackendChoice, BenchArgs, Report, ScenarioResult};
+use refresco_bench::{self as bench, BackendChoice, BenchArgs, Report, ScenarioResult};
 use sqlx::Connection;
 
 fn args(backend: BackendChoice, database_url: Option<String>) -> BenchArgs {
@@ -103,24 +103,36 @@ async fn every_scenario_runs_on_postgres() {
     check(&report, "postgres");
 }
 
+/// Runs `refresco-bench` with `args`; answers whether it succeeded, and its stdout and stderr.
+fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_refresco-bench"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("refresco-bench runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// The command line: scenario selection, sizes, and the JSON report with the machine.
 #[test]
 fn the_cli_runs_a_scenario_and_writes_json() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_refresco"))
-        .args(["bench", "s5", "--smoke", "--events", "50", "--json"])
-        .arg(&json)
-        .arg("--work-dir")
-        .arg(dir.path())
-        .output()
-        .expect("refresco runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (ok, stdout, stderr) = run_cli(&[
+        "s5",
+        "--smoke",
+        "--events",
+        "50",
+        "--json",
+        json.to_str().unwrap(),
+        "--work-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("S5 webhook backlog on sqlite"), "{stdout}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -136,7 +148,44 @@ fn the_cli_runs_a_scenario_and_writes_json() {
             .map(|p| p[1].clone())
     };
     assert_eq!(parameter("events"), Some(serde_json::json!("50")));
-    // One run: in this very process (`bench/isolated.rs` gives each of several its own).
+    // One run: in this very process (`isolated.rs` gives each of several its own).
     assert!(parameter("process").is_some_and(|p| p.as_str().unwrap().parse::<u32>().is_ok()));
     assert_eq!(report["results"][0]["problems"], serde_json::json!([]));
+}
+
+/// Several scenarios run each in a process of its own (S3's memory figure is the process's,
+/// see `isolated.rs`), and their reports are put together.
+#[test]
+fn several_scenarios_run_each_in_its_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let (ok, out, err) = run_cli(&[
+        "s5",
+        "s1",
+        "--smoke",
+        "--json",
+        json.to_str().unwrap(),
+        "--work-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}\n{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let scenarios: Vec<&str> = results
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenarios, ["s1", "s5"], "in order, one each");
+    let process = |r: &serde_json::Value| -> String {
+        let parameters = r["parameters"].as_array().unwrap();
+        let entry = parameters
+            .iter()
+            .find(|p| p[0] == "process")
+            .expect("a process parameter");
+        entry[1].as_str().unwrap().to_owned()
+    };
+    assert_ne!(process(&results[0]), process(&results[1]));
+    assert!(report["machine"].is_object(), "{report}");
+    assert!(out.contains("2 run(s), each in its own process"), "{out}");
 }

@@ -1,14 +1,19 @@
-//! Bulk seeding and counting for `refresco bench` (never used by the server itself).
+//! Seeding: for benchmarks and load tests. It writes rows directly, bypassing the API (and its
+//! rules, idempotency and events); not for production use. The server never calls it.
+//!
+//! Reached through [`Store::seeding`], so a reader of `Store` sees only what the server does.
 //!
 //! Benchmarks need data at a scale the API cannot create quickly (100,000 links, 5 million
 //! movements, 100,000 pending deliveries), so these methods write it straight with SQL: multi-row
 //! `INSERT`s, or `INSERT … SELECT` over a recursive sequence, in big transactions. The rows are
 //! the same as the API would write (hashed link tokens, sealed credentials, accounts copied from
-//! a real link of the sandbox bank), so the API and the worker accept them unchanged.
+//! a real link of the sandbox bank), so the API and the worker accept them unchanged. Beside the
+//! writes are the counts a load test checks its results with.
 //!
-//! On SQLite the seed phase lowers `synchronous` to `OFF` (a crash while seeding only loses the
-//! seed) and restores `FULL` afterwards, then checkpoints the WAL so the measured phase reads a
-//! plain database file. On PostgreSQL each seed transaction sets `synchronous_commit = off`.
+//! On SQLite the seed phase ([`Seeding::begin`] to [`Seeding::finish`]) lowers `synchronous` to
+//! `OFF` (a crash while seeding only loses the seed) and restores `FULL` afterwards, then
+//! checkpoints the WAL so the measured phase reads a plain database file. On PostgreSQL each
+//! seed transaction sets `synchronous_commit = off`, and the phase ends with `ANALYZE`.
 
 use sqlx::{Any, Row, Transaction};
 
@@ -20,7 +25,7 @@ use crate::domain::*;
 pub struct SeedLink {
     /// The new link's id.
     pub id: LinkId,
-    /// `MasterKey::hash_token` of the link token the benchmark will present.
+    /// `MasterKey::hash_token` of the link token the load test will present.
     pub token_hash: String,
     /// Credentials sealed under the master key with the link id as associated data.
     pub sealed_credentials: Vec<u8>,
@@ -34,7 +39,7 @@ const MOVEMENT_ACCOUNT_BATCH: usize = 50;
 /// Events (and deliveries) per seed statement.
 const EVENT_BATCH: u64 = 10_000;
 
-/// Mean durations of a refresh's stages (see [`Store::bench_refresh_stages`]).
+/// Mean durations of a refresh's stages (see [`Seeding::refresh_stages`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RefreshStages {
     /// Create to the job's start: the create's commit, then a worker's claim.
@@ -48,9 +53,9 @@ pub struct RefreshStages {
     pub answer_to_attempt_ms: Option<f64>,
 }
 
-/// Counts the benchmark checks its results with.
+/// Counts a load test checks its results with.
 #[derive(Debug, Default, Clone)]
-pub struct BenchCounts {
+pub struct Counts {
     /// Refresh intents by status.
     pub intents_by_status: Vec<(String, i64)>,
     /// Jobs that were claimed more than once (a lease expired and another claim took over).
@@ -63,7 +68,7 @@ pub struct BenchCounts {
     pub movements: i64,
 }
 
-impl BenchCounts {
+impl Counts {
     /// Intents with this status.
     pub fn intents(&self, status: &str) -> i64 {
         find(&self.intents_by_status, status)
@@ -82,11 +87,25 @@ fn find(list: &[(String, i64)], key: &str) -> i64 {
 const SEQ: &str = "WITH RECURSIVE seq(n) AS (
     SELECT CAST(0 AS BIGINT) UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < $1)";
 
+/// Seeding and counting on one store; see the [module](self) for what it is (and is not) for.
+#[derive(Clone, Copy, Debug)]
+pub struct Seeding<'a> {
+    store: &'a Store,
+}
+
 impl Store {
+    /// Seeding for benchmarks and load tests: writes rows directly, bypassing the API; not for
+    /// production use (see [`store::seeding`](crate::store::seeding)).
+    pub fn seeding(&self) -> Seeding<'_> {
+        Seeding { store: self }
+    }
+}
+
+impl Seeding<'_> {
     /// Starts a seed transaction (on PostgreSQL without waiting for the commit to reach disk).
     async fn begin_seed(&self) -> anyhow::Result<Transaction<'static, Any>> {
-        let mut tx = self.begin().await?;
-        if self.dialect == Dialect::Postgres {
+        let mut tx = self.store.begin().await?;
+        if self.store.dialect == Dialect::Postgres {
             sqlx::query("SET LOCAL synchronous_commit = off")
                 .execute(&mut *tx)
                 .await?;
@@ -94,26 +113,34 @@ impl Store {
         Ok(tx)
     }
 
-    /// Enters (`true`) or leaves (`false`) the seed phase: SQLite trades durability for speed
-    /// while seeding, and on leaving gets `synchronous = FULL` back and a checkpointed WAL.
-    pub async fn bench_seed_phase(&self, seeding: bool) -> anyhow::Result<()> {
-        if self.dialect != Dialect::Sqlite {
-            if !seeding {
-                sqlx::query("ANALYZE").execute(&self.write).await?;
-            }
-            return Ok(());
-        }
-        // The writer pool has exactly one connection, so the pragma reaches every write.
-        let pragma = if seeding {
-            "PRAGMA synchronous = OFF"
-        } else {
-            "PRAGMA synchronous = FULL"
-        };
-        sqlx::query(pragma).execute(&self.write).await?;
-        if !seeding {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.write)
+    /// Enters the seed phase: SQLite trades durability for speed until [`Seeding::finish`].
+    pub async fn begin(&self) -> anyhow::Result<()> {
+        if self.store.dialect == Dialect::Sqlite {
+            // The writer pool has exactly one connection, so the pragma reaches every write.
+            sqlx::query("PRAGMA synchronous = OFF")
+                .execute(&self.store.write)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Leaves the seed phase, so what follows is measured on a database as the server keeps
+    /// it: SQLite gets `synchronous = FULL` back and a checkpointed WAL; PostgreSQL gets fresh
+    /// statistics for its planner.
+    pub async fn finish(&self) -> anyhow::Result<()> {
+        let write = &self.store.write;
+        match self.store.dialect {
+            Dialect::Sqlite => {
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(write)
+                    .await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(write)
+                    .await?;
+            }
+            Dialect::Postgres => {
+                sqlx::query("ANALYZE").execute(write).await?;
+            }
         }
         Ok(())
     }
@@ -121,15 +148,11 @@ impl Store {
     /// Seeds `links` as copies of `template` (same owner, bank, holder and accounts, fresh ids,
     /// tokens and credentials). The copies' accounts have no movements, so a refresh inserts
     /// every movement the bank shows.
-    pub async fn bench_seed_links(
-        &self,
-        template: &LinkId,
-        links: &[SeedLink],
-    ) -> anyhow::Result<()> {
+    pub async fn links(&self, template: &LinkId, links: &[SeedLink]) -> anyhow::Result<()> {
         let template_accounts: Vec<String> =
             sqlx::query_scalar("SELECT id FROM accounts WHERE link_id = $1 ORDER BY position")
                 .bind(template.as_str())
-                .fetch_all(&self.read)
+                .fetch_all(&self.store.read)
                 .await?;
         let now = Timestamp::now().millis();
         for chunk in links.chunks(LINK_BATCH) {
@@ -184,13 +207,13 @@ impl Store {
     }
 
     /// The accounts of `links`, in link then bank order.
-    pub async fn bench_accounts_of(&self, links: &[LinkId]) -> anyhow::Result<Vec<AccountId>> {
+    pub async fn accounts_of(&self, links: &[LinkId]) -> anyhow::Result<Vec<AccountId>> {
         let mut accounts = Vec::new();
         for link in links {
             let ids: Vec<String> =
                 sqlx::query_scalar("SELECT id FROM accounts WHERE link_id = $1 ORDER BY position")
                     .bind(link.as_str())
-                    .fetch_all(&self.read)
+                    .fetch_all(&self.store.read)
                     .await?;
             accounts.extend(ids.into_iter().map(AccountId::from_trusted));
         }
@@ -199,7 +222,7 @@ impl Store {
 
     /// Seeds `per_account` movements into each account: three a day going back from
     /// `newest_day` (midnight UTC, epoch milliseconds), one in 50 pending, the rest confirmed.
-    pub async fn bench_seed_movements(
+    pub async fn movements(
         &self,
         accounts: &[AccountId],
         per_account: u64,
@@ -255,7 +278,7 @@ impl Store {
 
     /// Seeds `count` link-level `succeeded` events of `organization_id` in test mode, each with
     /// one pending delivery to `endpoint_id`, due now.
-    pub async fn bench_seed_events(
+    pub async fn events(
         &self,
         organization_id: &OrganizationId,
         endpoint_id: &WebhookEndpointId,
@@ -313,18 +336,18 @@ impl Store {
     }
 
     /// Intents still in progress (status `created`).
-    pub async fn bench_intents_in_progress(&self) -> anyhow::Result<i64> {
+    pub async fn intents_in_progress(&self) -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM refresh_intents WHERE status = 'created'")
-                .fetch_one(&self.read)
+                .fetch_one(&self.store.read)
                 .await?,
         )
     }
 
-    /// What the benchmark checks its results with.
-    pub async fn bench_counts(&self) -> anyhow::Result<BenchCounts> {
+    /// What a load test checks its results with.
+    pub async fn counts(&self) -> anyhow::Result<Counts> {
         let grouped = |sql: &'static str| async move {
-            let rows = sqlx::query(sql).fetch_all(&self.read).await?;
+            let rows = sqlx::query(sql).fetch_all(&self.store.read).await?;
             rows.iter()
                 .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
                 .collect::<anyhow::Result<Vec<_>>>()
@@ -332,11 +355,11 @@ impl Store {
         let count = |sql: &'static str| async move {
             anyhow::Ok(
                 sqlx::query_scalar::<_, i64>(sql)
-                    .fetch_one(&self.read)
+                    .fetch_one(&self.store.read)
                     .await?,
             )
         };
-        Ok(BenchCounts {
+        Ok(Counts {
             intents_by_status: grouped(
                 "SELECT status, COUNT(*) FROM refresh_intents GROUP BY status",
             )
@@ -355,7 +378,7 @@ impl Store {
     /// to the job's start, from the start to the recording, and from the recording (which
     /// writes the webhook deliveries) to each delivery's first attempt; over the refreshes
     /// created at or after `since` (Unix milliseconds). `None` where no row qualifies.
-    pub async fn bench_refresh_stages(&self, since: i64) -> anyhow::Result<RefreshStages> {
+    pub async fn refresh_stages(&self, since: i64) -> anyhow::Result<RefreshStages> {
         let (queued, at_bank): (Option<f64>, Option<f64>) = sqlx::query_as(
             "SELECT CAST(AVG(started_at - created_at) AS DOUBLE PRECISION),
                     CAST(AVG(finished_at - started_at) AS DOUBLE PRECISION)
@@ -363,7 +386,7 @@ impl Store {
              WHERE created_at >= $1 AND started_at IS NOT NULL AND finished_at IS NOT NULL",
         )
         .bind(since)
-        .fetch_one(&self.read)
+        .fetch_one(&self.store.read)
         .await?;
         let to_webhook: Option<f64> = sqlx::query_scalar(
             "SELECT CAST(AVG(first_attempt - created_at) AS DOUBLE PRECISION)
@@ -372,7 +395,7 @@ impl Store {
                    WHERE d.created_at >= $1 GROUP BY d.id, d.created_at) firsts",
         )
         .bind(since)
-        .fetch_one(&self.read)
+        .fetch_one(&self.store.read)
         .await?;
         Ok(RefreshStages {
             create_to_start_ms: queued,
@@ -381,12 +404,12 @@ impl Store {
         })
     }
 
-    /// The database engine and its version, for the report.
-    pub async fn bench_database_version(&self) -> anyhow::Result<String> {
-        let sql = match self.dialect {
+    /// The database engine and its version, for a report.
+    pub async fn database_version(&self) -> anyhow::Result<String> {
+        let sql = match self.store.dialect {
             Dialect::Sqlite => "SELECT 'SQLite ' || sqlite_version()",
             Dialect::Postgres => "SELECT 'PostgreSQL ' || current_setting('server_version')",
         };
-        Ok(sqlx::query_scalar(sql).fetch_one(&self.read).await?)
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.store.read).await?)
     }
 }

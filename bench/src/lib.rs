@@ -1,4 +1,4 @@
-//! `refresco bench`: reproducible load scenarios against Refresco started **in this process**
+//! `refresco-bench`: reproducible load scenarios against Refresco started **in this process**
 //! (on a temporary SQLite data directory, or a fresh database created on a PostgreSQL server and
 //! dropped afterwards), driven over loopback (127.0.0.1) by an HTTP client with a pool of
 //! `--connections` connections.
@@ -13,8 +13,12 @@
 //!
 //! Every scenario checks its own correctness (every answer expected, every refresh ended, every
 //! delivery recorded) and lists what went wrong in [`ScenarioResult::problems`]; the smoke test
-//! (`tests/bench_smoke.rs`) runs each in a tiny configuration and asserts only that.
+//! (`bench/tests/smoke.rs`) runs each in a tiny configuration and asserts only that.
 //! Figures and how to read them: `BENCHMARKS.md`.
+//!
+//! A crate of its own, beside the server's: it uses only `refresco`'s public API, plus
+//! `refresco::store::seeding` to write data at a scale the API cannot create quickly, so the
+//! server carries none of its code or dependencies.
 
 mod harness;
 pub mod isolated;
@@ -64,9 +68,11 @@ pub enum BackendChoice {
     Both,
 }
 
-/// `refresco bench` options. Unset sizes take each scenario's full size, or its smoke size
-/// with `--smoke`.
-#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+/// Run load scenarios against an in-process Refresco and print the figures (see BENCHMARKS.md).
+///
+/// Unset sizes take each scenario's full size, or its smoke size with `--smoke`.
+#[derive(Clone, Debug, Default, PartialEq, clap::Parser)]
+#[command(name = "refresco-bench", version)]
 pub struct BenchArgs {
     /// Scenarios to run: s1 s2 s3 s4 s5, or all (the default).
     #[arg(value_enum)]
@@ -86,7 +92,8 @@ pub struct BenchArgs {
     /// Tiny sizes that finish in seconds (the CI smoke run); figures are meaningless.
     #[arg(long)]
     pub smoke: bool,
-    /// Length of each timed load phase (s1, s2, s4), e.g. `20s`, `500ms`, `1m`.
+    /// Length of each timed load phase (s1, s2, s4), e.g. `20s`, `500ms`, `1m` (a bare number
+    /// is seconds).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Concurrent client connections (the client's pool holds exactly this many).
@@ -98,7 +105,7 @@ pub struct BenchArgs {
     /// Refreshes for s3 (10,000), or a cap on s2's.
     #[arg(long)]
     pub refreshes: Option<usize>,
-    /// Latency of every bank call in s3, e.g. `30s`.
+    /// Latency of every bank call in s3, e.g. `30s` or `1m`.
     #[arg(long, value_parser = parse_duration)]
     pub latency: Option<Duration>,
     /// Movements seeded for s4 (5,000,000).
@@ -176,7 +183,7 @@ impl BenchArgs {
     }
 }
 
-/// `refresco bench`: one run in this process, several each in a process of its own (see
+/// The command line: one run in this process, several each in a process of its own (see
 /// [`isolated`]). Prints the report; answers whether every run behaved correctly.
 pub async fn run_from_cli(args: &BenchArgs) -> anyhow::Result<bool> {
     if isolated::runs(args).len() > 1 {
@@ -230,25 +237,17 @@ fn scenario_name(scenario: Scenario) -> &'static str {
     }
 }
 
-/// Parses `20s`, `500ms`, `1.5s`, `2m`.
+/// Parses a duration as `humantime` does (`20s`, `500ms`, `1.5s`, `2m`, `1h 30m`), or a bare
+/// number as seconds (`3`, `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or((text, "s"), |i| text.split_at(i));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 20s, 500ms or 2m"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    let bare_number = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let result = if bare_number {
+        humantime::parse_duration(&format!("{text}s"))
+    } else {
+        humantime::parse_duration(text)
     };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("{text:?} is not a duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    result.map_err(|e| format!("{text:?} is not a duration like 20s, 500ms or 2m: {e}"))
 }
 
 #[cfg(test)]
@@ -261,9 +260,19 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1s 500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(" 30s "), Ok(Duration::from_secs(30)));
+        // humantime's larger units, which the hand-written parser refused.
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(3 * 3600)));
+        // A bare number is seconds.
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("3h").is_err());
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("3x").is_err());
+        assert!(parse_duration("1.2.3").is_err());
+        assert!(parse_duration(".").is_err());
         assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("").is_err());
     }
 
     #[test]

@@ -41,13 +41,13 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     })
     .await?;
     let store = prepared.state.store.clone();
-    result.database = store.bench_database_version().await?;
+    result.database = store.seeding().database_version().await?;
     result.param("job_lease_secs", prepared.state.config.job_lease_secs);
     let template = prepared.template_link("jonsnow+instant").await?;
     let password = format!("jonsnow+instant+slow{}ms", latency.as_millis());
-    store.bench_seed_phase(true).await?;
+    store.seeding().begin().await?;
     let tokens = Arc::new(prepared.seed_links(&template, &password, refreshes).await?);
-    store.bench_seed_phase(false).await?;
+    store.seeding().finish().await?;
 
     let server = prepared.serve();
     let client = load_client(connections)?;
@@ -73,10 +73,10 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     let bank_time = latency * BANK_CALLS;
     let deadline = Instant::now() + bank_time * 3 + Duration::from_secs(600);
     let mut waiting_figures = None;
-    let mut in_progress = store.bench_intents_in_progress().await?;
+    let mut in_progress = store.seeding().intents_in_progress().await?;
     while in_progress > 0 && Instant::now() < deadline {
         tokio::time::sleep(poll).await;
-        in_progress = store.bench_intents_in_progress().await?;
+        in_progress = store.seeding().intents_in_progress().await?;
         if waiting_figures.is_none() && in_progress < total {
             // The peak so far covers creating and waiting; what comes after is the herd of
             // refreshes coming back together and queueing to be recorded.
@@ -108,7 +108,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     }
     result.figure("CPU from last create to all done", whole.1, "% of a core");
     result.figure("all done after", all_done.as_secs_f64(), "s");
-    let counts = store.bench_counts().await?;
+    let counts = store.seeding().counts().await?;
     result.figure(
         "jobs claimed more than once",
         counts.jobs_reclaimed as f64,

@@ -10,9 +10,9 @@ use super::harness::{self, Target};
 use super::machine::CpuWindow;
 use super::receiver::Receiver;
 use super::{BenchArgs, ScenarioResult};
-use crate::domain::{EnabledEvents, LinkId, Mode, WebhookEndpointId};
-use crate::store::NewEndpoint;
-use crate::webhooks::signing;
+use refresco::domain::{EnabledEvents, LinkId, Mode, WebhookEndpointId};
+use refresco::store::NewEndpoint;
+use refresco::webhooks::signing;
 
 /// Runs S5.
 pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioResult> {
@@ -27,7 +27,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     })
     .await?;
     let store = prepared.state.store.clone();
-    result.database = store.bench_database_version().await?;
+    result.database = store.seeding().database_version().await?;
     result.param(
         "webhook_concurrency",
         prepared.state.config.webhook_concurrency,
@@ -47,16 +47,17 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
             organization_id: organization_id.clone(),
             mode: Mode::Test,
             url: receiver.url.clone(),
-            description: Some("refresco bench s5".into()),
+            description: Some("refresco-bench s5".into()),
             enabled_events: EnabledEvents::All,
         })
         .await?;
     let seeding = Instant::now();
-    store.bench_seed_phase(true).await?;
+    store.seeding().begin().await?;
     store
-        .bench_seed_events(&organization_id, &endpoint_id, &LinkId::generate(), events)
+        .seeding()
+        .events(&organization_id, &endpoint_id, &LinkId::generate(), events)
         .await?;
-    store.bench_seed_phase(false).await?;
+    store.seeding().finish().await?;
     result.figure(
         "seed events and deliveries",
         seeding.elapsed().as_secs_f64(),
@@ -81,7 +82,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     }
     let elapsed = started.elapsed();
     let (_, cpu_percent, _) = cpu.stop();
-    let counts = store.bench_counts().await?;
+    let counts = store.seeding().counts().await?;
     let delivered = counts.deliveries("delivered");
 
     result.figure(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::harness::{self, load_client, Target};
 use super::load::closed_loop;
 use super::{BenchArgs, ScenarioResult};
-use crate::domain::Timestamp;
+use refresco::domain::Timestamp;
 
 const PER_PAGE: u64 = 300;
 
@@ -27,10 +27,11 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
 
     let prepared = harness::prepare(target, args.work_dir.as_ref(), |_| {}).await?;
     let store = prepared.state.store.clone();
-    result.database = store.bench_database_version().await?;
+    result.database = store.seeding().database_version().await?;
     let template = prepared.template_link("jonsnow").await?;
     let template_accounts = store
-        .bench_accounts_of(std::slice::from_ref(&template))
+        .seeding()
+        .accounts_of(std::slice::from_ref(&template))
         .await?
         .len()
         .max(1);
@@ -38,16 +39,20 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     let links = usize::try_from(accounts_needed.div_ceil(template_accounts as u64))?;
 
     let seeding = Instant::now();
-    store.bench_seed_phase(true).await?;
+    store.seeding().begin().await?;
     let tokens = prepared.seed_links(&template, "jonsnow", links).await?;
-    let accounts = store.bench_accounts_of(&harness::link_ids(&tokens)).await?;
+    let accounts = store
+        .seeding()
+        .accounts_of(&harness::link_ids(&tokens))
+        .await?;
     let today = Timestamp::start_of(chrono::Utc::now().date_naive()).millis();
     store
-        .bench_seed_movements(&accounts, per_account, today)
+        .seeding()
+        .movements(&accounts, per_account, today)
         .await?;
-    store.bench_seed_phase(false).await?;
+    store.seeding().finish().await?;
     let seed_time = seeding.elapsed();
-    let seeded = store.bench_counts().await?.movements;
+    let seeded = store.seeding().counts().await?.movements;
     result.param("accounts", accounts.len());
     result.figure("movements in the database", seeded as f64, "");
     result.figure("seed time", seed_time.as_secs_f64(), "s");

@@ -36,13 +36,13 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     })
     .await?;
     let store = prepared.state.store.clone();
-    result.database = store.bench_database_version().await?;
+    result.database = store.seeding().database_version().await?;
     result.param(
         "worker_concurrency",
         prepared.state.config.worker_concurrency,
     );
     let template = prepared.template_link("jonsnow+instant").await?;
-    store.bench_seed_phase(true).await?;
+    store.seeding().begin().await?;
     let tokens = Arc::new(
         prepared
             .seed_links(&template, "jonsnow+instant", links)
@@ -53,18 +53,22 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     if history > 0 {
         // Dated a month back and older: outside an only_last refresh's 14 days, so every
         // refresh still inserts its 50 and removes nothing, but finds this history stored.
-        let accounts = store.bench_accounts_of(&harness::link_ids(&tokens)).await?;
+        let accounts = store
+            .seeding()
+            .accounts_of(&harness::link_ids(&tokens))
+            .await?;
         let month_ago = chrono::Utc::now().date_naive() - chrono::Days::new(30);
         store
-            .bench_seed_movements(
+            .seeding()
+            .movements(
                 &accounts,
                 history,
-                crate::domain::Timestamp::start_of(month_ago).millis(),
+                refresco::domain::Timestamp::start_of(month_ago).millis(),
             )
             .await?;
     }
-    store.bench_seed_phase(false).await?;
-    let movements_before = store.bench_counts().await?.movements;
+    store.seeding().finish().await?;
+    let movements_before = store.seeding().counts().await?.movements;
 
     let server = prepared.serve();
     let client = load_client(connections)?;
@@ -83,7 +87,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     receiver.set_secret(secret);
 
     let requests = server.create_requests(&client, tokens.clone());
-    let started = crate::domain::Timestamp::now().millis();
+    let started = refresco::domain::Timestamp::now().millis();
     let refreshes = {
         let (requests, receiver) = (requests.clone(), receiver.clone());
         let limit = u64::try_from(requests.links())?;
@@ -109,7 +113,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         "movements/s",
     );
     // Where the time goes, from the rows the refreshes left (means, not quantiles).
-    let stages = store.bench_refresh_stages(started).await?;
+    let stages = store.seeding().refresh_stages(started).await?;
     for (name, mean) in [
         ("create → job started, mean", stages.create_to_start_ms),
         (
@@ -133,7 +137,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
         format!("refresh errors: {}", refreshes.error_summary())
     });
     result.check(refreshes.ok > 0, || "no refresh completed".into());
-    let counts = store.bench_counts().await?;
+    let counts = store.seeding().counts().await?;
     result.check(counts.intents("created") == 0, || {
         format!("{} intents never ended", counts.intents("created"))
     });

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::harness::{self, load_client, Target};
 use super::load::{closed_loop, expect_status};
 use super::{BenchArgs, ScenarioResult};
-use crate::config::Role;
+use refresco::config::Role;
 
 /// Runs S1.
 pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioResult> {
@@ -27,12 +27,12 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
 
     let prepared = harness::prepare(target, args.work_dir.as_ref(), |c| c.role = Role::Api).await?;
     let store = prepared.state.store.clone();
-    result.database = store.bench_database_version().await?;
+    result.database = store.seeding().database_version().await?;
     let template = prepared.template_link("jonsnow").await?;
     let seeding = Instant::now();
-    store.bench_seed_phase(true).await?;
+    store.seeding().begin().await?;
     let tokens = prepared.seed_links(&template, "jonsnow", links).await?;
-    store.bench_seed_phase(false).await?;
+    store.seeding().finish().await?;
     result.figure(
         "seed links (2 accounts each)",
         seeding.elapsed().as_secs_f64(),
@@ -88,7 +88,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<ScenarioRe
     });
     result.check(creates.ok > 0, || "no intent was created".into());
     // Every 201 was committed before it was sent: the intents are all there.
-    let counts = store.bench_counts().await?;
+    let counts = store.seeding().counts().await?;
     let stored = u64::try_from(counts.intents("created")).unwrap_or(0);
     result.check(stored == creates.ok, || {
         format!("{} intents answered 201 but {stored} stored", creates.ok)
