@@ -46,6 +46,7 @@ pub use config::Config;
 
 use crate::api::AppState;
 use crate::config::Role;
+use crate::connectors::protocol::load::PendingConnectors;
 use crate::connectors::{Registry, SandboxConfig};
 use crate::crypto::MasterKey;
 use crate::engine::worker::Worker;
@@ -58,6 +59,8 @@ use crate::webhooks::WebhookContext;
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    /// Connectors whose manifest could not be read at start.
+    pending: PendingConnectors,
 }
 
 /// Loads the master key from the configuration, or from (or into) `data_dir/master.key`.
@@ -79,9 +82,16 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
     let keys = load_master_key(&config).context("loading the master key")?;
     let store = open_store(&config).await?;
-    let registry = Registry::sandbox(SandboxConfig {
-        latency: config.sandbox_latency(),
-    });
+    let registry = if config.sandbox {
+        Registry::sandbox(SandboxConfig {
+            latency: config.sandbox_latency(),
+        })
+    } else {
+        Registry::new()
+    };
+    let pending = connectors::protocol::load::load(&registry, &config.connector_targets()?)
+        .await
+        .context("loading connectors")?;
     let (keys, config) = (Arc::new(keys), Arc::new(config));
     let webhooks = Arc::new(WebhookContext {
         store: store.clone(),
@@ -100,7 +110,11 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App>
         }),
         webhooks,
     };
-    Ok(App { listener, state })
+    Ok(App {
+        listener,
+        state,
+        pending,
+    })
 }
 
 impl App {
@@ -120,6 +134,13 @@ impl App {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let role = self.state.config.role;
         let mut background = Vec::new();
+        if !self.pending.is_empty() {
+            background.push(tokio::spawn(connectors::protocol::load::retry(
+                (*self.state.registry).clone(),
+                self.pending,
+                shutdown.clone(),
+            )));
+        }
         if role != Role::Api {
             let worker = Worker::new(self.state.engine.clone());
             background.push(tokio::spawn(worker.run(shutdown.clone())));

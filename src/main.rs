@@ -72,6 +72,9 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Bank connectors over the connector protocol (`docs/connectors.md`).
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
     /// Fire a test event on a running server.
     Trigger {
         /// The event type, e.g. account.refresh_intent.succeeded.
@@ -79,6 +82,27 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum ConnectorCommand {
+    /// Serve the two sandbox banks over the connector protocol.
+    ServeSandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: String,
+        /// The bearer token callers must present.
+        #[arg(long, env = "REFRESCO_CONNECTOR_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Most movements in one page.
+        #[arg(long, default_value_t = refresco::connectors::protocol::server::DEFAULT_PAGE_SIZE)]
+        page_size: usize,
+        /// Extra latency added to every bank call, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// Check that a connector service follows the protocol (exits non-zero if not).
+    Check(refresco::connectors::protocol::check::CheckArgs),
 }
 
 /// How `listen` and `trigger` reach a running server.
@@ -119,6 +143,10 @@ struct ServeArgs {
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<LogFormat>,
+    /// An out-of-process connector's URL (repeatable; called with REFRESCO_CONNECTOR_TOKEN).
+    #[arg(long = "connector", value_name = "URL")]
+    #[serde(rename = "connector_urls", skip_serializing_if = "Vec::is_empty")]
+    connectors: Vec<String>,
     #[command(flatten)]
     #[serde(flatten)]
     db: DbArgs,
@@ -232,6 +260,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             events,
             api,
         } => listen(forward_to, events, api).await,
+        Command::Connector(ConnectorCommand::ServeSandbox {
+            listen,
+            token,
+            page_size,
+            latency_ms,
+        }) => {
+            refresco::telemetry::init(LogFormat::Text);
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            let registry =
+                refresco::connectors::Registry::sandbox(refresco::connectors::SandboxConfig {
+                    latency: std::time::Duration::from_millis(latency_ms),
+                });
+            println!(
+                "serving the sandbox banks on http://{}",
+                listener.local_addr()?
+            );
+            let stop = CancellationToken::new();
+            tokio::spawn(wait_for_signal(stop.clone()));
+            refresco::connectors::protocol::server::serve(
+                listener,
+                registry,
+                Secret::new(token),
+                page_size,
+                stop,
+            )
+            .await?;
+            Ok(())
+        }
+        Command::Connector(ConnectorCommand::Check(args)) => {
+            let report = refresco::connectors::protocol::check::run(&args).await;
+            print!("{report}");
+            anyhow::ensure!(
+                report.passed(),
+                "the connector does not follow the protocol"
+            );
+            Ok(())
+        }
         Command::Trigger { event_type, api } => {
             let event = refresco::devtools::trigger(&api.target(), &event_type).await?;
             println!("{}", serde_json::to_string_pretty(&event)?);

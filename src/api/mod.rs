@@ -9,6 +9,7 @@ pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod idempotency;
+pub mod institutions;
 pub mod limits;
 pub mod link_intents;
 pub mod links;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(links::router())
         .merge(accounts::router())
+        .merge(institutions::router())
         .merge(refresh_intents::router())
         .merge(events::router())
         .merge(webhook_endpoints::router())

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 use crate::connectors::Registry;
 
 use super::{
-    accounts, events, health, link_intents, links, refresh_intents, webhook_deliveries,
-    webhook_endpoints, widget, widget_link_intents, wire, AppState,
+    accounts, events, health, institutions, link_intents, links, refresh_intents,
+    webhook_deliveries, webhook_endpoints, widget, widget_link_intents, wire, AppState,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use super::{
         accounts::get_account,
         accounts::list_movements,
         accounts::get_movement,
+        institutions::list_institutions,
         refresh_intents::create_refresh_intent,
         refresh_intents::get_refresh_intent,
         refresh_intents::list_refresh_intents,
@@ -128,11 +129,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn document_for(registry: &Registry) -> utoipa::openapi::OpenApi {
     let mut doc = document();
     let institutions = registry.list();
-    let mut countries: Vec<&str> = institutions.iter().map(|i| i.country).collect();
+    let mut countries: Vec<&str> = institutions.iter().map(|i| &*i.country).collect();
     countries.dedup();
     countries.sort_unstable();
     countries.dedup();
-    let ids: Vec<&str> = institutions.iter().map(|i| i.id).collect();
+    let ids: Vec<&str> = institutions.iter().map(|i| &*i.id).collect();
     set_enum(&mut doc, "LinkIn", "institution_id", &ids);
     set_enum(&mut doc, "LinkIntentIn", "country", &countries);
     doc

@@ -118,9 +118,9 @@ pub struct WidgetLinkIntentOut {
 
 fn institution_out(institution: &Institution) -> InstitutionOut {
     InstitutionOut {
-        id: institution.id.to_owned(),
-        name: institution.name.to_owned(),
-        country: institution.country.to_owned(),
+        id: institution.id.to_string(),
+        name: institution.name.to_string(),
+        country: institution.country.to_string(),
     }
 }
 

@@ -16,13 +16,16 @@
 mod auth;
 mod error;
 mod model;
+pub mod protocol;
 mod registry;
 pub mod rfc;
 pub mod rut;
 pub mod sandbox;
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use auth::{
     BankSession, Credentials, HolderType, LoginOutcome, MfaAnswer, MfaChallenge, MfaKind,
@@ -32,20 +35,23 @@ pub use model::{
     BankAccount, BankMovement, BankMovementStatus, BankMovementType, DateWindow, FetchContext,
     TransferAccount,
 };
-pub use registry::Registry;
+pub use registry::{DuplicateInstitution, Registry, Source};
 pub use sandbox::SandboxConfig;
 
 /// A bank as the API shows it (`institution` of a link, and the institution picker).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+///
+/// Built-in banks borrow their strings from statics; banks a connector's manifest announces
+/// own theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Institution {
     /// Fintoc-style id, `<country>_<slug>`, e.g. `cl_banco_sandbox`.
-    pub id: &'static str,
+    pub id: Cow<'static, str>,
     /// Display name, e.g. `Banco Sandbox Chile`.
-    pub name: &'static str,
-    /// ISO 3166-1 alpha-2 country code in lower case: `cl` or `mx`.
-    pub country: &'static str,
-    /// ISO 4217 currency of the institution's accounts: `CLP` or `MXN`.
-    pub currency: &'static str,
+    pub name: Cow<'static, str>,
+    /// ISO 3166-1 alpha-2 country code in lower case, e.g. `cl` or `mx`.
+    pub country: Cow<'static, str>,
+    /// ISO 4217 currency of the institution's accounts, e.g. `CLP` or `MXN`.
+    pub currency: Cow<'static, str>,
 }
 
 /// One institution's implementation of login, second factor and data download.
@@ -69,19 +75,22 @@ pub trait Connector: Send + Sync {
     ) -> Result<BankSession, ConnectorError>;
 
     /// Lists the holder's accounts as the bank shows them at `ctx.today`.
+    ///
+    /// A connector whose bank renews its session as it is used (rotating tokens, new cookies)
+    /// replaces `session`; the engine uses the replacement for the calls that follow.
     async fn list_accounts(
         &self,
-        session: &BankSession,
+        session: &mut BankSession,
         ctx: &FetchContext,
     ) -> Result<Vec<BankAccount>, ConnectorError>;
 
     /// Movements of one account whose `post_date` falls in `window`, newest first.
     ///
     /// An error for one account must not affect the others (the engine records per-account
-    /// results).
+    /// results). `session` may be replaced, as in [`Self::list_accounts`].
     async fn fetch_movements(
         &self,
-        session: &BankSession,
+        session: &mut BankSession,
         account: &BankAccount,
         window: DateWindow,
         ctx: &FetchContext,

@@ -1,17 +1,56 @@
 //! Finding a connector by institution id.
+//!
+//! The built-in sandbox banks are registered at start; banks served by out-of-process
+//! connectors are registered when their connector's manifest is read, which may be after the
+//! server started (a connector that was down at start is retried in the background). Until
+//! then the registry counts that connector as pending, and a refresh of an institution it does
+//! not know yet is a retryable failure rather than an unknown bank.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::connectors::sandbox::{self, SandboxConfig};
 use crate::connectors::{Connector, Institution};
 
-/// The connectors a server can use, by institution id. Cheap to clone (connectors are shared).
+/// Where an institution's connector runs (`source` in `GET /v1/institutions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A built-in sandbox bank.
+    Sandbox,
+    /// An out-of-process connector speaking the connector protocol.
+    Connector,
+}
+
+impl Source {
+    /// The wire name: `sandbox` or `connector`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Sandbox => "sandbox",
+            Source::Connector => "connector",
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    connector: Arc<dyn Connector>,
+    source: Source,
+}
+
+/// Two connectors claimed the same institution id.
+#[derive(Debug, thiserror::Error)]
+#[error("institution {0} is served by two connectors; each institution id must be served by one")]
+pub struct DuplicateInstitution(pub String);
+
+/// The connectors a server can use, by institution id. Cheap to clone: clones share the same
+/// connectors, so one registering a late connector is seen by all.
 #[derive(Clone, Default)]
 pub struct Registry {
     // Ordered so `list` is stable without sorting on every call.
-    connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
+    connectors: Arc<RwLock<BTreeMap<String, Entry>>>,
+    pending: Arc<AtomicUsize>,
 }
 
 impl Registry {
@@ -22,26 +61,78 @@ impl Registry {
 
     /// A registry with both sandbox institutions, `cl_banco_sandbox` and `mx_banco_sandbox`.
     pub fn sandbox(config: SandboxConfig) -> Self {
-        let mut registry = Self::new();
-        registry.register(Arc::new(sandbox::chile(config.clone())));
-        registry.register(Arc::new(sandbox::mexico(config)));
+        let registry = Self::new();
+        for connector in [
+            Arc::new(sandbox::chile(config.clone())) as Arc<dyn Connector>,
+            Arc::new(sandbox::mexico(config)),
+        ] {
+            registry
+                .register(connector, Source::Sandbox)
+                .expect("the two sandbox banks have distinct ids");
+        }
         registry
     }
 
-    /// Adds a connector under its institution's id, returning the one it replaces, if any.
-    pub fn register(&mut self, connector: Arc<dyn Connector>) -> Option<Arc<dyn Connector>> {
-        let id = static_id(connector.as_ref());
-        self.connectors.insert(id, connector)
+    /// Adds connectors, all or none: an id already served (or served twice among them) is
+    /// refused.
+    pub fn register_all(
+        &self,
+        connectors: Vec<Arc<dyn Connector>>,
+        source: Source,
+    ) -> Result<(), DuplicateInstitution> {
+        let mut map = self
+            .connectors
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = std::collections::BTreeSet::new();
+        for connector in &connectors {
+            let id = connector.institution().id.to_string();
+            if map.contains_key(&id) || !seen.insert(id.clone()) {
+                return Err(DuplicateInstitution(id));
+            }
+        }
+        for connector in connectors {
+            let id = connector.institution().id.to_string();
+            map.insert(id, Entry { connector, source });
+        }
+        Ok(())
+    }
+
+    /// Adds one connector under its institution's id.
+    pub fn register(
+        &self,
+        connector: Arc<dyn Connector>,
+        source: Source,
+    ) -> Result<(), DuplicateInstitution> {
+        self.register_all(vec![connector], source)
     }
 
     /// The connector for `institution_id`.
     pub fn get(&self, institution_id: &str) -> Option<Arc<dyn Connector>> {
-        self.connectors.get(institution_id).cloned()
+        let map = self
+            .connectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(institution_id).map(|e| e.connector.clone())
+    }
+
+    /// Every institution with where it is served, ordered by id.
+    pub fn list_with_source(&self) -> Vec<(Institution, Source)> {
+        let map = self
+            .connectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.values()
+            .map(|e| (e.connector.institution().clone(), e.source))
+            .collect()
     }
 
     /// Every institution, ordered by id.
     pub fn list(&self) -> Vec<Institution> {
-        self.connectors.values().map(|c| *c.institution()).collect()
+        self.list_with_source()
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Institutions whose name or id contains `query` (ignoring case and Spanish accents),
@@ -51,22 +142,35 @@ impl Registry {
         self.list()
             .into_iter()
             .filter(|i| country.is_none_or(|c| i.country.eq_ignore_ascii_case(c)))
-            .filter(|i| fold(i.name).contains(&needle) || fold(i.id).contains(&needle))
+            .filter(|i| fold(&i.name).contains(&needle) || fold(&i.id).contains(&needle))
             .collect()
+    }
+
+    /// Counts a configured connector whose manifest is not read yet.
+    pub fn add_pending(&self) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A pending connector's manifest was read (or it was given up).
+    pub fn remove_pending(&self) {
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether some configured connector is not loaded yet: an institution unknown now may
+    /// be one of its banks.
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) > 0
     }
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.connectors.keys()).finish()
+        let map = self
+            .connectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        f.debug_list().entries(map.keys()).finish()
     }
-}
-
-// `Institution::id` is `&'static str`, but `institution()` borrows from the connector; copying the
-// struct out recovers the `'static` id for the map key.
-fn static_id(connector: &dyn Connector) -> &'static str {
-    let institution: Institution = *connector.institution();
-    institution.id
 }
 
 /// Lower case without the accents Spanish names carry, so "mexico" finds "México".
@@ -92,7 +196,7 @@ mod tests {
     #[test]
     fn sandbox_registry_has_both_banks() {
         let registry = Registry::sandbox(SandboxConfig::default());
-        let ids: Vec<_> = registry.list().iter().map(|i| i.id).collect();
+        let ids: Vec<_> = registry.list().iter().map(|i| i.id.to_string()).collect();
         assert_eq!(ids, ["cl_banco_sandbox", "mx_banco_sandbox"]);
         let mx = registry.get("mx_banco_sandbox").unwrap();
         assert_eq!(mx.institution().currency, "MXN");

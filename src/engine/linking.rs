@@ -128,7 +128,7 @@ pub async fn create_link(
         principal,
         connector.as_ref(),
         &request,
-        &session,
+        session,
         login_mfa,
     )
     .await?;
@@ -149,9 +149,10 @@ pub async fn prepare_link(
     principal: &Principal,
     connector: &dyn Connector,
     request: &NewLinkRequest,
-    session: &BankSession,
+    session: BankSession,
     login_mfa: Option<MfaMethod>,
 ) -> Result<(NewLink, LinkToken), LinkingError> {
+    let mut session = session;
     let institution = connector.institution();
     let today = chrono::Utc::now().date_naive();
     let ctx = FetchContext {
@@ -160,7 +161,7 @@ pub async fn prepare_link(
     };
     let window = DateWindow::last_days(today, HISTORY_DAYS);
     let bank_accounts = connector
-        .list_accounts(session, &ctx)
+        .list_accounts(&mut session, &ctx)
         .await
         .map_err(LinkingError::Bank)?;
     let mut accounts = Vec::with_capacity(bank_accounts.len());
@@ -168,7 +169,7 @@ pub async fn prepare_link(
         // One account the bank cannot read does not stop the link: it is stored without
         // movements, marked failed, and the next refresh tries it again.
         let movements = match connector
-            .fetch_movements(session, account, window, &ctx)
+            .fetch_movements(&mut session, account, window, &ctx)
             .await
             .and_then(|list| movements(account, &list))
         {
@@ -196,9 +197,9 @@ pub async fn prepare_link(
         mode: principal.mode,
         token_hash: linker.keys.hash_token(token.expose()),
         institution: InstitutionRef {
-            id: institution.id.to_owned(),
-            name: institution.name.to_owned(),
-            country: institution.country.to_owned(),
+            id: institution.id.to_string(),
+            name: institution.name.to_string(),
+            country: institution.country.to_string(),
         },
         holder_type: request.holder_type,
         holder_id,

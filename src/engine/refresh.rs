@@ -172,14 +172,17 @@ async fn step(
         return Ok(Step::Finish(forced_outcome(ctx, work, forced)));
     }
     let Some(connector) = ctx.registry.get(&work.link.institution.id) else {
-        return Ok(Step::Finish(failure(
-            PublicError::SupportRequired,
-            "unknown_institution",
-            None,
-        )));
+        // A configured connector not loaded yet may serve it: that passes, a bank no
+        // connector serves does not.
+        let (error, reason) = if ctx.registry.has_pending() {
+            (PublicError::Retryable, "connector_unavailable")
+        } else {
+            (PublicError::SupportRequired, "unknown_institution")
+        };
+        return Ok(Step::Finish(failure(error, reason, None)));
     };
 
-    let session = match &work.mfa_session {
+    let mut session = match &work.mfa_session {
         Some(sealed) => {
             let plain = ctx.keys.unseal(intent.id.as_str(), sealed)?;
             serde_json::from_slice::<BankSession>(&plain).context("stored bank session")?
@@ -209,7 +212,7 @@ async fn step(
         today: work.fetch_day,
         refresh_number: work.refresh_number,
     };
-    let bank_accounts = match connector.list_accounts(&session, &fetch_ctx).await {
+    let bank_accounts = match connector.list_accounts(&mut session, &fetch_ctx).await {
         Ok(accounts) => accounts,
         Err(e) => return Ok(Step::Finish(bank_failure(&e))),
     };
@@ -218,7 +221,7 @@ async fn step(
     let mut worst: Option<ConnectorError> = None;
     for account in &bank_accounts {
         let movements = match connector
-            .fetch_movements(&session, account, window, &fetch_ctx)
+            .fetch_movements(&mut session, account, window, &fetch_ctx)
             .await
             .and_then(|list| movements(account, &list))
         {

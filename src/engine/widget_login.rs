@@ -257,7 +257,7 @@ impl<'a> Step<'a> {
             self.principal,
             connector,
             request,
-            session,
+            session.clone(),
             login_mfa,
         )
         .await?;

@@ -42,7 +42,7 @@ pub(crate) fn apply(
     let today = ctx.today;
     let refresh = ctx.refresh_number;
     let keyed = |label: &str, k: u32, j: u32| {
-        let institution = profile.institution().id;
+        let institution: &'static str = &profile.institution().id;
         let (k, j) = (k.to_string(), j.to_string());
         Rng::new(&[
             institution,

@@ -1,5 +1,7 @@
 //! `cl_banco_sandbox`: Fintoc's Chilean test users, CLP amounts, Chilean statement wording.
 
+use std::borrow::Cow;
+
 use crate::connectors::rut::Rut;
 use crate::connectors::sandbox::profile::{
     money, person_name, AccountKind, AccountSpec, MovementBody, Profile, SandboxUser,
@@ -11,10 +13,10 @@ use crate::connectors::{ConnectorError, HolderType, Institution, MfaKind, Transf
 pub(crate) struct Chile;
 
 static INSTITUTION: Institution = Institution {
-    id: "cl_banco_sandbox",
-    name: "Banco Sandbox Chile",
-    country: "cl",
-    currency: "CLP",
+    id: Cow::Borrowed("cl_banco_sandbox"),
+    name: Cow::Borrowed("Banco Sandbox Chile"),
+    country: Cow::Borrowed("cl"),
+    currency: Cow::Borrowed("CLP"),
 };
 
 /// Fintoc's documented test individuals (without dots or hyphen).

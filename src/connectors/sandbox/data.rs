@@ -34,7 +34,7 @@ pub(crate) fn accounts(
     let institution = profile.institution();
     let holder = &user.holder_id;
     let holder_name = profile.holder_name(
-        &mut Rng::new(&[institution.id, holder, "holder_name"]),
+        &mut Rng::new(&[&institution.id, holder, "holder_name"]),
         user.holder_type,
     );
     profile
@@ -43,15 +43,15 @@ pub(crate) fn accounts(
         .enumerate()
         .filter(|(position, spec)| match history {
             History::Instant => *position < 2,
-            _ => Rng::new(&[institution.id, holder, spec.slot, "presence"]).chance(spec.presence),
+            _ => Rng::new(&[&institution.id, holder, spec.slot, "presence"]).chance(spec.presence),
         })
         .map(|(_, spec)| {
             // Identity and number depend on the holder only; balances move day by day.
-            let mut identity = Rng::new(&[institution.id, holder, spec.slot, "account"]);
+            let mut identity = Rng::new(&[&institution.id, holder, spec.slot, "account"]);
             let bank_id = format!("{}-{}", spec.slot, identity.hex(6));
             let number = identity.digits(profile.account_number_len());
             let day = today.to_string();
-            let mut balance = Rng::new(&[institution.id, holder, spec.slot, "balance", &day]);
+            let mut balance = Rng::new(&[&institution.id, holder, spec.slot, "balance", &day]);
             let (available, current, limit) = balances(spec, &mut balance);
             Account {
                 spec,
@@ -115,7 +115,7 @@ pub(crate) fn base_movements(
     window: DateWindow,
     today: NaiveDate,
 ) -> Vec<BankMovement> {
-    let institution = profile.institution().id;
+    let institution: &'static str = &profile.institution().id;
     let first = window.since.max(history_start(history, today));
     let mut day = window.until.min(today);
     let mut movements = Vec::new();

@@ -1,5 +1,7 @@
 //! `mx_banco_sandbox`: RFC logins, a second factor on every login, MXN centavos, SPEI wording.
 
+use std::borrow::Cow;
+
 use crate::connectors::rfc::Rfc;
 use crate::connectors::sandbox::profile::{
     money, person_name, AccountKind, AccountSpec, MovementBody, Profile, SandboxUser,
@@ -11,10 +13,10 @@ use crate::connectors::{ConnectorError, HolderType, Institution, MfaKind, Transf
 pub(crate) struct Mexico;
 
 static INSTITUTION: Institution = Institution {
-    id: "mx_banco_sandbox",
-    name: "Banco Sandbox México",
-    country: "mx",
-    currency: "MXN",
+    id: Cow::Borrowed("mx_banco_sandbox"),
+    name: Cow::Borrowed("Banco Sandbox México"),
+    country: Cow::Borrowed("mx"),
+    currency: Cow::Borrowed("MXN"),
 };
 
 /// People log in with any well-formed 13-character RFC starting with this, e.g. `SAND800101AB1`.

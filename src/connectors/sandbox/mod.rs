@@ -97,7 +97,7 @@ impl SandboxBank {
     }
 
     fn id(&self) -> &'static str {
-        self.profile.institution().id
+        &self.profile.institution().id
     }
 
     /// Checks username and password; on success, the holder and the scenario they ask for.
@@ -258,7 +258,7 @@ impl Connector for SandboxBank {
 
     async fn list_accounts(
         &self,
-        session: &BankSession,
+        session: &mut BankSession,
         ctx: &FetchContext,
     ) -> Result<Vec<BankAccount>, ConnectorError> {
         let state = SessionState::logged_in(session, self.id())?;
@@ -269,7 +269,7 @@ impl Connector for SandboxBank {
 
     async fn fetch_movements(
         &self,
-        session: &BankSession,
+        session: &mut BankSession,
         account: &BankAccount,
         window: DateWindow,
         ctx: &FetchContext,

@@ -68,13 +68,16 @@ async fn fintoc_test_users_log_in_without_mfa() {
     let bank = cl();
     for user in ["41614850-3", "40.427.672-7", "415792638"] {
         let session = logged_in(&bank, &person(user, "jonsnow")).await;
-        let accounts = bank.list_accounts(&session, &ctx(0)).await.unwrap();
+        let accounts = bank
+            .list_accounts(&mut (session).clone(), &ctx(0))
+            .await
+            .unwrap();
         assert!(accounts.len() >= 2);
         assert!(!accounts[0].holder_id.contains(['.', '-']));
     }
     let accounts = bank
         .list_accounts(
-            &logged_in(&bank, &person("41614850-3", "jonsnow")).await,
+            &mut logged_in(&bank, &person("41614850-3", "jonsnow")).await,
             &ctx(0),
         )
         .await
@@ -90,7 +93,10 @@ async fn fintoc_test_users_log_in_without_mfa() {
     );
     for business in ["76.000.006-K", "76000006-k", "77123456-9"] {
         let session = logged_in(&bank, &creds(business, "jonsnow", HolderType::Business)).await;
-        let accounts = bank.list_accounts(&session, &ctx(0)).await.unwrap();
+        let accounts = bank
+            .list_accounts(&mut (session).clone(), &ctx(0))
+            .await
+            .unwrap();
         let name = &accounts[0].holder_name;
         assert!(
             name.ends_with("SpA") || name.ends_with("Ltda.") || name.ends_with("S.A."),
@@ -146,7 +152,9 @@ async fn sms_code_mfa_accepts_only_the_magic_code() {
         assert_eq!(challenge.kind, MfaKind::Sms);
         assert!(challenge.hint.as_deref().unwrap().contains(prefix));
         // Half-logged-in sessions cannot read data.
-        let early = bank.list_accounts(&challenge.session, &ctx(0)).await;
+        let early = bank
+            .list_accounts(&mut (challenge.session).clone(), &ctx(0))
+            .await;
         assert!(matches!(early, Err(ConnectorError::SessionExpired { .. })));
         for wrong in [code("000000"), code(""), MfaAnswer::Approved] {
             let err = bank.answer_mfa(&challenge, &wrong).await.unwrap_err();
@@ -160,7 +168,7 @@ async fn sms_code_mfa_accepts_only_the_magic_code() {
         // A wrong code leaves the challenge answerable.
         let session = bank.answer_mfa(&challenge, &code(MFA_CODE)).await.unwrap();
         assert!(!bank
-            .list_accounts(&session, &ctx(0))
+            .list_accounts(&mut (session).clone(), &ctx(0))
             .await
             .unwrap()
             .is_empty());
@@ -194,7 +202,10 @@ async fn device_and_app_mfa() {
         let typed = bank.answer_mfa(&app, &code(MFA_CODE)).await;
         assert!(matches!(typed, Err(ConnectorError::WrongMfaCode { .. })));
         let session = bank.answer_mfa(&app, &MfaAnswer::Approved).await.unwrap();
-        assert!(bank.list_accounts(&session, &ctx(0)).await.is_ok());
+        assert!(bank
+            .list_accounts(&mut (session).clone(), &ctx(0))
+            .await
+            .is_ok());
     }
 }
 
@@ -214,13 +225,16 @@ async fn mexico_always_asks_for_a_code_and_a_parked_challenge_resumes_elsewhere(
     let resumed: MfaChallenge = serde_json::from_str(&parked).unwrap();
     let other = mexico(SandboxConfig::default());
     let session = other.answer_mfa(&resumed, &code(MFA_CODE)).await.unwrap();
-    let accounts = other.list_accounts(&session, &ctx(0)).await.unwrap();
+    let accounts = other
+        .list_accounts(&mut (session).clone(), &ctx(0))
+        .await
+        .unwrap();
     assert_eq!(accounts[0].holder_id, "SAND800101AB1");
     assert!(accounts.iter().all(|a| a.currency == "MXN"));
     // A Chilean session means nothing to the Mexican bank.
     let chilean = logged_in(&cl(), &person("41614850-3", "jonsnow")).await;
     assert!(matches!(
-        other.list_accounts(&chilean, &ctx(0)).await,
+        other.list_accounts(&mut (chilean).clone(), &ctx(0)).await,
         Err(ConnectorError::SessionExpired { .. })
     ));
 }
@@ -247,14 +261,17 @@ async fn forced_failures_at_login() {
 async fn forced_failures_from_a_refresh_on() {
     let bank = cl();
     let session = logged_in(&bank, &person("41614850-3", "jonsnow+locked@1")).await;
-    let accounts = bank.list_accounts(&session, &ctx(0)).await.unwrap();
+    let accounts = bank
+        .list_accounts(&mut (session).clone(), &ctx(0))
+        .await
+        .unwrap();
     assert_eq!(
-        bank.list_accounts(&session, &ctx(1)).await,
+        bank.list_accounts(&mut (session).clone(), &ctx(1)).await,
         Err(ConnectorError::CredentialsLocked)
     );
     let window = DateWindow::last_days(today(), 30);
     let fetch = bank
-        .fetch_movements(&session, &accounts[0], window, &ctx(2))
+        .fetch_movements(&mut (session).clone(), &accounts[0], window, &ctx(2))
         .await;
     assert_eq!(fetch, Err(ConnectorError::CredentialsLocked));
 
@@ -264,11 +281,11 @@ async fn forced_failures_from_a_refresh_on() {
     )
     .await;
     assert_eq!(
-        bank.list_accounts(&session, &ctx(1)).await,
+        bank.list_accounts(&mut (session).clone(), &ctx(1)).await,
         Err(ConnectorError::Unavailable)
     );
     assert_eq!(
-        bank.list_accounts(&session, &ctx(2)).await,
+        bank.list_accounts(&mut (session).clone(), &ctx(2)).await,
         Err(ConnectorError::InvalidCredentials)
     );
 }
@@ -283,10 +300,13 @@ async fn one_account_fails_while_the_others_succeed() {
             .unwrap();
         let window = DateWindow::last_days(today(), 30);
         for refresh in [0, 1, 2] {
-            let accounts = bank.list_accounts(&session, &ctx(refresh)).await.unwrap();
+            let accounts = bank
+                .list_accounts(&mut (session).clone(), &ctx(refresh))
+                .await
+                .unwrap();
             for (position, account) in accounts.iter().enumerate() {
                 let result = bank
-                    .fetch_movements(&session, account, window, &ctx(refresh))
+                    .fetch_movements(&mut (session).clone(), account, window, &ctx(refresh))
                     .await;
                 if position == 1 && refresh >= 1 {
                     let err = result.unwrap_err();
@@ -307,14 +327,14 @@ async fn unknown_accounts_fail_alone() {
     let bank = cl();
     let session = logged_in(&bank, &person("41614850-3", "jonsnow")).await;
     let mut account = bank
-        .list_accounts(&session, &ctx(0))
+        .list_accounts(&mut (session).clone(), &ctx(0))
         .await
         .unwrap()
         .remove(0);
     account.bank_id = "someone-else".into();
     let result = bank
         .fetch_movements(
-            &session,
+            &mut (session).clone(),
             &account,
             DateWindow::last_days(today(), 3),
             &ctx(0),
@@ -335,7 +355,10 @@ async fn latency_from_config_and_from_credentials() {
     assert!(started.elapsed() >= Duration::from_millis(120));
 
     let started = tokio::time::Instant::now();
-    slow_bank.list_accounts(&session, &ctx(0)).await.unwrap();
+    slow_bank
+        .list_accounts(&mut (session).clone(), &ctx(0))
+        .await
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(120));
 
     let bank = cl();
@@ -347,7 +370,9 @@ async fn latency_from_config_and_from_credentials() {
     assert!(started.elapsed() >= Duration::from_millis(150));
     // The latency travels in the session, so data calls are slow too.
     let started = tokio::time::Instant::now();
-    bank.list_accounts(&session, &ctx(0)).await.unwrap();
+    bank.list_accounts(&mut (session).clone(), &ctx(0))
+        .await
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(150));
 
     // Without latency nothing waits.

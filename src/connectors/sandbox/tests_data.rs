@@ -232,7 +232,7 @@ fn amounts_signs_and_fields_are_consistent() {
                         .institution_id
                         .as_deref()
                         .unwrap()
-                        .starts_with(bank.institution_country()));
+                        .starts_with(bank.institution_country().as_str()));
                     assert!(m.recipient_account.is_none());
                 }
                 BankMovementType::Transfer => {
@@ -367,15 +367,19 @@ fn changes_apply_on_mexico_too() {
 }
 
 trait InstitutionFacts {
-    fn institution_currency(&self) -> &'static str;
-    fn institution_country(&self) -> &'static str;
+    fn institution_currency(&self) -> String;
+    fn institution_country(&self) -> String;
 }
 
 impl InstitutionFacts for SandboxBank {
-    fn institution_currency(&self) -> &'static str {
-        crate::connectors::Connector::institution(self).currency
+    fn institution_currency(&self) -> String {
+        crate::connectors::Connector::institution(self)
+            .currency
+            .to_string()
     }
-    fn institution_country(&self) -> &'static str {
-        crate::connectors::Connector::institution(self).country
+    fn institution_country(&self) -> String {
+        crate::connectors::Connector::institution(self)
+            .country
+            .to_string()
     }
 }

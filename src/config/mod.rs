@@ -10,6 +10,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod connectors;
+
+pub use connectors::{
+    ConnectorConfig, ConnectorTarget, DEFAULT_TIMEOUT as DEFAULT_CONNECTOR_TIMEOUT,
+};
+
 /// A value that must never be printed: `Debug` and `Display` show `"[redacted]"`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -101,6 +107,16 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Extra latency added to every call to a sandbox bank, in milliseconds.
     pub sandbox_latency_ms: u64,
+    /// Serve the built-in sandbox banks (`false` for a live-only deployment).
+    pub sandbox: bool,
+    /// Out-of-process connectors (`[[connectors]]` tables in the file).
+    pub connectors: Vec<ConnectorConfig>,
+    /// More connectors by URL alone (`--connector URL`, repeatable; `REFRESCO_CONNECTORS`,
+    /// comma-separated), called with `connector_token`.
+    #[serde(deserialize_with = "connectors::deserialize_urls")]
+    pub connector_urls: Vec<String>,
+    /// The token of connectors configured without one (`REFRESCO_CONNECTOR_TOKEN`).
+    pub connector_token: Option<Secret>,
     /// Seconds after a successful `only_last` refresh before the link may be refreshed again.
     pub cooldown_only_last_secs: u64,
     /// Seconds after a successful `historical` refresh before the link may be refreshed again.
@@ -163,6 +179,10 @@ impl Default for Config {
             role: Role::All,
             log_format: LogFormat::Text,
             sandbox_latency_ms: 0,
+            sandbox: true,
+            connectors: Vec::new(),
+            connector_urls: Vec::new(),
+            connector_token: None,
             cooldown_only_last_secs: 5 * 60,
             cooldown_historical_secs: 60 * 60,
             mfa_timeout_secs: 10 * 60,
@@ -230,6 +250,14 @@ impl Config {
         let config: Config = figment
             .merge(
                 Env::prefixed("REFRESCO_")
+                    // `connectors` holds tables; the variable of that name lists URLs.
+                    .map(|key| {
+                        if key == "connectors" {
+                            "connector_urls".into()
+                        } else {
+                            key.into()
+                        }
+                    })
                     .filter(move |key| names.iter().any(|name| key == name.as_str())),
             )
             .merge(Serialized::defaults(overrides))
@@ -282,6 +310,7 @@ impl Config {
                 ));
             }
         }
+        self.connector_targets()?;
         if let Some(key) = &self.master_key {
             crate::crypto::MasterKey::from_base64(key.expose())
                 .map_err(|e| ConfigError(format!("master_key: {e}")))?;
@@ -306,6 +335,15 @@ impl Config {
                     .into(),
             ))
         }
+    }
+
+    /// The out-of-process connectors to load, each with its token and timeout.
+    pub fn connector_targets(&self) -> Result<Vec<ConnectorTarget>, ConfigError> {
+        connectors::targets(
+            &self.connectors,
+            &self.connector_urls,
+            self.connector_token.as_ref(),
+        )
     }
 
     /// Cooldowns after successful refreshes.
