@@ -103,6 +103,8 @@ enum ConnectorCommand {
     },
     /// Check that a connector service follows the protocol (exits non-zero if not).
     Check(refresco::connectors::protocol::check::CheckArgs),
+    /// Print the protocol as an OpenAPI document.
+    Openapi,
 }
 
 /// How `listen` and `trigger` reach a running server.
@@ -288,6 +290,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 stop,
             )
             .await?;
+            Ok(())
+        }
+        Command::Connector(ConnectorCommand::Openapi) => {
+            let doc = refresco::connectors::protocol::openapi::document();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         Command::Connector(ConnectorCommand::Check(args)) => {

@@ -3,9 +3,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Whether the link belongs to a person or a company (the link's `holder_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HolderType {
     /// A person (`"individual"`).
@@ -36,7 +37,7 @@ impl HolderType {
 /// What the holder typed into the widget to connect their bank.
 ///
 /// Serializable only so the engine can seal it; `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Credentials {
     /// The bank login: a RUT in Chile, an RFC in Mexico.
     pub username: String,
@@ -62,7 +63,8 @@ impl fmt::Debug for Credentials {
 ///
 /// Real connectors may keep cookies or tokens here, so the engine should store it sealed and
 /// `Debug` does not print it.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(value_type = Value)]
 pub struct BankSession(pub serde_json::Value);
 
 impl fmt::Debug for BankSession {
@@ -72,7 +74,7 @@ impl fmt::Debug for BankSession {
 }
 
 /// The kind of second factor a bank asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MfaKind {
     /// A code sent by SMS (`"sms"`).
@@ -109,7 +111,7 @@ impl MfaKind {
 }
 
 /// A second factor the bank is waiting for. Serializable so the engine can park it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MfaChallenge {
     /// How the holder must answer.
     pub kind: MfaKind,
@@ -129,7 +131,7 @@ pub enum LoginOutcome {
 }
 
 /// The holder's answer to an [`MfaChallenge`]. Serializable so it can wait (sealed) for a worker.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MfaAnswer {
     /// A typed code (SMS or device token).

@@ -42,15 +42,19 @@ pub use sandbox::SandboxConfig;
 ///
 /// Built-in banks borrow their strings from statics; banks a connector's manifest announces
 /// own theirs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Institution {
     /// Fintoc-style id, `<country>_<slug>`, e.g. `cl_banco_sandbox`.
+    #[schema(value_type = String)]
     pub id: Cow<'static, str>,
     /// Display name, e.g. `Banco Sandbox Chile`.
+    #[schema(value_type = String)]
     pub name: Cow<'static, str>,
     /// ISO 3166-1 alpha-2 country code in lower case, e.g. `cl` or `mx`.
+    #[schema(value_type = String)]
     pub country: Cow<'static, str>,
     /// ISO 4217 currency of the institution's accounts, e.g. `CLP` or `MXN`.
+    #[schema(value_type = String)]
     pub currency: Cow<'static, str>,
 }
 

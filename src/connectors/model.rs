@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Dates whose movements a fetch asks for, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct DateWindow {
     /// First `post_date` wanted.
     pub since: NaiveDate,
@@ -35,7 +36,7 @@ impl DateWindow {
 ///
 /// Real connectors may ignore it. The engine must persist it with the job, so a retried or
 /// resumed job sees the same context and the sandbox returns the same data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct FetchContext {
     /// The bank's "today": nothing is posted after it.
     pub today: NaiveDate,
@@ -45,7 +46,7 @@ pub struct FetchContext {
 }
 
 /// An account as the bank shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct BankAccount {
     /// The bank's stable identity of the account (same account, same id, every fetch).
     pub bank_id: String,
@@ -72,7 +73,7 @@ pub struct BankAccount {
 }
 
 /// The other side of a transfer, as far as the bank tells (any field may be missing).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct TransferAccount {
     /// Tax id without dots or hyphen.
     pub holder_id: Option<String>,
@@ -89,7 +90,9 @@ pub struct TransferAccount {
 }
 
 /// What kind of movement the bank shows, in Fintoc's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BankMovementType {
     /// A transfer to or from another account.
@@ -101,7 +104,7 @@ pub enum BankMovementType {
 }
 
 /// Whether the bank has booked a movement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BankMovementStatus {
     /// Booked.
@@ -113,7 +116,7 @@ pub enum BankMovementStatus {
 }
 
 /// One movement as the bank shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct BankMovement {
     /// The bank's stable identity of the movement: the same movement keeps its id across
     /// fetches even when the bank modifies it, which is how the engine tells modified from new.

@@ -15,9 +15,11 @@
 pub mod check;
 pub mod client;
 pub mod load;
+pub mod openapi;
 pub mod server;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::connectors::{
     BankAccount, BankMovement, BankSession, ConnectorError, Credentials, DateWindow, FetchContext,
@@ -31,7 +33,7 @@ pub const VERSION: u32 = 1;
 pub const VERSION_HEADER: &str = "Refresco-Connector-Protocol";
 
 /// `GET /manifest`: the banks a connector serves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Manifest {
     /// The protocol version the connector speaks; must be [`VERSION`].
     pub protocol: u32,
@@ -40,7 +42,7 @@ pub struct Manifest {
 }
 
 /// `POST /login`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Which of the connector's institutions.
     pub institution_id: String,
@@ -49,7 +51,7 @@ pub struct LoginRequest {
 }
 
 /// The answer to `POST /login`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum LoginResponse {
     /// Logged in.
@@ -65,7 +67,7 @@ pub enum LoginResponse {
 }
 
 /// `POST /mfa`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MfaRequest {
     /// Which of the connector's institutions.
     pub institution_id: String,
@@ -76,14 +78,14 @@ pub struct MfaRequest {
 }
 
 /// The answer to `POST /mfa`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MfaResponse {
     /// The logged-in session.
     pub session: BankSession,
 }
 
 /// `POST /accounts`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccountsRequest {
     /// Which of the connector's institutions.
     pub institution_id: String,
@@ -94,7 +96,7 @@ pub struct AccountsRequest {
 }
 
 /// The answer to `POST /accounts`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccountsResponse {
     /// The holder's accounts.
     pub accounts: Vec<BankAccount>,
@@ -104,7 +106,7 @@ pub struct AccountsResponse {
 }
 
 /// `POST /movements`: one page of one account's movements.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MovementsRequest {
     /// Which of the connector's institutions.
     pub institution_id: String,
@@ -121,7 +123,7 @@ pub struct MovementsRequest {
 }
 
 /// The answer to `POST /movements`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MovementsResponse {
     /// This page's movements, newest first.
     pub movements: Vec<BankMovement>,
@@ -133,14 +135,14 @@ pub struct MovementsResponse {
 }
 
 /// Any non-2xx answer: `{"error": {…}}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorResponse {
     /// What went wrong.
     pub error: ErrorBody,
 }
 
 /// What went wrong, as a connector reports it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// One of [`ErrorCode`]'s names; an unknown code counts as `other`.
     pub code: String,
