@@ -1,5 +1,5 @@
 //! What the OpenAPI document says a parameter accepts is accepted, and what it forbids is
-//! refused with a 400 naming the parameter (the schemathesis pass in `tests/clients.rs` checks
+//! refused with a 400 naming the parameter (the schemathesis pass in `tests/clients/fuzz.rs` checks
 //! the same at random; these are the cases it found).
 
 use reqwest::{Method, StatusCode};
