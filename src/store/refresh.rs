@@ -39,37 +39,15 @@ pub struct NewRefreshIntent {
     pub deadline: Timestamp,
 }
 
-/// Why an intent could not be created, in the order the API reports them.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateRefreshError {
-    /// The token opens no live link of the key's organization and mode.
-    #[error("the link token opens no link")]
-    UnknownLink,
-    /// The link is inactive.
-    #[error("the link is inactive")]
-    Inactive,
-    /// The bank refused the link's credentials; they must be entered again.
-    #[error("the link's credentials must be entered again")]
-    LoginRequired,
-    /// Another intent of the link is in progress.
-    #[error("a refresh intent is already in progress for this link")]
-    InProgress,
-    /// The link was refreshed successfully too recently.
-    #[error("the link was refreshed recently; next refresh allowed at {0:?}")]
-    Cooldown(Timestamp),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for CreateRefreshError {
-    fn from(e: sqlx::Error) -> Self {
-        let unique = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
-        if unique {
-            CreateRefreshError::InProgress
-        } else {
-            CreateRefreshError::Store(e.into())
+/// What a database error means for a create of an intent of `link`: the partial unique index
+/// refusing a second intent in progress (a create that raced another past the rules), or a
+/// failure.
+fn create_failed(e: sqlx::Error, link: &LinkId) -> CreateIntentError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            CreateIntentError::InProgress(link.clone())
         }
+        _ => CreateIntentError::Internal(e.into()),
     }
 }
 
@@ -252,7 +230,7 @@ async fn insert_intent(
     conn: &mut sqlx::AnyConnection,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
-) -> Result<RefreshIntent, CreateRefreshError> {
+) -> Result<RefreshIntent, CreateIntentError> {
     // What the bank will be asked about is fixed now, so a retried job asks the same
     // question: the day here, and in the insert which refresh of the link this is.
     let fetch_day = Timestamp::start_of(
@@ -261,11 +239,17 @@ async fn insert_intent(
             .date_naive(),
     );
     let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
+    let failed = |e| create_failed(e, &new.link_id);
     if !super::is_sqlite(conn) {
-        let Some(row) = bind(PG_CREATE).fetch_optional(&mut *conn).await? else {
-            return Err(CreateRefreshError::UnknownLink);
+        let row = bind(PG_CREATE).fetch_optional(&mut *conn).await;
+        let Some(row) = row.map_err(failed)? else {
+            return Err(CreateIntentError::UnknownLink);
         };
-        if row.try_get::<Option<String>, _>("id")?.is_some() {
+        if row
+            .try_get::<Option<String>, _>("id")
+            .map_err(failed)?
+            .is_some()
+        {
             return Ok(intent_from_row(&row)?);
         }
         return Err(refused_by(&row, new, cooldowns)?);
@@ -280,9 +264,10 @@ async fn insert_intent(
         outcome => {
             sqlx::query("ROLLBACK TO create_intent; RELEASE create_intent")
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .map_err(failed)?;
             return Err(match outcome {
-                Err(e) => e.into(),
+                Err(e) => failed(e),
                 Ok(rows) => anyhow::anyhow!("a create returned {} rows", rows.len()).into(),
             });
         }
@@ -291,7 +276,7 @@ async fn insert_intent(
         Some(row) => Ok(intent_from_row(&row)?),
         None => Err(refusal(conn, new, cooldowns, fetch_day)
             .await
-            .unwrap_or_else(CreateRefreshError::Store)),
+            .unwrap_or_else(CreateIntentError::Internal)),
     }
 }
 
@@ -303,12 +288,12 @@ async fn refusal(
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
-) -> anyhow::Result<CreateRefreshError> {
+) -> anyhow::Result<CreateIntentError> {
     match bind_create(RULES, new, cooldowns, fetch_day)
         .fetch_optional(&mut *conn)
         .await?
     {
-        None => Ok(CreateRefreshError::UnknownLink),
+        None => Ok(CreateIntentError::UnknownLink),
         Some(row) => refused_by(&row, new, cooldowns),
     }
 }
@@ -319,22 +304,22 @@ fn refused_by(
     row: &AnyRow,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
-) -> anyhow::Result<CreateRefreshError> {
+) -> anyhow::Result<CreateIntentError> {
     if !get_flag(row, "active")? {
-        return Ok(CreateRefreshError::Inactive);
+        return Ok(CreateIntentError::Inactive);
     }
     let credential_status: String = row.try_get("credential_status")?;
     if credential_status == CredentialStatus::LoginRequired.as_str() {
-        return Ok(CreateRefreshError::LoginRequired);
+        return Ok(CreateIntentError::LoginRequired);
     }
     if row.try_get::<i64, _>("in_progress")? > 0 {
-        return Ok(CreateRefreshError::InProgress);
+        return Ok(CreateIntentError::InProgress(new.link_id.clone()));
     }
     let last_kind: Option<String> = row.try_get("last_kind")?;
     if let (Some(kind), Some(finished)) = (last_kind, get_time(row, "last_finished")?) {
         let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
         if let Some(allowed) = cooldowns.refuses(kind, finished, new.now) {
-            return Ok(CreateRefreshError::Cooldown(allowed));
+            return Ok(CreateIntentError::cooldown(allowed, new.now));
         }
     }
     anyhow::bail!("a create inserted nothing, and no rule refuses it")
@@ -349,7 +334,7 @@ struct CreateIntent {
 }
 
 impl GroupedWrite for CreateIntent {
-    type Output = Result<RefreshIntent, CreateRefreshError>;
+    type Output = Result<RefreshIntent, CreateIntentError>;
     const UNDOES_ITSELF: bool = true;
 
     async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Self::Output> {
@@ -372,7 +357,7 @@ impl Store {
         &self,
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
-    ) -> Result<RefreshIntent, CreateRefreshError> {
+    ) -> Result<RefreshIntent, CreateIntentError> {
         match &self.group_writer {
             Some(writer) => {
                 let create = CreateIntent {
@@ -384,7 +369,9 @@ impl Store {
             None => {
                 let mut tx = self.begin().await?;
                 let intent = insert_intent(&mut tx, new, cooldowns).await?;
-                tx.commit().await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| create_failed(e, &new.link_id))?;
                 Ok(intent)
             }
         }
