@@ -217,15 +217,12 @@ impl ParamStyle {
 
 /// `sql` with each `?` written `$1, $2, …` in order.
 fn numbered(sql: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(sql.len() + sql.len() / 2);
-    let mut n = 0;
-    for (i, piece) in sql.split('?').enumerate() {
-        if i > 0 {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        }
-        out.push_str(piece);
+    let mut pieces = sql.split('?');
+    out.push_str(pieces.next().unwrap_or_default());
+    for (n, piece) in (1..).zip(pieces) {
+        let _ = write!(out, "${n}{piece}");
     }
     out
 }
