@@ -180,6 +180,8 @@ impl MainWrites<'_> {
             && fits(movements.len())
             && fits(results.len());
         if !one_script {
+            // On PostgreSQL, or with more rows than one statement takes: statement after
+            // statement.
             let accounts = accounts.fetch_all(conn).await?;
             insert_rows_together(conn, movements, results).await?;
             let (intent, link, subscriptions) = self.finish.write(conn).await?;
