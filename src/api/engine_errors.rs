@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::connectors::ConnectorError;
-use crate::engine::intents::CreateIntentError;
+use crate::domain::CreateIntentError;
 use crate::engine::link_intents::LinkIntentError;
 use crate::engine::linking::LinkingError;
 use crate::engine::mfa::MfaError;

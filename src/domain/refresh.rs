@@ -243,6 +243,45 @@ impl Cooldowns {
     }
 }
 
+/// Why an intent was not created, in the order the rules are checked. The create itself
+/// decides it (see `store::refresh`); the API gives each its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateIntentError {
+    /// The token opens no live link of the principal's organization and mode.
+    #[error("the link token opens no link")]
+    UnknownLink,
+    /// The link is inactive.
+    #[error("the link is inactive")]
+    Inactive,
+    /// The bank refused the link's credentials; the holder must reconnect.
+    #[error("the link's credentials must be entered again")]
+    LoginRequired,
+    /// Another intent of the link is in progress.
+    #[error("a refresh intent is already in progress for {0}")]
+    InProgress(LinkId),
+    /// The link was refreshed successfully too recently.
+    #[error("the link was refreshed recently; next refresh allowed at {}", .next_refresh_at.to_wire())]
+    Cooldown {
+        /// When a refresh is allowed again.
+        next_refresh_at: Timestamp,
+        /// Whole seconds from the create until then (at least 1).
+        retry_after_seconds: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl CreateIntentError {
+    /// The refusal of a create at `now` of a link cooling down until `allowed`.
+    pub fn cooldown(allowed: Timestamp, now: Timestamp) -> Self {
+        CreateIntentError::Cooldown {
+            next_refresh_at: allowed,
+            retry_after_seconds: ((allowed.millis() - now.millis()) + 999).max(1000) / 1000,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,35 +3,7 @@
 
 use super::EngineContext;
 use crate::domain::*;
-use crate::store::{CreateRefreshError, NewRefreshIntent};
-
-/// Why an intent was not created, in the order the rules are checked.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateIntentError {
-    /// The token opens no live link of the principal's organization and mode.
-    #[error("the link token opens no link")]
-    UnknownLink,
-    /// The link is inactive.
-    #[error("the link is inactive")]
-    Inactive,
-    /// The bank refused the link's credentials; the holder must reconnect.
-    #[error("the link's credentials must be entered again")]
-    LoginRequired,
-    /// Another intent of the link is in progress.
-    #[error("a refresh intent is already in progress for {0}")]
-    InProgress(LinkId),
-    /// The link was refreshed successfully too recently.
-    #[error("the link was refreshed recently; next refresh allowed at {}", .next_refresh_at.to_wire())]
-    Cooldown {
-        /// When a refresh is allowed again.
-        next_refresh_at: Timestamp,
-        /// Whole seconds from the create until then (at least 1).
-        retry_after_seconds: i64,
-    },
-    /// The database failed.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+use crate::store::NewRefreshIntent;
 
 /// A created intent, with its widget token when the bank will ask for a second factor.
 pub struct CreatedIntent {
@@ -73,20 +45,7 @@ pub async fn create(
     let intent = ctx
         .store
         .create_refresh_intent(&new, ctx.config.cooldowns())
-        .await
-        .map_err(|e| match e {
-            CreateRefreshError::UnknownLink => CreateIntentError::UnknownLink,
-            CreateRefreshError::Inactive => CreateIntentError::Inactive,
-            CreateRefreshError::LoginRequired => CreateIntentError::LoginRequired,
-            CreateRefreshError::InProgress => {
-                CreateIntentError::InProgress(token.link_id().clone())
-            }
-            CreateRefreshError::Cooldown(allowed) => CreateIntentError::Cooldown {
-                next_refresh_at: allowed,
-                retry_after_seconds: ((allowed.millis() - now.millis()) + 999).max(1000) / 1000,
-            },
-            CreateRefreshError::Store(e) => CreateIntentError::Internal(e),
-        })?;
+        .await?;
     ctx.wake.notify_one();
     // The insert kept the widget token only if the bank will ask for a second factor.
     let widget_token = intent.widget_token_sealed.is_some().then_some(widget_token);

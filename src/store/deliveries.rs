@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::events::queue_deliveries;
+use super::row_writes::RowsStatement;
 use super::rows::{get_flag, get_time};
 use super::{flag, PageRequest, Paged, Store};
 
@@ -192,16 +193,19 @@ impl Store {
         // Each delivery moves on only while its lease is ours: one fenced UPDATE for the
         // whole batch (a statement per delivery was one writer round trip per delivery), and
         // the ids it returns say which were recorded.
-        let statement = "UPDATE webhook_deliveries SET state = v.column2,
+        let statement = RowsStatement::new(
+            "UPDATE webhook_deliveries SET state = v.column2,
                  attempts = attempts + 1, next_attempt_at = v.column3, finished_at = v.column4,
                  lease_token = NULL, lease_expires_at = NULL
-             FROM (VALUES {rows}) AS v
+             FROM (",
+            ") AS v
              WHERE webhook_deliveries.id = v.column1
                AND webhook_deliveries.lease_token = v.column5
                AND webhook_deliveries.state = 'pending'
-             RETURNING webhook_deliveries.id";
-        let returned = super::write_rows(&mut tx, statement, 5, batch, |query, row| {
-            let (delivery, attempt, next) = *row;
+             RETURNING webhook_deliveries.id",
+        );
+        let returned = super::write_rows(&mut tx, statement, batch, |row, entry| {
+            let (delivery, attempt, next) = *entry;
             let now = attempt.attempted_at.millis();
             let (state, next_at, finished) = match next {
                 AfterAttempt::Delivered => ("delivered", now, Some(now)),
@@ -210,12 +214,11 @@ impl Store {
                     ("failed", now, Some(now))
                 }
             };
-            query
-                .bind(delivery.id.as_str())
-                .bind(state)
-                .bind(next_at)
-                .bind(finished)
-                .bind(&delivery.lease_token)
+            row.push_bind(delivery.id.as_str())
+                .push_bind(state)
+                .push_bind(next_at)
+                .push_bind(finished)
+                .push_bind(&delivery.lease_token);
         })
         .await?;
         let fenced = returned
@@ -245,26 +248,25 @@ impl Store {
             .zip(&recorded)
             .filter_map(|(entry, &ok)| ok.then_some(entry))
             .collect();
-        let statement = "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id,
-                attempted_at, status_code, latency_ms, response_body, error, succeeded)
-             VALUES {rows}";
+        let statement = RowsStatement::insert(
+            "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id,
+                attempted_at, status_code, latency_ms, response_body, error, succeeded)",
+        );
         super::insert_rows(
             &mut tx,
             statement,
-            10,
             &written,
-            |query, (delivery, attempt, _)| {
-                query
-                    .bind(attempt.id.as_str())
-                    .bind(delivery.id.as_str())
-                    .bind(delivery.endpoint_id.as_str())
-                    .bind(delivery.event.id.as_str())
-                    .bind(attempt.attempted_at.millis())
-                    .bind(attempt.status_code.map(i64::from))
-                    .bind(attempt.latency_ms)
-                    .bind(attempt.response_body.as_deref())
-                    .bind(attempt.error.as_deref())
-                    .bind(flag(attempt.succeeded))
+            |row, (delivery, attempt, _)| {
+                row.push_bind(attempt.id.as_str())
+                    .push_bind(delivery.id.as_str())
+                    .push_bind(delivery.endpoint_id.as_str())
+                    .push_bind(delivery.event.id.as_str())
+                    .push_bind(attempt.attempted_at.millis())
+                    .push_bind(attempt.status_code.map(i64::from))
+                    .push_bind(attempt.latency_ms)
+                    .push_bind(attempt.response_body.as_deref())
+                    .push_bind(attempt.error.as_deref())
+                    .push_bind(flag(attempt.succeeded));
             },
         )
         .await?;

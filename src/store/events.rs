@@ -4,7 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::rows::{get_time, AnyQuery};
+use super::row_writes::{RowsStatement, Tuple};
+use super::rows::get_time;
 use super::{insert_rows, insert_rows_together, PageRequest, Paged, RowWrite, Store};
 use crate::domain::*;
 
@@ -36,16 +37,22 @@ pub(super) fn event_from_row(row: &AnyRow) -> anyhow::Result<Event> {
     })
 }
 
-/// The enabled webhook endpoints of an owner and the event types each subscribes to (`*`:
-/// every type), ordered by endpoint; `{owner}` is the condition that names the owner.
-pub(super) fn subscriptions_sql(owner: &str) -> String {
-    format!(
-        "SELECT e.id, s.event_type FROM webhook_endpoints e
+/// `subscriptions_sql!(OWNER)`: the enabled webhook endpoints of an owner and the event types
+/// each subscribes to (`*`: every type), ordered by endpoint; `OWNER` is the condition that
+/// names the owner.
+macro_rules! subscriptions_sql {
+    ($owner:literal) => {
+        concat!(
+            "SELECT e.id, s.event_type FROM webhook_endpoints e
          JOIN webhook_endpoint_events s ON s.endpoint_id = e.id
-         WHERE {owner} AND e.deleted_at IS NULL AND e.disabled = 0
+         WHERE ",
+            $owner,
+            " AND e.deleted_at IS NULL AND e.disabled = 0
          ORDER BY e.id"
-    )
+        )
+    };
 }
+pub(super) use subscriptions_sql;
 
 /// (endpoint id, event type) rows of [`subscriptions_sql`].
 pub(super) type Subscriptions = Vec<(String, String)>;
@@ -79,15 +86,18 @@ pub(super) async fn insert_events(
 }
 
 /// The event rows themselves: `(id, organization, mode, type, link, data, created_at)`.
-const EVENT_ROWS: &str = "INSERT INTO events (id, organization_id, mode, event_type, link_id,
-        data, created_at)
-     VALUES {rows}";
+const EVENT_ROWS: RowsStatement = RowsStatement::insert(
+    "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at)",
+);
 
 /// Pending deliveries, due now: `(id, event, endpoint, now)`.
-const DELIVERY_ROWS: &str = "INSERT INTO webhook_deliveries (id, event_id, endpoint_id,
+const DELIVERY_ROWS: RowsStatement = RowsStatement::new(
+    "INSERT INTO webhook_deliveries (id, event_id, endpoint_id,
         next_attempt_at, created_at, state, attempts)
      SELECT column1, column2, column3, column4, column4, 'pending', 0
-     FROM (VALUES {rows}) AS v";
+     FROM (",
+    ") AS v",
+);
 
 /// A delivery of [`DELIVERY_ROWS`]: its new id, and the event and endpoint it delivers.
 type DeliveryRow<'a> = (DeliveryId, (&'a EventId, &'a str));
@@ -100,15 +110,14 @@ fn delivery_rows<'a>(deliveries: &[(&'a EventId, &'a str)]) -> Vec<DeliveryRow<'
 }
 
 fn bind_delivery<'q>(
-    query: AnyQuery<'q>,
+    row: &mut Tuple<'_, 'q>,
     (id, (event_id, endpoint_id)): &'q DeliveryRow<'_>,
     now: Timestamp,
-) -> AnyQuery<'q> {
-    query
-        .bind(id.as_str())
-        .bind(event_id.as_str())
-        .bind(*endpoint_id)
-        .bind(now.millis())
+) {
+    row.push_bind(id.as_str())
+        .push_bind(event_id.as_str())
+        .push_bind(*endpoint_id)
+        .push_bind(now.millis());
 }
 
 /// Writes the event rows and their deliveries: two statements, which SQLite runs as one
@@ -122,18 +131,17 @@ async fn insert_events_and_deliveries(
     now: Timestamp,
 ) -> anyhow::Result<()> {
     let deliveries = delivery_rows(deliveries);
-    let events = RowWrite::new(EVENT_ROWS, 7, events, |query, event| {
-        query
-            .bind(event.id.as_str())
-            .bind(organization_id.as_str())
-            .bind(mode.as_str())
-            .bind(event.event_type.as_str())
-            .bind(event.link_id.as_ref().map(LinkId::as_str))
-            .bind(&event.data)
-            .bind(now.millis())
+    let events = RowWrite::new(EVENT_ROWS, events, |row, event| {
+        row.push_bind(event.id.as_str())
+            .push_bind(organization_id.as_str())
+            .push_bind(mode.as_str())
+            .push_bind(event.event_type.as_str())
+            .push_bind(event.link_id.as_ref().map(LinkId::as_str))
+            .push_bind(&event.data)
+            .push_bind(now.millis());
     });
-    let deliveries = RowWrite::new(DELIVERY_ROWS, 4, &deliveries, |query, delivery| {
-        bind_delivery(query, delivery, now)
+    let deliveries = RowWrite::new(DELIVERY_ROWS, &deliveries, |row, delivery| {
+        bind_delivery(row, delivery, now)
     });
     insert_rows_together(conn, events, deliveries).await
 }
@@ -145,8 +153,8 @@ pub(super) async fn queue_deliveries(
     now: Timestamp,
 ) -> anyhow::Result<Vec<DeliveryId>> {
     let rows = delivery_rows(deliveries);
-    insert_rows(conn, DELIVERY_ROWS, 4, &rows, |query, delivery| {
-        bind_delivery(query, delivery, now)
+    insert_rows(conn, DELIVERY_ROWS, &rows, |row, delivery| {
+        bind_delivery(row, delivery, now)
     })
     .await?;
     Ok(rows.into_iter().map(|(id, _)| id).collect())
@@ -163,7 +171,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         let mut tx = self.begin().await?;
         let subscriptions: Subscriptions =
-            sqlx::query_as(&subscriptions_sql("e.organization_id = $1 AND e.mode = $2"))
+            sqlx::query_as(subscriptions_sql!("e.organization_id = $1 AND e.mode = $2"))
                 .bind(organization_id.as_str())
                 .bind(mode.as_str())
                 .fetch_all(&mut *tx)

@@ -1,7 +1,7 @@
 //! Tests of the group writer on a real SQLite file: grouped creates, recordings and their
 //! savepoints.
 
-use super::super::{CreateRefreshError, NewKeyPair, NewLink, NewRefreshIntent, PageRequest, Store};
+use super::super::{NewKeyPair, NewLink, NewRefreshIntent, PageRequest, Store};
 use crate::config::DatabaseTarget;
 use crate::domain::*;
 
@@ -172,7 +172,7 @@ async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
     while let Some(outcome) = racing.join_next().await {
         match outcome.unwrap() {
             Ok(id) => created.push(id),
-            Err(CreateRefreshError::InProgress) => in_progress += 1,
+            Err(CreateIntentError::InProgress(_)) => in_progress += 1,
             Err(e) => panic!("unexpected error: {e}"),
         }
     }

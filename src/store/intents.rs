@@ -8,10 +8,18 @@ use super::rows::get_time;
 use super::{PageRequest, Paged, Store};
 use crate::domain::*;
 
-pub(super) const INTENT_COLUMNS: &str =
-    "id, organization_id, mode, link_id, refresh_type, status, \
-    forced_result, new_movements, public_error, failure_reason, mfa_kind, mfa_completed, \
-    mfa_expires_at, created_at, started_at, finished_at, widget_token_sealed";
+/// A refresh intent row's columns, as [`intent_from_row`] reads them: a macro, so that
+/// statements that return them are composed at compile time (`concat!`).
+macro_rules! intent_columns {
+    () => {
+        "id, organization_id, mode, link_id, refresh_type, status, \
+        forced_result, new_movements, public_error, failure_reason, mfa_kind, mfa_completed, \
+        mfa_expires_at, created_at, started_at, finished_at, widget_token_sealed"
+    };
+}
+pub(super) use intent_columns;
+
+pub(super) const INTENT_COLUMNS: &str = intent_columns!();
 
 pub(super) fn intent_from_row(row: &AnyRow) -> anyhow::Result<RefreshIntent> {
     let parse = |col: &str| -> anyhow::Result<String> { Ok(row.try_get::<String, _>(col)?) };

@@ -1,11 +1,10 @@
 //! Organizations and API keys.
 
-use std::sync::LazyLock;
 use std::time::Instant;
 
 use sqlx::Row;
 
-use super::links::LINK_COLUMNS;
+use super::links::link_columns;
 use super::rows::link_from_row;
 use super::Store;
 use crate::domain::{ApiKeyId, KeyKind, Link, LinkId, Mode, OrganizationId, Principal, Timestamp};
@@ -109,23 +108,18 @@ impl Store {
             };
             return Ok(Some((principal, link)));
         }
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            let link_columns = LINK_COLUMNS
-                .split(',')
-                .map(|c| format!("l.{c} AS {c}", c = c.trim()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            // A NULL `$2` matches no link, so the same statement serves a key alone.
-            format!(
-                "SELECT k.organization_id AS key_organization_id, k.mode AS key_mode,
-                        k.kind AS key_kind, {link_columns}, l.token_hash AS token_hash
-                 FROM api_keys k
-                 LEFT JOIN links l ON l.id = $2 AND l.organization_id = k.organization_id
-                     AND l.mode = k.mode AND l.deleted_at IS NULL
-                 WHERE k.key_hash = $1"
-            )
-        });
-        let row = sqlx::query(&SQL)
+        // A NULL `$2` matches no link, so the same statement serves a key alone.
+        const SQL: &str = concat!(
+            "SELECT k.organization_id AS key_organization_id, k.mode AS key_mode,
+                    k.kind AS key_kind, ",
+            link_columns!(l),
+            ", l.token_hash AS token_hash
+             FROM api_keys k
+             LEFT JOIN links l ON l.id = $2 AND l.organization_id = k.organization_id
+                 AND l.mode = k.mode AND l.deleted_at IS NULL
+             WHERE k.key_hash = $1"
+        );
+        let row = sqlx::query(SQL)
             .bind(key_hash)
             .bind(link_id.map(LinkId::as_str))
             .fetch_optional(&self.read)

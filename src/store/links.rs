@@ -40,10 +40,20 @@ pub struct NewLink {
 /// A page of links.
 pub type LinkPage = Paged<Link>;
 
-pub(super) const LINK_COLUMNS: &str =
-    "id, organization_id, mode, institution_id, institution_name, \
-    institution_country, holder_type, holder_id, username, active, credential_status, \
-    refresh_status, last_time_refreshed, created_at, login_mfa";
+/// A link row's columns, as `link_from_row` reads them: `link_columns!()` names them, and
+/// `link_columns!(l)` takes each from the table `l` under its own name (for statements that
+/// read other tables too). A macro, so that statements are composed at compile time.
+macro_rules! link_columns {
+    ($($table:ident)?) => {
+        $crate::store::rows::column_list!($($table)?;
+            id, organization_id, mode, institution_id, institution_name, institution_country,
+            holder_type, holder_id, username, active, credential_status, refresh_status,
+            last_time_refreshed, created_at, login_mfa)
+    };
+}
+pub(super) use link_columns;
+
+pub(super) const LINK_COLUMNS: &str = link_columns!();
 
 impl Store {
     /// Stores a new link, its accounts and movements atomically.

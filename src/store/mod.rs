@@ -58,7 +58,7 @@ pub use keys::NewKeyPair;
 pub use link_intents::{LinkIntentSecrets, NewLinkIntent, ParkedLogin};
 pub use links::{LinkPage, NewLink};
 pub use movements::MovementFilter;
-pub use refresh::{CreateRefreshError, NewRefreshIntent};
+pub use refresh::NewRefreshIntent;
 pub use webhooks::{EndpointPatch, NewEndpoint};
 
 /// Which SQL engine is behind the pools.

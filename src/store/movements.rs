@@ -2,7 +2,8 @@
 
 use chrono::NaiveDate;
 
-use super::rows::{bind_movement_data, date_to_millis, AnyQuery, MovementRow, MOVEMENT_COLUMNS};
+use super::row_writes::{RowsStatement, Tuple};
+use super::rows::{bind_movement_data, date_to_millis, Bind, MovementRow, MOVEMENT_COLUMNS};
 use super::{flag, insert_rows, Dialect, PageRequest, Paged, Store};
 use crate::domain::{AccountId, LinkId, Movement, MovementData, MovementId};
 
@@ -18,24 +19,25 @@ pub struct MovementFilter {
 }
 
 /// New movements, each with a new id: `(id, account, bank id, the movement's data, now, now)`.
-pub(super) const NEW_MOVEMENT_ROWS: &str = "INSERT INTO movements (id, account_id, bank_id,
+pub(super) const NEW_MOVEMENT_ROWS: RowsStatement = RowsStatement::insert(
+    "INSERT INTO movements (id, account_id, bank_id,
         amount, currency, description, post_date, transaction_date, movement_type, status,
         pending, reference_id, comment, sender_account, recipient_account, created_at,
-        updated_at)
-     VALUES {rows}";
+        updated_at)",
+);
 
-/// Binds one row of [`NEW_MOVEMENT_ROWS`] (17 parameters).
+/// Pushes one row of [`NEW_MOVEMENT_ROWS`].
 pub(super) fn bind_new_movement<'q>(
-    query: AnyQuery<'q>,
+    row: &mut Tuple<'_, 'q>,
     account_id: &'q AccountId,
     movement: &'q MovementData,
     now: i64,
-) -> AnyQuery<'q> {
-    let query = query
-        .bind(MovementId::generate().as_str().to_owned())
-        .bind(account_id.as_str())
-        .bind(&movement.bank_id);
-    bind_movement_data(query, movement).bind(now).bind(now)
+) {
+    let row = row
+        .push_bind(MovementId::generate().as_str().to_owned())
+        .push_bind(account_id.as_str())
+        .push_bind(&movement.bank_id);
+    bind_movement_data(row, movement).bind(now).bind(now);
 }
 
 impl Store {
@@ -50,9 +52,8 @@ impl Store {
         insert_rows(
             conn,
             NEW_MOVEMENT_ROWS,
-            17,
             movements,
-            |query, (account, movement)| bind_new_movement(query, account, movement, now),
+            |row, (account, movement)| bind_new_movement(row, account, movement, now),
         )
         .await
     }

@@ -5,13 +5,13 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::group_commit::GroupedWrite;
-use super::intents::{intent_from_row, INTENT_COLUMNS};
+use super::intents::{intent_columns, intent_from_row};
 use super::rows::{get_flag, get_time};
 use super::Store;
 use crate::domain::*;
 
 /// A refresh intent to create, for the link a presented token names. The create itself checks
-/// the token and the link (see [`CREATE_WRITES`]), so no read of the link precedes it.
+/// the token and the link (see [`CREATE_SCRIPT`]), so no read of the link precedes it.
 #[derive(Clone, Debug)]
 pub struct NewRefreshIntent {
     /// Its id.
@@ -39,127 +39,146 @@ pub struct NewRefreshIntent {
     pub deadline: Timestamp,
 }
 
-/// Why an intent could not be created, in the order the API reports them.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateRefreshError {
-    /// The token opens no live link of the key's organization and mode.
-    #[error("the link token opens no link")]
-    UnknownLink,
-    /// The link is inactive.
-    #[error("the link is inactive")]
-    Inactive,
-    /// The bank refused the link's credentials; they must be entered again.
-    #[error("the link's credentials must be entered again")]
-    LoginRequired,
-    /// Another intent of the link is in progress.
-    #[error("a refresh intent is already in progress for this link")]
-    InProgress,
-    /// The link was refreshed successfully too recently.
-    #[error("the link was refreshed recently; next refresh allowed at {0:?}")]
-    Cooldown(Timestamp),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for CreateRefreshError {
-    fn from(e: sqlx::Error) -> Self {
-        let unique = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
-        if unique {
-            CreateRefreshError::InProgress
-        } else {
-            CreateRefreshError::Store(e.into())
+/// What a database error means for a create of an intent of `link`: the partial unique index
+/// refusing a second intent in progress (a create that raced another past the rules), or a
+/// failure.
+fn create_failed(e: sqlx::Error, link: &LinkId) -> CreateIntentError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            CreateIntentError::InProgress(link.clone())
         }
+        _ => CreateIntentError::Internal(e.into()),
     }
 }
 
-/// The three writes of a create, in one numbering of parameters: `$1` id, `$2` organization,
-/// `$3` mode, `$4` link, `$5` refresh type, `$6` forced result, `$7` widget token hash, `$8`
-/// sealed widget token, `$9` the presented link token's hash, `$10` now, `$11` deadline, `$12`
-/// fetch day, and for the cooldown `$13` `'historical'` as stored, `$14` and `$15` the times
-/// after which a last success of `historical` and of `only_last` blocks the create
-/// ([`Cooldowns::blocks_after`]). Every statement is bound with all fifteen (`bind_create`):
-/// SQLite's script shares them, and PostgreSQL accepts parameters a statement does not use,
-/// since sqlx declares each one's type.
-///
-/// Everything that can refuse a create is part of the intent's insert: the token must be the
-/// link's ([`OPENS_LINK`]; keyed hashes compared, as API keys are found by theirs), the link
-/// active and its credentials not refused, no other intent of the link in progress and the
-/// link not cooling down; the link's `login_mfa` says whether the widget token is kept. The
-/// job and the link's status are written only if the intent was. So a create is one round
-/// trip to SQLite's writer, with no read before it; only a refused one asks [`RULES`] why, on
-/// the writer's connection in the same transaction, where nothing else can have written in
-/// between. PostgreSQL runs [`PG_CREATE`] instead. The first statement ends with `RETURNING`,
-/// followed by `INTENT_COLUMNS`.
-const CREATE_WRITES: [&str; 3] = [
-    "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
+/// The live link `$4` of organization `$2` and mode `$3`, if `$9` is its token's hash.
+macro_rules! opens_link {
+    () => {
+        "l.id = $4 AND l.organization_id = $2 AND l.mode = $3
+    AND l.deleted_at IS NULL AND l.token_hash = $9"
+    };
+}
+
+/// The last success that counts for the cooldown (a forced result does not), of link `$4`.
+macro_rules! last_success {
+    () => {
+        "FROM refresh_intents s
+    WHERE s.link_id = $4 AND s.status = 'succeeded' AND s.forced_result IS NULL
+    ORDER BY s.finished_at DESC LIMIT 1"
+    };
+}
+
+/// What the rules on create read of link `l`: whether it is active and its credential status,
+/// how many of its intents are in progress, and the kind and finish time of its last success.
+macro_rules! rule_columns {
+    () => {
+        concat!(
+            "l.active, l.credential_status,
+        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created')
+            AS in_progress,
+        (SELECT s.refresh_type ",
+            last_success!(),
+            ") AS last_kind,
+        (SELECT s.finished_at ",
+            last_success!(),
+            ") AS last_finished"
+        )
+    };
+}
+
+/// The intent's insert, up to its `FROM`: its columns and their values, from the link `l` the
+/// token opens, whose `login_mfa` says whether the widget token is kept. Both engines' creates
+/// insert it, each from its own `FROM` and rules ([`CREATE_SCRIPT`], [`PG_CREATE`]).
+macro_rules! new_intent {
+    () => {
+        "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
         forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
         created_at, deadline_at, refresh_number, fetch_day)
      SELECT $1, $2, $3, $4, $5, 'created', $6, 0,
         CASE WHEN $6 IS NULL AND l.login_mfa IS NOT NULL THEN $7 END,
         CASE WHEN $6 IS NULL AND l.login_mfa IS NOT NULL THEN $8 END,
         CASE WHEN $6 IS NULL THEN l.login_mfa END,
-        $10, $11, (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) + 1, $12
+        $10, $11, (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) + 1, $12"
+    };
+}
+
+/// SQLite's create: the three writes, in one numbering of parameters: `$1` id, `$2`
+/// organization, `$3` mode, `$4` link, `$5` refresh type, `$6` forced result, `$7` widget token
+/// hash, `$8` sealed widget token, `$9` the presented link token's hash, `$10` now, `$11`
+/// deadline, `$12` fetch day, and for the cooldown `$13` `'historical'` as stored, `$14` and
+/// `$15` the times after which a last success of `historical` and of `only_last` blocks the
+/// create ([`Cooldowns::blocks_after`]). Every statement is bound with all fifteen
+/// (`bind_create`): SQLite's script shares them, and PostgreSQL accepts parameters a statement
+/// does not use, since sqlx declares each one's type.
+///
+/// Everything that can refuse a create is part of the intent's insert: the token must be the
+/// link's (`opens_link!`; keyed hashes compared, as API keys are found by theirs), the link
+/// active and its credentials not refused, no other intent of the link in progress and the
+/// link not cooling down; the link's `login_mfa` says whether the widget token is kept. The
+/// job and the link's status are written only if the intent was. So a create is one round
+/// trip to SQLite's writer, with no read before it; only a refused one asks [`RULES`] why, on
+/// the writer's connection in the same transaction, where nothing else can have written in
+/// between. The writes run in a savepoint of their own (see `insert_intent`); the intent's
+/// insert returns the intent. PostgreSQL runs [`PG_CREATE`] instead.
+const CREATE_SCRIPT: &str = concat!(
+    "SAVEPOINT create_intent; ",
+    new_intent!(),
+    "
      FROM links l
-     WHERE {OPENS_LINK} AND l.active = 1 AND l.credential_status <> 'login_required'
+     WHERE ",
+    opens_link!(),
+    " AND l.active = 1 AND l.credential_status <> 'login_required'
        AND NOT EXISTS (SELECT 1 FROM refresh_intents WHERE link_id = $4 AND status = 'created')
-       AND NOT EXISTS (SELECT 1 FROM (SELECT s.refresh_type, s.finished_at {LAST_SUCCESS}) last
+       AND NOT EXISTS (SELECT 1 FROM (SELECT s.refresh_type, s.finished_at ",
+    last_success!(),
+    ") last
            WHERE last.finished_at > CASE last.refresh_type WHEN $13 THEN $14 ELSE $15 END)
      RETURNING ",
-    "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
-     SELECT $1, 'ready', $10, 0, $10 WHERE EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1)",
-    "UPDATE links SET refresh_status = 'refreshing'
-     WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1)",
-];
+    intent_columns!(),
+    ";
+    INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
+     SELECT $1, 'ready', $10, 0, $10 WHERE EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
+    UPDATE links SET refresh_status = 'refreshing'
+     WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
+    RELEASE create_intent"
+);
 
-/// The live link `$4` of organization `$2` and mode `$3`, if `$9` is its token's hash.
-const OPENS_LINK: &str = "l.id = $4 AND l.organization_id = $2 AND l.mode = $3
-    AND l.deleted_at IS NULL AND l.token_hash = $9";
-
-/// The last success that counts for the cooldown (a forced result does not), of link `$4`.
-const LAST_SUCCESS: &str = "FROM refresh_intents s
-    WHERE s.link_id = $4 AND s.status = 'succeeded' AND s.forced_result IS NULL
-    ORDER BY s.finished_at DESC LIMIT 1";
-
-/// Why a create was refused: whether the token opens the link (no row if not), whether the
-/// link is active and its credential status, how many intents of link `$4` are in progress,
-/// and the kind and finish time of its last success (read by [`refusal`]).
-const RULES: &str = "SELECT l.active, l.credential_status,
-        (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created')
-            AS in_progress,
-        (SELECT s.refresh_type {LAST_SUCCESS}) AS last_kind,
-        (SELECT s.finished_at {LAST_SUCCESS}) AS last_finished
-    FROM links l WHERE {OPENS_LINK}";
+/// Why a create was refused: whether the token opens the link (no row if not), and the
+/// link's `rule_columns!` (read by [`refusal`]).
+const RULES: &str = concat!(
+    "SELECT ",
+    rule_columns!(),
+    " FROM links l WHERE ",
+    opens_link!()
+);
 
 /// PostgreSQL's create: the rules, the three writes and, when they refuse, the reason, in one
 /// statement. Each statement of a READ COMMITTED transaction sees the latest commit, so a
 /// second statement asking why an insert wrote nothing could see a later state (the intent in
 /// progress has just ended) and find no reason; here the decision and its reason come from
-/// one snapshot. The statement answers one row unless the token opens no link: the link's
-/// rule columns ([`RULES`]), and `INTENT_COLUMNS`, null when the rules refused. A create that
-/// races another past the snapshot meets the partial unique index (`InProgress`).
-const PG_CREATE: &str = "WITH link AS (
-        SELECT l.active, l.credential_status, l.login_mfa,
-            (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4 AND status = 'created')
-                AS in_progress,
-            (SELECT s.refresh_type {LAST_SUCCESS}) AS last_kind,
-            (SELECT s.finished_at {LAST_SUCCESS}) AS last_finished,
-            (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) AS intents
-        FROM links l WHERE {OPENS_LINK}
+/// one snapshot (every part of one statement, subqueries included, reads the same one). The
+/// statement answers one row unless the token opens no link: the link's rule columns (as
+/// [`RULES`]), and the intent's columns, null when the rules refused. A create that races
+/// another past the snapshot meets the partial unique index (`InProgress`).
+const PG_CREATE: &str = concat!(
+    "WITH link AS (
+        SELECT ",
+    rule_columns!(),
+    ", l.login_mfa
+        FROM links l WHERE ",
+    opens_link!(),
+    "
     ), intent AS (
-        INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type, status,
-            forced_result, new_movements, widget_token_hash, widget_token_sealed, mfa_kind,
-            created_at, deadline_at, refresh_number, fetch_day)
-        SELECT $1, $2, $3, $4, $5, 'created', $6, 0,
-            CASE WHEN $6 IS NULL AND k.login_mfa IS NOT NULL THEN $7 END,
-            CASE WHEN $6 IS NULL AND k.login_mfa IS NOT NULL THEN $8 END,
-            CASE WHEN $6 IS NULL THEN k.login_mfa END,
-            $10, $11, k.intents + 1, $12
-        FROM link k
-        WHERE k.active = 1 AND k.credential_status <> 'login_required' AND k.in_progress = 0
-          AND NOT COALESCE(k.last_finished > CASE k.last_kind WHEN $13 THEN $14 ELSE $15 END,
+        ",
+    new_intent!(),
+    "
+        FROM link l
+        WHERE l.active = 1 AND l.credential_status <> 'login_required' AND l.in_progress = 0
+          AND NOT COALESCE(l.last_finished > CASE l.last_kind WHEN $13 THEN $14 ELSE $15 END,
               FALSE)
-        RETURNING {INTENT_COLUMNS}
+        RETURNING ",
+    intent_columns!(),
+    "
     ), job AS (
         INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
         SELECT id, 'ready', $10, 0, $10 FROM intent
@@ -167,35 +186,11 @@ const PG_CREATE: &str = "WITH link AS (
         UPDATE links SET refresh_status = 'refreshing'
         WHERE id = $4 AND EXISTS (SELECT 1 FROM intent)
     )
-    SELECT k.active, k.credential_status, k.in_progress, k.last_kind, k.last_finished, i.*
-    FROM link k LEFT JOIN intent i ON TRUE";
+    SELECT l.active, l.credential_status, l.in_progress, l.last_kind, l.last_finished, i.*
+    FROM link l LEFT JOIN intent i ON TRUE"
+);
 
-/// The create's statements, put together once rather than at every create: the intent's
-/// insert with [`LAST_SUCCESS`] and `INTENT_COLUMNS` filled in, SQLite's script of all three
-/// writes (see `insert_intent`), [`RULES`] and [`PG_CREATE`].
-struct CreateSql {
-    script: String,
-    rules: String,
-    postgres: String,
-}
-
-static CREATE_SQL: std::sync::LazyLock<CreateSql> = std::sync::LazyLock::new(|| {
-    let fill = |sql: &str| {
-        sql.replace("{LAST_SUCCESS}", LAST_SUCCESS)
-            .replace("{OPENS_LINK}", OPENS_LINK)
-            .replace("{INTENT_COLUMNS}", INTENT_COLUMNS)
-    };
-    let [intent, job, link] = CREATE_WRITES;
-    let intent = format!("{}{INTENT_COLUMNS}", fill(intent));
-    CreateSql {
-        script: format!("SAVEPOINT create_intent; {intent}; {job}; {link}; RELEASE create_intent"),
-        rules: fill(RULES),
-        postgres: fill(PG_CREATE),
-    }
-});
-
-/// `sql` (SQLite's script of [`CREATE_WRITES`], [`RULES`] or [`PG_CREATE`]) with the create's
-/// parameters.
+/// `sql` ([`CREATE_SCRIPT`], [`RULES`] or [`PG_CREATE`]) with the create's parameters.
 fn bind_create<'q>(
     sql: &'q str,
     new: &'q NewRefreshIntent,
@@ -235,7 +230,7 @@ async fn insert_intent(
     conn: &mut sqlx::AnyConnection,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
-) -> Result<RefreshIntent, CreateRefreshError> {
+) -> Result<RefreshIntent, CreateIntentError> {
     // What the bank will be asked about is fixed now, so a retried job asks the same
     // question: the day here, and in the insert which refresh of the link this is.
     let fetch_day = Timestamp::start_of(
@@ -244,12 +239,17 @@ async fn insert_intent(
             .date_naive(),
     );
     let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
-    let sql = &*CREATE_SQL;
+    let failed = |e| create_failed(e, &new.link_id);
     if !super::is_sqlite(conn) {
-        let Some(row) = bind(&sql.postgres).fetch_optional(&mut *conn).await? else {
-            return Err(CreateRefreshError::UnknownLink);
+        let row = bind(PG_CREATE).fetch_optional(&mut *conn).await;
+        let Some(row) = row.map_err(failed)? else {
+            return Err(CreateIntentError::UnknownLink);
         };
-        if row.try_get::<Option<String>, _>("id")?.is_some() {
+        if row
+            .try_get::<Option<String>, _>("id")
+            .map_err(failed)?
+            .is_some()
+        {
             return Ok(intent_from_row(&row)?);
         }
         return Err(refused_by(&row, new, cooldowns)?);
@@ -259,14 +259,15 @@ async fn insert_intent(
     // so a failure leaves none of them in the caller's transaction. Each round trip wakes the
     // writer thread and then the caller's task; a profile of S1 showed those wake-ups as the
     // largest cost of a create.
-    let created = match bind(&sql.script).fetch_all(&mut *conn).await {
+    let created = match bind(CREATE_SCRIPT).fetch_all(&mut *conn).await {
         Ok(mut rows) if rows.len() <= 1 => rows.pop(),
         outcome => {
             sqlx::query("ROLLBACK TO create_intent; RELEASE create_intent")
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .map_err(failed)?;
             return Err(match outcome {
-                Err(e) => e.into(),
+                Err(e) => failed(e),
                 Ok(rows) => anyhow::anyhow!("a create returned {} rows", rows.len()).into(),
             });
         }
@@ -275,7 +276,7 @@ async fn insert_intent(
         Some(row) => Ok(intent_from_row(&row)?),
         None => Err(refusal(conn, new, cooldowns, fetch_day)
             .await
-            .unwrap_or_else(CreateRefreshError::Store)),
+            .unwrap_or_else(CreateIntentError::Internal)),
     }
 }
 
@@ -287,12 +288,12 @@ async fn refusal(
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
-) -> anyhow::Result<CreateRefreshError> {
-    match bind_create(&CREATE_SQL.rules, new, cooldowns, fetch_day)
+) -> anyhow::Result<CreateIntentError> {
+    match bind_create(RULES, new, cooldowns, fetch_day)
         .fetch_optional(&mut *conn)
         .await?
     {
-        None => Ok(CreateRefreshError::UnknownLink),
+        None => Ok(CreateIntentError::UnknownLink),
         Some(row) => refused_by(&row, new, cooldowns),
     }
 }
@@ -303,22 +304,22 @@ fn refused_by(
     row: &AnyRow,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
-) -> anyhow::Result<CreateRefreshError> {
+) -> anyhow::Result<CreateIntentError> {
     if !get_flag(row, "active")? {
-        return Ok(CreateRefreshError::Inactive);
+        return Ok(CreateIntentError::Inactive);
     }
     let credential_status: String = row.try_get("credential_status")?;
     if credential_status == CredentialStatus::LoginRequired.as_str() {
-        return Ok(CreateRefreshError::LoginRequired);
+        return Ok(CreateIntentError::LoginRequired);
     }
     if row.try_get::<i64, _>("in_progress")? > 0 {
-        return Ok(CreateRefreshError::InProgress);
+        return Ok(CreateIntentError::InProgress(new.link_id.clone()));
     }
     let last_kind: Option<String> = row.try_get("last_kind")?;
     if let (Some(kind), Some(finished)) = (last_kind, get_time(row, "last_finished")?) {
         let kind = RefreshType::parse(&kind).unwrap_or(RefreshType::OnlyLast);
         if let Some(allowed) = cooldowns.refuses(kind, finished, new.now) {
-            return Ok(CreateRefreshError::Cooldown(allowed));
+            return Ok(CreateIntentError::cooldown(allowed, new.now));
         }
     }
     anyhow::bail!("a create inserted nothing, and no rule refuses it")
@@ -333,7 +334,7 @@ struct CreateIntent {
 }
 
 impl GroupedWrite for CreateIntent {
-    type Output = Result<RefreshIntent, CreateRefreshError>;
+    type Output = Result<RefreshIntent, CreateIntentError>;
     const UNDOES_ITSELF: bool = true;
 
     async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Self::Output> {
@@ -356,7 +357,7 @@ impl Store {
         &self,
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
-    ) -> Result<RefreshIntent, CreateRefreshError> {
+    ) -> Result<RefreshIntent, CreateIntentError> {
         match &self.group_writer {
             Some(writer) => {
                 let create = CreateIntent {
@@ -368,7 +369,9 @@ impl Store {
             None => {
                 let mut tx = self.begin().await?;
                 let intent = insert_intent(&mut tx, new, cooldowns).await?;
-                tx.commit().await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| create_failed(e, &new.link_id))?;
                 Ok(intent)
             }
         }

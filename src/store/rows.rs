@@ -8,13 +8,46 @@ use sqlx::Row;
 
 use crate::domain::*;
 
+/// `column_list!(; a, b)` is `"a, b"`; `column_list!(t; a, b)` is `"t.a AS a, t.b AS b"`.
+macro_rules! column_list {
+    (; $first:ident $(, $column:ident)* $(,)?) => {
+        concat!(stringify!($first) $(, ", ", stringify!($column))*)
+    };
+    ($table:ident; $first:ident $(, $column:ident)* $(,)?) => {
+        concat!(
+            stringify!($table), ".", stringify!($first), " AS ", stringify!($first)
+            $(, ", ", stringify!($table), ".", stringify!($column), " AS ", stringify!($column))*
+        )
+    };
+}
+pub(super) use column_list;
+
 /// A query being built (for helpers that bind a group of values).
 pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// What a helper binds a group of values to: a statement's parameters, or one row of a
+/// multi-row statement's `VALUES` (so that the group is listed once for both).
+pub(super) trait Bind<'q> {
+    /// Appends `value` to the parameters.
+    fn bind<T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>>(self, value: T) -> Self;
+}
+
+impl<'q> Bind<'q> for AnyQuery<'q> {
+    fn bind<T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>>(self, value: T) -> Self {
+        sqlx::query::Query::bind(self, value)
+    }
+}
+
+impl<'q> Bind<'q> for &mut super::row_writes::Tuple<'_, 'q> {
+    fn bind<T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>>(self, value: T) -> Self {
+        self.push_bind(value)
+    }
+}
 
 /// Binds an account's bank data as ten consecutive parameters, in the order every statement
 /// that writes accounts lists them: name, official_name, number, holder_id, holder_name,
 /// account_type, currency, balance_available, balance_current, balance_limit.
-pub(super) fn bind_account_data<'q>(query: AnyQuery<'q>, account: &'q AccountData) -> AnyQuery<'q> {
+pub(super) fn bind_account_data<'q, B: Bind<'q>>(query: B, account: &'q AccountData) -> B {
     query
         .bind(&account.name)
         .bind(&account.official_name)
@@ -32,7 +65,7 @@ pub(super) fn bind_account_data<'q>(query: AnyQuery<'q>, account: &'q AccountDat
 /// the order every statement that writes movements lists them: amount, currency,
 /// description, post_date, transaction_date, movement_type, status, pending, reference_id,
 /// comment, sender_account, recipient_account.
-pub(super) fn bind_movement_data<'q>(query: AnyQuery<'q>, data: &'q MovementData) -> AnyQuery<'q> {
+pub(super) fn bind_movement_data<'q, B: Bind<'q>>(query: B, data: &'q MovementData) -> B {
     query
         .bind(data.amount)
         .bind(data.currency.as_str())

@@ -220,12 +220,14 @@ mod tests {
         let mut conn = store.write.acquire().await.unwrap();
         let style = crate::store::row_writes::ParamStyle::of(&conn);
         assert_eq!(style, crate::store::row_writes::ParamStyle::Anonymous);
-        let sql = format!("SELECT * FROM (VALUES {})", style.rows(2, 2));
-        let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
-            .bind(1_i64)
-            .bind("a")
-            .bind(2_i64)
-            .bind("b")
+        let mut builder = sqlx::QueryBuilder::new("SELECT * FROM (");
+        builder.push_values([(1_i64, "a"), (2_i64, "b")], |mut row, (n, text)| {
+            row.push_bind(n).push_bind(text);
+        });
+        builder.push(")");
+        assert_eq!(style.written(builder.sql()), builder.sql());
+        let rows: Vec<(i64, String)> = builder
+            .build_query_as()
             .fetch_all(&mut *conn)
             .await
             .unwrap();

@@ -5,7 +5,8 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::domain::{Account, AccountData, AccountId, LinkId, RefreshStatus, Timestamp};
-use crate::store::rows::{account_from_row, bind_account_data, AnyQuery};
+use crate::store::row_writes::{RowsStatement, Tuple};
+use crate::store::rows::{account_from_row, bind_account_data};
 
 /// A link's accounts as stored when the recording began (read once: which the bank no longer
 /// lists, which it lists again, and where a new one goes).
@@ -113,34 +114,46 @@ impl LinkAccounts {
     }
 }
 
+/// An account row's columns, named (SQLite's `RETURNING` takes no `accounts.*`, and a bare `*`
+/// after `FROM (VALUES …)` would bring PostgreSQL's `column1…` too).
+macro_rules! account_columns {
+    () => {
+        "id, link_id, bank_id, position, name, official_name, number,
+    holder_id, holder_name, account_type, currency, balance_available, balance_current,
+    balance_limit, refreshed_at, refresh_status, next_refresh, removed_from_link, created_at"
+    };
+}
+
 /// Updates fetched accounts by id, one row `(id, the bank's data, refresh status, refreshed
 /// at, next refresh)` each (see [`bind_account_update`]), returning them as stored now. One
 /// statement for all of a link's accounts. It also moves each account's `movements_version`
 /// on: a recording writes movements only of the accounts it fetched, in this transaction.
-pub(super) static ACCOUNT_UPDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "UPDATE accounts SET name = v.column2, official_name = v.column3,
-             number = v.column4, holder_id = v.column5, holder_name = v.column6,
-             account_type = v.column7, currency = v.column8,
-             balance_available = v.column9, balance_current = v.column10,
-             balance_limit = v.column11, refresh_status = v.column12,
-             refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
-             next_refresh = COALESCE(v.column14, accounts.next_refresh),
-             removed_from_link = 0, movements_version = accounts.movements_version + 1
-         FROM (VALUES {{rows}}) AS v WHERE accounts.id = v.column1 RETURNING {ACCOUNT_COLUMNS}"
-    )
-});
+pub(super) const ACCOUNT_UPDATES: RowsStatement = RowsStatement::new(
+    "UPDATE accounts SET name = v.column2, official_name = v.column3,
+         number = v.column4, holder_id = v.column5, holder_name = v.column6,
+         account_type = v.column7, currency = v.column8,
+         balance_available = v.column9, balance_current = v.column10,
+         balance_limit = v.column11, refresh_status = v.column12,
+         refreshed_at = COALESCE(v.column13, accounts.refreshed_at),
+         next_refresh = COALESCE(v.column14, accounts.next_refresh),
+         removed_from_link = 0, movements_version = accounts.movements_version + 1
+     FROM (",
+    concat!(
+        ") AS v WHERE accounts.id = v.column1 RETURNING ",
+        account_columns!()
+    ),
+);
 
-/// Binds one row of [`ACCOUNT_UPDATES`] (14 parameters).
+/// Pushes one row of [`ACCOUNT_UPDATES`].
 pub(super) fn bind_account_update<'q>(
-    query: AnyQuery<'q>,
+    row: &mut Tuple<'_, 'q>,
     id: &'q AccountId,
     update: &'q AccountUpdate<'_>,
-) -> AnyQuery<'q> {
-    bind_account_data(query.bind(id.as_str()), update.data)
-        .bind(update.status.as_str())
-        .bind(update.refreshed_at)
-        .bind(update.next_refresh.map(Timestamp::millis))
+) {
+    bind_account_data(row.push_bind(id.as_str()), update.data)
+        .push_bind(update.status.as_str())
+        .push_bind(update.refreshed_at)
+        .push_bind(update.next_refresh.map(Timestamp::millis));
 }
 
 /// The accounts `rows` returned by [`ACCOUNT_UPDATES`], in the order of `ids`.
@@ -158,12 +171,6 @@ pub(super) fn updated_in_order(rows: &[AnyRow], ids: &[AccountId]) -> anyhow::Re
         })
         .collect()
 }
-
-/// An account row's columns, named (SQLite's `RETURNING` takes no `accounts.*`, and a bare `*`
-/// after `FROM (VALUES …)` would bring PostgreSQL's `column1…` too).
-const ACCOUNT_COLUMNS: &str = "id, link_id, bank_id, position, name, official_name, number,
-    holder_id, holder_name, account_type, currency, balance_available, balance_current,
-    balance_limit, refreshed_at, refresh_status, next_refresh, removed_from_link, created_at";
 
 /// What a recording writes on one fetched account.
 pub(super) struct AccountUpdate<'a> {

@@ -7,7 +7,8 @@ use sqlx::AnyConnection;
 
 use crate::domain::*;
 use crate::store::movements::movements_where;
-use crate::store::rows::{AnyQuery, MovementRow};
+use crate::store::row_writes::{RowsStatement, Tuple};
+use crate::store::rows::MovementRow;
 use crate::store::{id_list, insert_rows, Dialect};
 
 /// Puts together what the refresh wrote (the intent, link and accounts as their updates
@@ -106,29 +107,28 @@ pub(super) struct AccountResult {
 
 /// Account results, one row `(id, intent, account, status, public error, new, modified,
 /// removed, now)` each (see [`bind_result`]).
-pub(super) const RESULT_ROWS: &str = "INSERT INTO account_refresh_results (id, refresh_intent_id,
-        account_id, status, public_error, new_movements, modified_movements, removed_movements,
-        created_at)
-     VALUES {rows}";
+pub(super) const RESULT_ROWS: RowsStatement = RowsStatement::insert(
+    "INSERT INTO account_refresh_results (id, refresh_intent_id, account_id, status,
+        public_error, new_movements, modified_movements, removed_movements, created_at)",
+);
 
-/// Binds one row of [`RESULT_ROWS`] (9 parameters).
+/// Pushes one row of [`RESULT_ROWS`].
 pub(super) fn bind_result<'q>(
-    query: AnyQuery<'q>,
+    row: &mut Tuple<'_, 'q>,
     intent_id: &'q RefreshIntentId,
     id: &'q RefreshIntentId,
     result: &'q AccountResult,
     now: i64,
-) -> AnyQuery<'q> {
-    query
-        .bind(id.as_str())
-        .bind(intent_id.as_str())
-        .bind(result.account_id.as_str())
-        .bind(result.status.as_str())
-        .bind(result.error.map(PublicError::as_str))
-        .bind(result.counts.new)
-        .bind(result.counts.modified)
-        .bind(result.counts.removed)
-        .bind(now)
+) {
+    row.push_bind(id.as_str())
+        .push_bind(intent_id.as_str())
+        .push_bind(result.account_id.as_str())
+        .push_bind(result.status.as_str())
+        .push_bind(result.error.map(PublicError::as_str))
+        .push_bind(result.counts.new)
+        .push_bind(result.counts.modified)
+        .push_bind(result.counts.removed)
+        .push_bind(now);
 }
 
 /// Writes the movement changes of the results `ids` (written before), whatever their number.
@@ -147,18 +147,17 @@ pub(super) async fn insert_changes(
                 .map(move |(movement_id, change)| (id, movement_id, *change))
         })
         .collect();
-    let statement =
-        "INSERT INTO movement_changes (account_result_id, movement_id, change) VALUES {rows}";
+    let statement = RowsStatement::insert(
+        "INSERT INTO movement_changes (account_result_id, movement_id, change)",
+    );
     insert_rows(
         conn,
         statement,
-        3,
         &changes,
-        |query, (result_id, movement_id, change)| {
-            query
-                .bind(result_id.as_str())
-                .bind(movement_id.as_str())
-                .bind(*change)
+        |row, (result_id, movement_id, change)| {
+            row.push_bind(result_id.as_str())
+                .push_bind(movement_id.as_str())
+                .push_bind(*change);
         },
     )
     .await

@@ -2,52 +2,74 @@
 //! sent: on SQLite as one script (one round trip to the writer's thread), on PostgreSQL one
 //! statement after another.
 
-use std::sync::LazyLock;
-
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, QueryBuilder, Row};
 
 use super::accounts::{bind_account_update, AccountUpdate, ACCOUNT_UPDATES};
 use super::results::{bind_result, AccountResult, RESULT_ROWS};
 use crate::domain::*;
-use crate::store::events::Subscriptions;
-use crate::store::intents::INTENT_COLUMNS;
-use crate::store::links::LINK_COLUMNS;
+use crate::store::events::{subscriptions_sql, Subscriptions};
+use crate::store::intents::intent_columns;
+use crate::store::links::link_columns;
 use crate::store::movements::{bind_new_movement, NEW_MOVEMENT_ROWS};
-use crate::store::row_writes::{filled, ParamStyle, ROWS_PER_INSERT};
+use crate::store::row_writes::{anonymous, ROWS_PER_INSERT};
 use crate::store::rows::AnyQuery;
-use crate::store::{flag, insert_rows_together, write_rows, RowWrite};
+use crate::store::{flag, insert_rows_together, RowWrite};
+
+/// The intent's final state, the first of [`FINISH_WRITES`].
+macro_rules! finish_intent {
+    () => {
+        concat!(
+            "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
+         failure_reason = $4, finished_at = $5, mfa_challenge = NULL, mfa_session = NULL
+     WHERE id = $6 RETURNING ",
+            intent_columns!()
+        )
+    };
+}
+
+/// The link's refresh status and fields, the second of [`FINISH_WRITES`].
+macro_rules! finish_link {
+    () => {
+        concat!(
+            "UPDATE links SET refresh_status = $7,
+         last_time_refreshed = CASE WHEN $8 = 1 THEN $5 ELSE last_time_refreshed END,
+         credential_status = COALESCE($9, credential_status),
+         refresh_count = refresh_count + 1
+     WHERE id = $10 RETURNING ",
+            link_columns!()
+        )
+    };
+}
+
+/// The subscriptions of the link's owner, the last of [`FINISH_WRITES`].
+macro_rules! finish_subscriptions {
+    () => {
+        subscriptions_sql!(
+            "(e.organization_id, e.mode) = (SELECT organization_id, mode FROM links WHERE id = $10)"
+        )
+    };
+}
 
 /// The last writes of a recording, which return what the events describe: the intent's final
 /// state, the link's fields, and the subscriptions of the link's owner. Their parameters are
 /// one numbering (`$1` status, `$2` new movements, `$3` public error, `$4` failure reason, `$5`
 /// now, `$6` intent, `$7` the link's refresh status, `$8` succeeded, `$9` credential status,
-/// `$10` link), bound to every statement as in a create (see `refresh::CREATE_WRITES`).
-const FINISH_WRITES: [&str; 3] = [
-    "UPDATE refresh_intents SET status = $1, new_movements = $2, public_error = $3,
-         failure_reason = $4, finished_at = $5, mfa_challenge = NULL, mfa_session = NULL
-     WHERE id = $6 RETURNING {INTENT_COLUMNS}",
-    "UPDATE links SET refresh_status = $7,
-         last_time_refreshed = CASE WHEN $8 = 1 THEN $5 ELSE last_time_refreshed END,
-         credential_status = COALESCE($9, credential_status),
-         refresh_count = refresh_count + 1
-     WHERE id = $10 RETURNING {LINK_COLUMNS}",
-    "{SUBSCRIPTIONS}",
-];
+/// `$10` link), bound to every statement as in a create (see `refresh::CREATE_SCRIPT`).
+const FINISH_WRITES: [&str; 3] = [finish_intent!(), finish_link!(), finish_subscriptions!()];
 
-/// [`FINISH_WRITES`] with their columns filled in, once; and SQLite's script of all three.
-static FINISH_SQL: LazyLock<([String; 3], String)> = LazyLock::new(|| {
-    let subscriptions = crate::store::events::subscriptions_sql(
-        "(e.organization_id, e.mode) = (SELECT organization_id, mode FROM links WHERE id = $10)",
-    );
-    let statements = FINISH_WRITES.map(|sql| {
-        sql.replace("{INTENT_COLUMNS}", INTENT_COLUMNS)
-            .replace("{LINK_COLUMNS}", LINK_COLUMNS)
-            .replace("{SUBSCRIPTIONS}", &subscriptions)
-    });
-    let script = statements.join("; ");
-    (statements, script)
-});
+/// SQLite's script of [`FINISH_WRITES`].
+const FINISH_SCRIPT: &str = concat!(
+    finish_intent!(),
+    "; ",
+    finish_link!(),
+    "; ",
+    finish_subscriptions!()
+);
+
+/// [`FINISH_SCRIPT`] with anonymous parameters, and the number each stands for, in order (for
+/// a script that starts with generated rows; see [`MainWrites::write`]).
+const FINISH_ANONYMOUS: (&str, &[usize]) = anonymous!(FINISH_SCRIPT);
 
 /// What [`FINISH_WRITES`] are bound with.
 pub(super) struct Finish<'a> {
@@ -67,12 +89,11 @@ impl Finish<'_> {
         &self,
         conn: &mut AnyConnection,
     ) -> anyhow::Result<(AnyRow, AnyRow, Subscriptions)> {
-        let (statements, script) = &*FINISH_SQL;
         if crate::store::is_sqlite(conn) {
-            let rows = self.bind(script).fetch_all(&mut *conn).await?;
+            let rows = self.bind(FINISH_SCRIPT).fetch_all(&mut *conn).await?;
             return finish_rows(rows.into_iter());
         }
-        let [intent, link, subscriptions] = statements;
+        let [intent, link, subscriptions] = FINISH_WRITES;
         let intent = self.bind(intent).fetch_one(&mut *conn).await?;
         let link = self.bind(link).fetch_one(&mut *conn).await?;
         let subscriptions = self.bind(subscriptions).fetch_all(&mut *conn).await?;
@@ -141,44 +162,47 @@ pub(super) struct Written {
 
 impl MainWrites<'_> {
     pub(super) async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Written> {
-        let fits = |rows: usize| rows <= ROWS_PER_INSERT;
-        let one_script = crate::store::is_sqlite(conn)
-            && fits(self.accounts.len())
-            && fits(self.movements.len())
-            && fits(self.results.len());
         let results: Vec<(&RefreshIntentId, &AccountResult)> =
             self.result_ids.iter().zip(self.results).collect();
+        let (intent_id, now) = (self.intent_id, self.now);
+        let accounts = RowWrite::new(ACCOUNT_UPDATES, &self.accounts, |row, (id, update)| {
+            bind_account_update(row, id, update)
+        });
+        let movements = RowWrite::new(NEW_MOVEMENT_ROWS, &self.movements, |row, (a, m)| {
+            bind_new_movement(row, a, m, now)
+        });
+        let results = RowWrite::new(RESULT_ROWS, &results, |row, (id, r)| {
+            bind_result(row, intent_id, id, r, now)
+        });
+        let fits = |rows: usize| rows <= ROWS_PER_INSERT;
+        let one_script = crate::store::is_sqlite(conn)
+            && fits(accounts.len())
+            && fits(movements.len())
+            && fits(results.len());
         if !one_script {
-            return self.write_one_by_one(conn, &results).await;
+            // On PostgreSQL, or with more rows than one statement takes: statement after
+            // statement.
+            let accounts = accounts.fetch_all(conn).await?;
+            insert_rows_together(conn, movements, results).await?;
+            let (intent, link, subscriptions) = self.finish.write(conn).await?;
+            return Ok(Written {
+                accounts,
+                intent,
+                link,
+                subscriptions,
+            });
         }
         // Every parameter is anonymous, bound in order: the generated rows', then
         // FINISH_WRITES' in the order they appear (SQLite's driver reads a numbered parameter
         // as a position in the whole list, and binds a statement's parameters up to its
         // highest number, so numbers after the rows' would not be bound).
-        let mut script = Vec::with_capacity(4);
-        let generated = [
-            (ACCOUNT_UPDATES.as_str(), 14, self.accounts.len()),
-            (NEW_MOVEMENT_ROWS, 17, self.movements.len()),
-            (RESULT_ROWS, 9, results.len()),
-        ];
-        for (statement, width, rows) in generated {
-            if rows > 0 {
-                script.push(filled(statement, ParamStyle::Anonymous, rows, width));
-            }
-        }
-        script.push(FINISH_ANONYMOUS.0.clone());
-        let sql = script.join("; ");
-        let mut query = sqlx::query(&sql);
-        for (id, update) in &self.accounts {
-            query = bind_account_update(query, id, update);
-        }
-        for (account, movement) in &self.movements {
-            query = bind_new_movement(query, account, movement, self.now);
-        }
-        for (id, result) in &results {
-            query = bind_result(query, self.intent_id, id, result, self.now);
-        }
-        for &n in &FINISH_ANONYMOUS.1 {
+        let mut script = QueryBuilder::new("");
+        accounts.push_to_script(&mut script);
+        movements.push_to_script(&mut script);
+        results.push_to_script(&mut script);
+        script.push(FINISH_ANONYMOUS.0);
+        let mut query = script.build();
+        for &n in FINISH_ANONYMOUS.1 {
             query = self.finish.bind_nth(query, n);
         }
         let mut rows = query.fetch_all(&mut *conn).await?.into_iter();
@@ -191,37 +215,4 @@ impl MainWrites<'_> {
             subscriptions,
         })
     }
-
-    /// The same writes, statement after statement (on PostgreSQL, or more rows than one
-    /// statement takes).
-    async fn write_one_by_one(
-        &self,
-        conn: &mut AnyConnection,
-        results: &[(&RefreshIntentId, &AccountResult)],
-    ) -> anyhow::Result<Written> {
-        let accounts = write_rows(conn, &ACCOUNT_UPDATES, 14, &self.accounts, |q, (id, u)| {
-            bind_account_update(q, id, u)
-        })
-        .await?;
-        let (intent_id, now) = (self.intent_id, self.now);
-        let movements = RowWrite::new(NEW_MOVEMENT_ROWS, 17, &self.movements, |q, (a, m)| {
-            bind_new_movement(q, a, m, now)
-        });
-        let results = RowWrite::new(RESULT_ROWS, 9, results, |q, (id, r)| {
-            bind_result(q, intent_id, id, r, now)
-        });
-        insert_rows_together(conn, movements, results).await?;
-        let (intent, link, subscriptions) = self.finish.write(conn).await?;
-        Ok(Written {
-            accounts,
-            intent,
-            link,
-            subscriptions,
-        })
-    }
 }
-
-/// SQLite's script of [`FINISH_WRITES`] with anonymous parameters, and the number each
-/// stands for, in order.
-static FINISH_ANONYMOUS: LazyLock<(String, Vec<usize>)> =
-    LazyLock::new(|| crate::store::row_writes::anonymous(&FINISH_SQL.1));
