@@ -78,10 +78,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::open(&config.database()?, config.migrate).await
 }
 
-/// Builds the application: opens the database, loads keys and connectors.
-pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
-    let keys = load_master_key(&config).context("loading the master key")?;
-    let store = open_store(&config).await?;
+/// The configured banks: the sandbox's (unless `sandbox = false`) and those of every connector
+/// whose manifest could be read, with the connectors still to be read.
+pub async fn load_connectors(config: &Config) -> anyhow::Result<(Registry, PendingConnectors)> {
     let registry = if config.sandbox {
         Registry::sandbox(SandboxConfig {
             latency: config.sandbox_latency(),
@@ -92,6 +91,14 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App>
     let pending = connectors::protocol::load::load(&registry, &config.connector_targets()?)
         .await
         .context("loading connectors")?;
+    Ok((registry, pending))
+}
+
+/// Builds the application: opens the database, loads keys and connectors.
+pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
+    let keys = load_master_key(&config).context("loading the master key")?;
+    let store = open_store(&config).await?;
+    let (registry, pending) = load_connectors(&config).await?;
     let (keys, config) = (Arc::new(keys), Arc::new(config));
     let webhooks = Arc::new(WebhookContext {
         store: store.clone(),

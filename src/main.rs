@@ -327,7 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let organization_id = store.organization_by_name(&org).await?.with_context(|| {
                 format!("no organization named {org:?} (see `refresco keys create`)")
             })?;
-            let registry = refresco::connectors::Registry::sandbox(Default::default());
+            let (registry, _) = refresco::load_connectors(&config).await?;
             let linker = Linker {
                 store: &store,
                 keys: &keys,
