@@ -205,6 +205,7 @@ enum Breakage {
     OutsideWindow,
     ForeignCurrency,
     OldestFirst,
+    ShortWindowOwnIds,
     PasswordInSession,
 }
 
@@ -270,6 +271,11 @@ impl Connector for Broken {
             }
             Breakage::ForeignCurrency => movements[0].currency = "USD".into(),
             Breakage::OldestFirst => movements.reverse(),
+            // The same every time, so only the comparison with the longer window sees it.
+            Breakage::ShortWindowOwnIds if (window.until - window.since).num_days() < 30 => {
+                movements[0].bank_id.push_str("-short");
+            }
+            Breakage::ShortWindowOwnIds => {}
             Breakage::DuplicateAccounts | Breakage::PasswordInSession => {}
         }
         Ok(movements)
@@ -314,6 +320,12 @@ async fn a_movement_in_another_currency_fails() {
 async fn oldest_first_fails() {
     let report = check_broken(Breakage::OldestFirst).await;
     assert_only_fails(&report, "movements.newest_first", "comes before the newer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_window_with_its_own_ids_fails() {
+    let report = check_broken(Breakage::ShortWindowOwnIds).await;
+    assert_only_fails(&report, "movements.window_subset", "-short");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
