@@ -117,10 +117,13 @@ fn replacement_for(head: &[u8]) -> Option<Vec<u8>> {
         .strip_prefix(b"HTTP/1.1 ")
         .or_else(|| head.strip_prefix(b"HTTP/1.0 "))?;
     let status = StatusCode::from_bytes(status.get(..3)?).ok()?;
+    if !status.is_client_error() {
+        // Every success and most writes end here, before the head is copied.
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?.to_ascii_lowercase();
     let whole_head_without_body = text.find("\r\n\r\n")? + 4 == text.len();
-    if !status.is_client_error()
-        || !whole_head_without_body
+    if !whole_head_without_body
         || !text.contains("\r\ncontent-length: 0\r\n")
         || text.contains("\r\ncontent-type:")
     {
