@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 
-use super::faulty::{Call, FaultyConnector, FAULTS};
+use super::faulty::{Call, Fault, FaultyConnector, FAULTS};
 use super::support::*;
 use crate::both_backends;
 use crate::common::*;
@@ -24,21 +24,30 @@ both_backends! {
         // recorded twice or missed shows. `+instant`: a short history, quick to page through.
         let (_, token) = cl_link(&app, "jonsnow+instant+changes").await;
         let (_, twin) = cl_link(&app, "jonsnow+instant+changes").await;
-        for call in [Call::Login, Call::Accounts, Call::FirstPage, Call::NextPage] {
-            for fault in FAULTS {
-                let case = format!("{fault:?} on {call:?}");
-                connector.inject(call, fault);
-                assert_retryable(&refresh_to_end(&app, &token).await, &case);
-                assert!(connector.log().contains(&(call, Some(fault))), "{case}: never met");
-                let retried = refresh_to_end(&app, &token).await;
-                assert_eq!(retried["status"], "succeeded", "{case}, the retry: {retried}");
-                // The twin has as many refreshes (the sandbox's changes follow their count).
-                for _ in 0..2 {
-                    assert_eq!(refresh_to_end(&app, &twin).await["status"], "succeeded", "{case}");
-                }
-                assert_eq!(movements(&app, &token).await, movements(&app, &twin).await, "{case}");
+        let calls = [Call::Login, Call::Accounts, Call::FirstPage, Call::NextPage];
+        let mut cases: Vec<(Call, Fault)> = calls.iter().flat_map(|&c| FAULTS.map(|f| (c, f))).collect();
+        // A page that repeats a movement of the page before: an answer as wrong as garbage.
+        cases.push((Call::NextPage, Fault::Overlap));
+        for (call, fault) in cases {
+            let case = format!("{fault:?} on {call:?}");
+            connector.inject(call, fault);
+            assert_retryable(&refresh_to_end(&app, &token).await, &case);
+            assert!(connector.log().contains(&(call, Some(fault))), "{case}: never met");
+            let retried = refresh_to_end(&app, &token).await;
+            assert_eq!(retried["status"], "succeeded", "{case}, the retry: {retried}");
+            // The twin has as many refreshes (the sandbox's changes follow their count).
+            for _ in 0..2 {
+                assert_eq!(refresh_to_end(&app, &twin).await["status"], "succeeded", "{case}");
             }
+            assert_eq!(movements(&app, &token).await, movements(&app, &twin).await, "{case}");
         }
+        // Pages that overlap when the link is created: the account they belong to is stored
+        // without movements and marked failed, as any account the bank could not read.
+        connector.inject(Call::NextPage, Fault::Overlap);
+        let (link, token) = cl_link(&app, "jonsnow+instant+changes").await;
+        let failed = link["accounts"].as_array().unwrap().iter().filter(|a| a["refresh_status"] == "failed").count();
+        assert_eq!(failed, 1, "{link}");
+        assert_eq!(refresh_to_end(&app, &token).await["status"], "succeeded");
     }
 
     async fn a_second_factor_the_connector_cannot_check_can_be_answered_again(app: TestApp) {

@@ -54,9 +54,13 @@ pub enum Fault {
     /// Never answers, and says it has the call ([`FaultyConnector::wait_held`]): the test
     /// stops or restarts the connector meanwhile.
     Hold,
+    /// On a later page: answers from one movement before the cursor, so the last movement of
+    /// the page before comes a second time (a connector whose cursors overlap).
+    Overlap,
 }
 
-/// Every fault but [`Fault::Hold`].
+/// The faults any call can meet ([`Fault::Hold`] and [`Fault::Overlap`] are for particular
+/// tests).
 pub const FAULTS: [Fault; 5] = [
     Fault::Hang,
     Fault::Status500,
@@ -269,5 +273,19 @@ async fn misbehave(State(shared): State<Shared>, request: Request, next: Next) -
             shared.held.notify_one();
             std::future::pending().await
         }
+        Some(Fault::Overlap) => next.run(step_back(request).await).await,
     }
+}
+
+/// `request` (a later page of movements) with its cursor one movement earlier: this server's
+/// cursors are offsets.
+async fn step_back(request: Request) -> Request {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let offset: usize = json["cursor"].as_str().unwrap().parse().unwrap();
+    json["cursor"] = serde_json::json!((offset - 1).to_string());
+    Request::from_parts(parts, Body::from(json.to_string()))
 }
