@@ -10,6 +10,9 @@ use super::support::*;
 use crate::both_backends;
 use crate::common::*;
 
+/// Pages of 10: a `+instant+changes` account's movements take several.
+const PAGE_SIZE: usize = 10;
+
 /// Refreshes the twin link `token` once, answering the second factor when asked.
 async fn refresh_twin(app: &TestApp, token: &str) {
     let intent = refresh(app, token).await;
@@ -25,10 +28,10 @@ both_backends! {
     async fn a_refresh_parked_on_its_second_factor_finishes_after_the_connector_restarts(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let mut connector = FaultyConnector::start(50).await;
+        let mut connector = FaultyConnector::start(PAGE_SIZE).await;
         let app = app_with(backend, connector.config()).await.unwrap();
-        let (_, token) = cl_link(&app, "jonsnow+mfa_sms+changes").await;
-        let (_, twin) = cl_link(&app, "jonsnow+mfa_sms+changes").await;
+        let (_, token) = cl_link(&app, "jonsnow+instant+mfa_sms+changes").await;
+        let (_, twin) = cl_link(&app, "jonsnow+instant+mfa_sms+changes").await;
         let intent = refresh(&app, &token).await;
         let id = intent["id"].as_str().unwrap();
         wait_challenge(&app, intent["requires_mfa"]["widget_token"].as_str().unwrap()).await;
@@ -51,10 +54,10 @@ both_backends! {
     async fn a_connector_restarting_while_a_refresh_reads_movements(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let mut connector = FaultyConnector::start(50).await;
+        let mut connector = FaultyConnector::start(PAGE_SIZE).await;
         let app = app_with(backend, connector.config()).await.unwrap();
-        let (_, token) = cl_link(&app, "jonsnow+changes").await;
-        let (_, twin) = cl_link(&app, "jonsnow+changes").await;
+        let (_, token) = cl_link(&app, "jonsnow+instant+changes").await;
+        let (_, twin) = cl_link(&app, "jonsnow+instant+changes").await;
         // The engine has logged in and listed the accounts; the first page of movements is
         // asked for when the connector restarts, its connection cut.
         connector.inject(Call::FirstPage, Fault::Hold);
@@ -70,6 +73,6 @@ both_backends! {
         }
         assert_eq!(movements(&app, &token).await, movements(&app, &twin).await);
         let calls: Vec<Call> = connector.log().into_iter().map(|(call, _)| call).collect();
-        assert!(calls.contains(&Call::NextPage), "pages of 50 are followed: {calls:?}");
+        assert!(calls.contains(&Call::NextPage), "pages are followed: {calls:?}");
     }
 }

@@ -70,8 +70,8 @@ both_backends! {
         drop(app);
         let mut connector = FaultyConnector::start(50).await;
         let mut app = app_with(backend, connector.config()).await.unwrap();
-        let (_, token) = cl_link(&app, "jonsnow+changes").await;
-        let (_, mfa_token) = cl_link(&app, "jonsnow+mfa_sms").await;
+        let (_, token) = cl_link(&app, "jonsnow+instant+changes").await;
+        let (_, mfa_token) = cl_link(&app, "jonsnow+instant+mfa_sms").await;
         let parked = refresh(&app, &mfa_token).await;
         let parked_id = parked["id"].as_str().unwrap();
         wait_challenge(&app, parked["requires_mfa"]["widget_token"].as_str().unwrap()).await;
@@ -88,7 +88,7 @@ both_backends! {
         let (status, body) = answer_mfa(&app, &mfa_token, parked_id, "123456").await;
         assert_error(status, &body, 503, "unavailable_institution");
         let (status, body) = into_json(app.request(Method::PATCH, &format!("/v1/links/{token}"),
-            Some(&app.keys.secret_key), Some(json!({"password": "jonsnow+changes"}))).await).await;
+            Some(&app.keys.secret_key), Some(json!({"password": "jonsnow+instant+changes"}))).await).await;
         assert_error(status, &body, 503, "unavailable_institution");
 
         connector.restart().await;
