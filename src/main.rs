@@ -100,6 +100,11 @@ enum ConnectorCommand {
         /// Extra latency added to every bank call, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Stop serving once standard input reaches its end (or cannot be read). A parent that
+        /// keeps the other end of a pipe open then stops this process just by exiting, even
+        /// when it is killed: test suites use it so no connector outlives them.
+        #[arg(long)]
+        exit_with_stdin: bool,
     },
     /// Check that a connector service follows the protocol (exits non-zero if not).
     Check(refresco::connectors::protocol::check::CheckArgs),
@@ -267,6 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             token,
             page_size,
             latency_ms,
+            exit_with_stdin,
         }) => {
             refresco::telemetry::init(LogFormat::Text);
             let listener = tokio::net::TcpListener::bind(&listen)
@@ -282,6 +288,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let stop = CancellationToken::new();
             tokio::spawn(wait_for_signal(stop.clone()));
+            if exit_with_stdin {
+                // A thread of its own: a blocking read on the runtime's pool would hold up the
+                // runtime's shutdown when a signal stops the server first.
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+                    stop.cancel();
+                });
+            }
             refresco::connectors::protocol::server::serve(
                 listener,
                 registry,

@@ -42,24 +42,33 @@ fn transfer(account: &BankTransfer) -> Box<TransferAccount> {
 }
 
 /// The movements the bank returned for `account`, as domain data. A movement whose currency is
-/// not a currency code fails the whole account, as an account the bank could not read does:
-/// its movements are not stored this time, it is marked failed, and the next refresh asks
-/// again. (Storing the movement with a made-up currency, or dropping it silently, would make
-/// the stored statement wrong.)
+/// not a currency code, or a `bank_id` given twice (a connector whose pages overlap), fails the
+/// whole account, as an account the bank could not read does: its movements are not stored
+/// this time, it is marked failed, and the next refresh asks again. (Storing the movement with
+/// a made-up currency, or keeping one of two movements that claim one id, would make the
+/// stored statement wrong.)
 pub fn movements(
     account: &BankAccount,
     list: &[BankMovement],
 ) -> Result<Vec<MovementData>, ConnectorError> {
+    let failed = |reason: String| ConnectorError::AccountFailed {
+        bank_id: account.bank_id.clone(),
+        reason,
+    };
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
     list.iter()
         .map(|movement| {
+            if !seen.insert(movement.bank_id.as_str()) {
+                return Err(failed(format!(
+                    "the bank gave movement {} twice",
+                    movement.bank_id
+                )));
+            }
             let currency = Currency::parse(&movement.currency).ok_or_else(|| {
-                ConnectorError::AccountFailed {
-                    bank_id: account.bank_id.clone(),
-                    reason: format!(
-                        "the bank gave movement {} the currency {:?}, not an ISO 4217 code",
-                        movement.bank_id, movement.currency
-                    ),
-                }
+                failed(format!(
+                    "the bank gave movement {} the currency {:?}, not an ISO 4217 code",
+                    movement.bank_id, movement.currency
+                ))
             })?;
             Ok(movement_data(movement, currency))
         })
@@ -154,6 +163,28 @@ mod tests {
                 assert_eq!(bank_id, "acc-1");
                 assert!(
                     reason.contains("m2") && reason.contains("pesos"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected the account to fail, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_movement_given_twice_fails_its_account() {
+        let twice = movements(
+            &account(),
+            &[
+                movement("m1", "CLP"),
+                movement("m2", "CLP"),
+                movement("m1", "CLP"),
+            ],
+        );
+        match twice {
+            Err(ConnectorError::AccountFailed { bank_id, reason }) => {
+                assert_eq!(bank_id, "acc-1");
+                assert!(
+                    reason.contains("m1") && reason.contains("twice"),
                     "{reason}"
                 );
             }

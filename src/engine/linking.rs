@@ -263,10 +263,14 @@ pub async fn reconnect(
     link: &Link,
     request: Reconnection,
 ) -> Result<Link, LinkingError> {
-    let connector = linker
-        .registry
-        .get(&link.institution.id)
-        .ok_or_else(|| anyhow::anyhow!("institution {} vanished", link.institution.id))?;
+    let Some(connector) = linker.registry.get(&link.institution.id) else {
+        // As in a refresh: a configured connector not loaded yet may serve it, and the bank
+        // is then only unavailable for now.
+        if linker.registry.has_pending() {
+            return Err(LinkingError::Bank(ConnectorError::Unavailable));
+        }
+        return Err(anyhow::anyhow!("institution {} vanished", link.institution.id).into());
+    };
     let username = request.username.unwrap_or_else(|| link.username.clone());
     let credentials = Credentials {
         username: username.clone(),

@@ -80,10 +80,14 @@ pub async fn answer(
         .link_including_deleted(&intent.link_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent without link"))?;
-    let connector = ctx
-        .registry
-        .get(&link.institution.id)
-        .ok_or_else(|| anyhow::anyhow!("institution vanished"))?;
+    let Some(connector) = ctx.registry.get(&link.institution.id) else {
+        // A configured connector not loaded yet (down when the server started) may serve it:
+        // the bank cannot check the answer now, and the holder may answer again once it can.
+        if ctx.registry.has_pending() {
+            return Err(MfaError::BankUnavailable);
+        }
+        return Err(anyhow::anyhow!("institution {} vanished", link.institution.id).into());
+    };
     match connector.answer_mfa(&challenge, &answer).await {
         Ok(session) => {
             let sealed = ctx.keys.seal(

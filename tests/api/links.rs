@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
 /// Parses `Link: <url>; rel="x", …` into (rel, url) pairs.
@@ -20,7 +20,7 @@ pub fn link_rels(header: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-both_backends! {
+both_backends_and_connector! {
     async fn create_returns_token_accounts_and_institution(app: TestApp) {
         let (link, token) = app.create_link("41614850-3").await;
         assert!(link["id"].as_str().unwrap().starts_with("link_"));

@@ -7,6 +7,7 @@ mod common;
 
 mod errors;
 mod idempotency;
+mod institutions;
 mod isolation;
 mod limits;
 mod links;

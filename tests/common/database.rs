@@ -9,7 +9,7 @@ use super::{Backend, TestApp};
 /// A URL for the test's database (the SQLite file, or the PostgreSQL database).
 pub fn database_url(app: &TestApp) -> String {
     match app.backend {
-        Backend::Sqlite => format!(
+        Backend::Sqlite | Backend::SqliteConnector => format!(
             "sqlite://{}",
             app.config.data_dir.join("refresco.db").display()
         ),
@@ -27,7 +27,7 @@ pub fn database_url(app: &TestApp) -> String {
 /// file bytes, WAL included, on SQLite).
 pub async fn raw_database(app: &TestApp) -> Vec<u8> {
     match app.backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::SqliteConnector => {
             let mut bytes = Vec::new();
             for entry in std::fs::read_dir(&app.config.data_dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -76,7 +76,7 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
 /// database (an SQLite file or a PostgreSQL database), bypassing the application.
 pub async fn text_column(app: &TestApp, sql: &str) -> Vec<String> {
     match app.backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::SqliteConnector => {
             let mut conn = sqlx::SqliteConnection::connect(&database_url(app))
                 .await
                 .unwrap();
@@ -94,7 +94,7 @@ pub async fn text_column(app: &TestApp, sql: &str) -> Vec<String> {
 /// Runs `sql` (a write) on the test's database, bypassing the application.
 pub async fn execute(app: &TestApp, sql: &str) {
     match app.backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::SqliteConnector => {
             let mut conn = sqlx::SqliteConnection::connect(&database_url(app))
                 .await
                 .unwrap();

@@ -4,8 +4,13 @@
 //!
 //! When PostgreSQL is unreachable, PostgreSQL tests are skipped with a message, unless `CI` is
 //! set (or `REFRESCO_REQUIRE_POSTGRES=1`): then they fail loudly.
+//!
+//! A third variant, [`Backend::SqliteConnector`], runs on SQLite with the built-in banks off and
+//! the same sandbox banks reached over the connector protocol, in a process of their own
+//! ([`connector::shared`]).
 #![allow(dead_code)]
 
+pub mod connector;
 pub mod database;
 pub mod postgres;
 pub mod receiver;
@@ -18,11 +23,16 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-/// Which database a test runs on.
+/// Which database a test runs on, and where its banks are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite, the built-in sandbox banks.
     Sqlite,
+    /// PostgreSQL, the built-in sandbox banks.
     Postgres,
+    /// SQLite, `sandbox = false`, and the sandbox banks served over the connector protocol by
+    /// the test binary's `refresco connector serve-sandbox` process: the only connector.
+    SqliteConnector,
 }
 
 /// A running server and what a test needs to talk to it.
@@ -58,6 +68,11 @@ impl TestApp {
         };
         let pg_database = match backend {
             Backend::Sqlite => None,
+            Backend::SqliteConnector => {
+                config.sandbox = false;
+                config.connectors = vec![connector::shared().config()];
+                None
+            }
             Backend::Postgres => {
                 let database = postgres::fresh_database("t").await?;
                 config.database_url = Some(Secret::new(database.url.clone()));
@@ -251,7 +266,7 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code
     assert_eq!(error["code"], code, "unexpected code: {body}");
 }
 
-/// Runs each test function on SQLite and on PostgreSQL.
+/// Runs each test function on SQLite and on PostgreSQL: modules `sqlite` and `postgres`.
 #[macro_export]
 macro_rules! both_backends {
     ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
@@ -273,6 +288,29 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some($app) = TestApp::start(Backend::Postgres).await else { return };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each test function as [`both_backends!`] does, and a third time on SQLite with the
+/// sandbox banks behind the connector protocol (module `sqlite_connector`): for the suites
+/// whose every assertion must hold whichever way the banks are reached.
+#[macro_export]
+macro_rules! both_backends_and_connector {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $crate::both_backends! { $(async fn $name($app: TestApp) $body)* }
+        mod sqlite_connector {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = TestApp::start(Backend::SqliteConnector)
+                        .await
+                        .expect("sqlite app behind a connector");
                     $body
                 }
             )*

@@ -10,7 +10,7 @@ use refresco::engine::refresh::{run_job, RunResult};
 use refresco::engine::worker::Worker;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
 async fn api_only(backend: Backend) -> TestApp {
@@ -19,7 +19,7 @@ async fn api_only(backend: Backend) -> TestApp {
         .unwrap()
 }
 
-both_backends! {
+both_backends_and_connector! {
     async fn a_worker_that_lost_its_lease_writes_nothing(app: TestApp) {
         let backend = app.backend;
         drop(app);

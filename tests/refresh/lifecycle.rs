@@ -8,7 +8,7 @@ use refresco::engine::worker::Worker;
 use tokio_util::sync::CancellationToken;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
 /// A server without its own worker (the test runs workers) and a 1 s job lease.
@@ -45,7 +45,7 @@ impl Workers {
     }
 }
 
-both_backends! {
+both_backends_and_connector! {
     async fn heartbeats_keep_a_slow_refresh_on_one_worker(app: TestApp) {
         let backend = app.backend;
         drop(app);
@@ -106,11 +106,11 @@ both_backends! {
     }
 
     async fn shutdown_drains_in_flight_refreshes(app: TestApp) {
-        let backend = app.backend;
-        drop(app);
-        // 0.4 s per bank call: the refresh is still at the bank when shutdown starts.
-        let mut app = TestApp::start_with(backend, |c| c.sandbox_latency_ms = 400).await.unwrap();
-        let (_, token) = cl_link(&app, "jonsnow+instant").await;
+        let mut app = app;
+        // 0.4 s per bank call: the refresh is still at the bank when shutdown starts. Asked
+        // for in the password rather than by `sandbox_latency_ms`, which only the built-in
+        // banks read: the same slow bank behind a connector.
+        let (_, token) = cl_link(&app, "jonsnow+instant+slow400ms").await;
         let intent = create_ok(&app, &token).await;
         let id = intent["id"].as_str().unwrap().to_owned();
         wait_until(&app, &token, &id, |i| i["started_at"].is_string()).await;

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
 async fn widget_answer(
@@ -50,7 +50,7 @@ async fn parked(app: &TestApp, password: &str) -> (String, String, String) {
     (token, intent["id"].as_str().unwrap().to_owned(), widget)
 }
 
-both_backends! {
+both_backends_and_connector! {
     async fn a_forced_result_never_asks_for_a_second_factor(app: TestApp) {
         let (_, token) = cl_link(&app, "jonsnow+mfa_sms").await;
         let (status, intent) = create(&app, json!({"link_token": token, "result_status": "failed"})).await;

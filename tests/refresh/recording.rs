@@ -6,7 +6,7 @@ use refresco::config::Role;
 use refresco::domain::*;
 use refresco::store::{ClaimedJob, MovementFilter, PageRequest};
 
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
 /// Movements whose every field is awkward: quotes, backslashes, control characters, non-ASCII
@@ -198,7 +198,7 @@ async fn record_window(
         .expect("lease held")
 }
 
-both_backends! {
+both_backends_and_connector! {
     async fn accounts_the_bank_adds_and_drops_are_recorded(app: TestApp) {
         let (app, link_id, job) = claimed_refresh(app).await;
         let store = &app.state.store;

@@ -6,10 +6,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
-both_backends! {
+both_backends_and_connector! {
     async fn fifty_concurrent_creates_make_exactly_one_intent(app: TestApp) {
         let (_, token) = cl_link(&app, "jonsnow+slow200ms").await;
         let app = std::sync::Arc::new(app);

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
 /// Asserts the final state of a failed or rejected refresh.
@@ -46,7 +46,7 @@ async fn assert_failure(
     (done, token)
 }
 
-both_backends! {
+both_backends_and_connector! {
     async fn success_with_new_modified_and_removed_movements(app: TestApp) {
         let (link, token) = cl_link(&app, "jonsnow+changes").await;
         let accounts = link["accounts"].as_array().unwrap().len();
@@ -197,10 +197,10 @@ mod reconnect {
     use serde_json::json;
 
     use super::super::support::*;
-    use crate::both_backends;
+    use crate::both_backends_and_connector;
     use crate::common::*;
 
-    both_backends! {
+    both_backends_and_connector! {
         async fn a_rejected_link_refreshes_again_after_reconnecting(app: TestApp) {
             let (_, token) = cl_link(&app, "jonsnow+invalid@1").await;
             let intent = create_ok(&app, &token).await;

@@ -5,11 +5,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::database::{contains, raw_database};
 use crate::common::*;
 
-both_backends! {
+both_backends_and_connector! {
     async fn an_exchange_token_gives_the_link_token_once(app: TestApp) {
         let intent = create_intent(&app, "cl").await;
         let exchange = intent["exchange_token"].as_str().unwrap().to_owned();

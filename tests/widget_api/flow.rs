@@ -5,10 +5,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
-both_backends! {
+both_backends_and_connector! {
     async fn chile_links_straight_in(app: TestApp) {
         let intent = create_intent(&app, "cl").await;
         let id = intent["id"].as_str().unwrap();

@@ -6,10 +6,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::support::*;
-use crate::both_backends;
+use crate::both_backends_and_connector;
 use crate::common::*;
 
-both_backends! {
+both_backends_and_connector! {
     async fn wrong_keys_and_tokens_are_refused(app: TestApp) {
         let intent = create_intent(&app, "cl").await;
         let token = widget_token(&intent);
