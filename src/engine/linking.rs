@@ -266,10 +266,11 @@ pub async fn reconnect(
     let Some(connector) = linker.registry.get(&link.institution.id) else {
         // As in a refresh: a configured connector not loaded yet may serve it, and the bank
         // is then only unavailable for now.
+        // One no configured connector serves any more needs an operator, as a refresh does.
         if linker.registry.has_pending() {
             return Err(LinkingError::Bank(ConnectorError::Unavailable));
         }
-        return Err(anyhow::anyhow!("institution {} vanished", link.institution.id).into());
+        return Err(LinkingError::Bank(ConnectorError::SupportRequired));
     };
     let username = request.username.unwrap_or_else(|| link.username.clone());
     let credentials = Credentials {
