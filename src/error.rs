@@ -234,8 +234,25 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
+        // An error that says when to try again says it in the header too, where HTTP clients
+        // and their retry policies look for it.
+        let retry_after = match &self {
+            ApiError::Client {
+                extra: Some(extra), ..
+            } => extra
+                .get("retry_after_seconds")
+                .and_then(Value::as_i64)
+                .and_then(|s| axum::http::HeaderValue::try_from(s.max(0).to_string()).ok()),
+            _ => None,
+        };
         let (status, body) = self.body();
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(value) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

@@ -64,7 +64,13 @@ both_backends_and_connector! {
         assert_error(status, &body, 429, "rate_limit_exceeded");
         let next = body["error"]["next_refresh_at"].as_str().unwrap();
         assert!(next > first["created_at"].as_str().unwrap());
-        assert!(body["error"]["retry_after_seconds"].as_i64().unwrap() > 200, "about 5 minutes: {body}");
+        let retry_after = body["error"]["retry_after_seconds"].as_i64().unwrap();
+        assert!(retry_after > 200, "about 5 minutes: {body}");
+        let response = app.request(Method::POST, "/v1/refresh_intents", Some(&app.keys.secret_key),
+            Some(json!({"link_token": token}))).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let header: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((retry_after - 2..=retry_after).contains(&header), "{header} against {retry_after}");
 
         // A failed (forced) refresh neither blocks nor starts a cooldown.
         let (_, other) = cl_link(&app, "jonsnow").await;
