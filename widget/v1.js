@@ -3,7 +3,7 @@
  *
  *   <script src="http://127.0.0.1:8080/widget/v1.js"></script>   (also served at /js/v1)
  *   const widget = Fintoc.create({ publicKey, widgetToken, holderType, product, country,
- *                                  onSuccess, onExit, onEvent });
+ *                                  language, onSuccess, onExit, onEvent });
  *   widget.open();   widget.hide();   widget.destroy();
  *
  * The widget itself runs in an iframe served by the same Refresco server as this script. The
@@ -23,6 +23,9 @@
   var WIDGET_ORIGIN = new URL(script && script.src ? script.src : '/', location.href).origin;
   var PRODUCTS = { movements: 'li_', refresh_intent: 'ri_' };
   var HOLDER_TYPES = { individual: true, business: true };
+  // The widget speaks one language per session: Spanish unless English is asked for.
+  var LANGUAGES = { es: 'Conecta tu banco (Refresco)', en: 'Connect your bank (Refresco)' };
+
 
   function channelId() {
     var bytes = new Uint8Array(16);
@@ -70,12 +73,17 @@
     }
     var holderType = options.holderType === undefined ? 'individual' : options.holderType;
     if (!HOLDER_TYPES[holderType]) fail('holderType must be "individual" or "business".');
+    var language = options.language === undefined ? 'es' : String(options.language).toLowerCase();
+    if (!Object.prototype.hasOwnProperty.call(LANGUAGES, language)) {
+      fail('language must be "es" (the default) or "en".');
+    }
     return {
       publicKey: publicKey,
       widgetToken: widgetToken,
       product: product,
       holderType: holderType,
-      country: typeof options.country === 'string' ? options.country.toLowerCase() : null
+      country: typeof options.country === 'string' ? options.country.toLowerCase() : null,
+      language: language
     };
   }
 
@@ -107,7 +115,7 @@
 
     var frame = document.createElement('iframe');
     frame.setAttribute('data-refresco-frame', '');
-    frame.title = 'Connect your bank (Refresco)';
+    frame.title = LANGUAGES[config.language];
     // Only ids and origins in the URL: nothing secret ends up in logs or history.
     frame.src = WIDGET_ORIGIN + '/widget#channel=' + channel +
       '&origin=' + encodeURIComponent(location.origin);

@@ -102,6 +102,7 @@ const FILES: &[(&str, &str, &str, Headers)] = &[
     frame_module!("refresh"),
     frame_module!("second-factor"),
     frame_module!("state"),
+    frame_module!("text"),
     (
         "/widget/widget.css",
         include_str!("../../widget/widget.css"),

@@ -1,5 +1,6 @@
 // The demo page at /demo: a newcomer connects a sandbox bank through the widget, asks for a
-// refresh, answers the second factor and sees the new movements; keys stay in the page.
+// refresh, answers the second factor and sees the new movements; keys stay in the page. The
+// demo opens the widget in its default language, Spanish.
 
 import {
   MARKUP, MARKUP_LINK_TOKEN, assert, browserTest, eventually, servers,
@@ -14,7 +15,7 @@ async function enterKeys(page, secret = main.sk, publicKey = main.pk) {
 }
 
 async function answerSms(frame) {
-  const code = frame.getByLabel('SMS code', { exact: true });
+  const code = frame.getByLabel('Código SMS', { exact: true });
   await code.fill('123456');
   await code.press('Enter');
 }
@@ -38,8 +39,8 @@ browserTest('the demo walks through connecting, refreshing with a code, and new 
   let frame = page.frameLocator('iframe[data-refresco-frame]');
   await frame.getByRole('button', { name: 'Banco Sandbox Chile' }).click();
   await frame.getByLabel('RUT').fill('41614850-3');
-  await frame.getByLabel('Password').fill('jonsnow+mfa_sms+changes');
-  await frame.getByRole('button', { name: 'Connect' }).click();
+  await frame.getByLabel('Contraseña').fill('jonsnow+mfa_sms+changes');
+  await frame.getByRole('button', { name: 'Conectar' }).click();
   await answerSms(frame);
   await page.getByText('Connected: Banco Sandbox Chile').waitFor();
   await page.getByText('The latest movements of each account.').waitFor();

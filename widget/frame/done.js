@@ -3,14 +3,14 @@
 import { $, setStatus, show } from './dom.js';
 import { emit, send } from './host.js';
 import { state } from './state.js';
+import { t } from './text.js';
 
 /** A link intent succeeded: the bank, the holder and the accounts (numbers masked). */
 export function showLinkCreated(view) {
   state.succeeded = true;
   emit('link_created');
-  $('done-title').textContent = 'Your bank is connected';
-  const holder = view.link.holder_name ? view.link.holder_name + ' at ' : '';
-  $('done-text').textContent = holder + view.link.institution.name + '.';
+  $('done-title').textContent = t('linkedTitle');
+  $('done-text').textContent = t('linkedText', view.link.holder_name, view.link.institution.name);
   const ul = $('accounts');
   ul.replaceChildren();
   view.link.accounts.forEach((account) => {
@@ -23,7 +23,7 @@ export function showLinkCreated(view) {
     li.append(name, ' ', number);
     ul.appendChild(li);
   });
-  setStatus('Connected.');
+  setStatus(t('linkedStatus'));
   show('done', 'done-title');
   send('success', {
     payload: {
@@ -42,10 +42,10 @@ export function showLinkCreated(view) {
 /** A refresh whose second factor the widget answered ended well. */
 export function showRefreshDone(view, bank) {
   state.succeeded = true;
-  $('done-title').textContent = 'Your movements are up to date';
-  $('done-text').textContent = bank + ' sent your latest movements.';
+  $('done-title').textContent = t('refreshedTitle');
+  $('done-text').textContent = t('refreshedText', bank);
   $('accounts').replaceChildren();
-  setStatus('Done.');
+  setStatus(t('refreshedStatus'));
   show('done', 'done-title');
   send('success', { payload: { refreshIntentId: view.id, status: view.status } });
 }

@@ -2,7 +2,7 @@
 // postMessage (frame.js); the rest changes as the person goes through the steps.
 
 export const state = {
-  // {publicKey, widgetToken, product, holderType, country}; null until the host's init.
+  // {publicKey, widgetToken, product, holderType, country, language}; null until the host's init.
   config: null,
   // 'test' or 'live', from the public key: test mode shows the sandbox's credentials.
   mode: 'test',
