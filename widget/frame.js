@@ -17,6 +17,7 @@
  */
 
 import { $ } from './frame/dom.js';
+import { flushSuccess } from './frame/done.js';
 import { fail } from './frame/failed.js';
 import { announceOpen, close, onHostMessage, send, trusted } from './frame/host.js';
 import { startLink } from './frame/link.js';
@@ -24,14 +25,20 @@ import { startRefresh } from './frame/refresh.js';
 import { state } from './frame/state.js';
 import { localize, setLanguage, t } from './frame/text.js';
 
-$('close').addEventListener('click', close);
-$('done').addEventListener('click', close);
-$('failed-close').addEventListener('click', close);
+/** Closes the widget; a success the last screen was holding is told first (onSuccess). */
+function finish() {
+  flushSuccess();
+  close();
+}
+
+$('close').addEventListener('click', finish);
+$('done').addEventListener('click', finish);
+$('failed-close').addEventListener('click', finish);
 
 document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape') {
     event.preventDefault();
-    close();
+    finish();
     return;
   }
   if (event.key !== 'Tab') return;

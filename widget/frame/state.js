@@ -8,6 +8,8 @@ export const state = {
   mode: 'test',
   // How the widget ended, for the close message: success, or the error that stopped it.
   succeeded: false,
+  // The onSuccess payload while the success screen holds it (done.js).
+  pendingSuccess: null,
   failure: null,
   // The bank the person chose (or the one asking for a second factor).
   chosen: null,
