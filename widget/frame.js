@@ -93,6 +93,11 @@ onHostMessage((data) => {
   }
 });
 
+// The host sizes the frame to the dialog (v1.js): tell it the dialog's height as it changes.
+new ResizeObserver(() => {
+  send('resize', { height: $('dialog').getBoundingClientRect().height });
+}).observe($('dialog'));
+
 if (!trusted) {
   fail(t('notDirectTitle'), t('notDirectText'));
 } else {

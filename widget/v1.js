@@ -25,7 +25,9 @@
   var HOLDER_TYPES = { individual: true, business: true };
   // The widget speaks one language per session: Spanish unless English is asked for.
   var LANGUAGES = { es: 'Conecta tu banco (Refresco)', en: 'Connect your bank (Refresco)' };
-
+  // Its height follows its content (the frame says how tall it is), within these bounds.
+  var MIN_HEIGHT = 240;
+  var MAX_HEIGHT = 720;
 
   function channelId() {
     var bytes = new Uint8Array(16);
@@ -122,7 +124,8 @@
     var f = frame.style;
     f.border = '0';
     f.width = '420px';
-    f.height = '680px';
+    var contentHeight = 480;
+    f.height = contentHeight + 'px';
     f.maxWidth = '100vw';
     f.maxHeight = '100vh';
     f.borderRadius = '12px';
@@ -130,6 +133,16 @@
     f.boxShadow = '0 20px 60px rgba(0, 0, 0, 0.35)';
     overlay.appendChild(frame);
     (document.body || document.documentElement).appendChild(overlay);
+
+    // On a phone the widget takes the whole screen; elsewhere it is as tall as its content.
+    function phone() {
+      return window.matchMedia('(max-width: 480px)').matches;
+    }
+
+    function fitHeight() {
+      f.height = phone() ? '100vh'
+        : Math.max(MIN_HEIGHT, Math.min(MAX_HEIGHT, contentHeight)) + 'px';
+    }
 
     function post(message) {
       if (!frame.contentWindow) return;
@@ -184,6 +197,12 @@
           succeeded = true;
           safely(onSuccess, [data.payload || {}]);
           break;
+        case 'refresco:resize':
+          if (typeof data.height === 'number' && isFinite(data.height)) {
+            contentHeight = Math.ceil(data.height);
+            fitHeight();
+          }
+          break;
         case 'refresco:close':
           hide();
           if (!succeeded) safely(onExit, [data.payload || { reason: 'closed' }]);
@@ -200,7 +219,8 @@
         opener = document.activeElement;
         overlay.style.display = 'flex';
         // On a phone the widget takes the whole screen, without rounded corners.
-        frame.style.borderRadius = window.matchMedia('(max-width: 480px)').matches ? '0' : '12px';
+        frame.style.borderRadius = phone() ? '0' : '12px';
+        fitHeight();
         setInert(true);
         frame.focus();
         if (ready) post({ type: 'refresco:open' });
