@@ -13,6 +13,7 @@
 
   var keys = null;
   var linkToken = null;
+  var linkId = null;
   var holderType = 'individual';
   var seenMovements = null;
   var eventsTimer = null;
@@ -91,7 +92,6 @@
       say('keys-status', 'Keys accepted. They are kept in this page only until you reload it.');
       $('connect').disabled = false;
       $('use-link').disabled = false;
-      pollEvents();
     }, function (error) {
       keys = null;
       say('keys-status', '');
@@ -118,12 +118,14 @@
         product: 'movements',
         holderType: holderType,
         country: intent.country,
+        language: $('language').value,
         onEvent: widgetEvent,
         onExit: function (info) {
           say('link-status', 'The widget was closed' +
             (info && info.error ? ': ' + info.error.message : ' before the bank was connected.'));
           widget.destroy();
         },
+        // The widget showed its success screen before calling this; now it can go.
         onSuccess: function (result) {
           widget.destroy();
           say('link-status', 'The widget connected the bank; exchanging the token…');
@@ -149,12 +151,14 @@
 
   function haveLink(token, link) {
     linkToken = token;
+    linkId = link.id;
     holderType = link.holder_type;
     seenMovements = null;
     say('link-status', 'Connected: ' + link.institution.name + ' (' + link.id + '). Its link ' +
       'token is kept in this page only.');
     $('refresh').disabled = false;
     loadMovements(null);
+    pollEvents();
   }
 
   // --- 3. Refresh -------------------------------------------------------------------------
@@ -170,6 +174,7 @@
           widgetToken: intent.requires_mfa.widget_token,
           product: 'refresh_intent',
           holderType: holderType,
+          language: $('language').value,
           onEvent: widgetEvent,
           onExit: function () { widget.destroy(); },
           onSuccess: function () { widget.destroy(); }
@@ -271,13 +276,19 @@
     }).catch(report);
   }
 
-  // --- Server events: GET /v1/events, when this server has it -----------------------------
+  // --- Server events of this link: GET /v1/events?link_id=…, when this server has it -------
 
   function pollEvents() {
     clearTimeout(eventsTimer);
-    api('GET', '/v1/events?per_page=20').then(function (events) {
+    if (!linkId) return;
+    var shownLink = linkId;
+    api('GET', '/v1/events?per_page=20&link_id=' + encodeURIComponent(linkId)).then(function (events) {
       if (!Array.isArray(events)) throw new Error('unexpected answer');
-      say('events-status', events.length ? 'The latest events, newest first.' : 'No events yet.');
+      // Another link was chosen meanwhile: its own poll shows its events.
+      if (shownLink !== linkId) return;
+      say('events-status', events.length
+        ? 'The latest events of link ' + linkId + ', newest first.'
+        : 'No events of link ' + linkId + ' yet.');
       var list = $('server-events');
       list.replaceChildren();
       events.slice().reverse().forEach(function (event) {

@@ -7,7 +7,8 @@
  *   - refresh_intent (ri_…), frame/refresh.js: wait for the bank's challenge, answer it (SMS
  *     code, device code or approval in the bank's app), then follow the refresh to its end.
  * Shared: host.js (postMessage to the page that opened us), api.js (this server's endpoints),
- * dom.js (steps, status, errors, timers), failed.js (the screen that ends the widget).
+ * dom.js (steps, status, errors, timers), failed.js (the screen that ends the widget), text.js
+ * (every word shown, in Spanish or English: one language per session, from the host's options).
  *
  * Plain ES modules, served by this server as they are (no build step); the page's CSP allows
  * scripts from this origin only. Rules kept throughout: data from the server or the bank is only
@@ -16,20 +17,28 @@
  */
 
 import { $ } from './frame/dom.js';
+import { flushSuccess } from './frame/done.js';
 import { fail } from './frame/failed.js';
 import { announceOpen, close, onHostMessage, send, trusted } from './frame/host.js';
 import { startLink } from './frame/link.js';
 import { startRefresh } from './frame/refresh.js';
 import { state } from './frame/state.js';
+import { localize, setLanguage, t } from './frame/text.js';
 
-$('close').addEventListener('click', close);
-$('done').addEventListener('click', close);
-$('failed-close').addEventListener('click', close);
+/** Closes the widget; a success the last screen was holding is told first (onSuccess). */
+function finish() {
+  flushSuccess();
+  close();
+}
+
+$('close').addEventListener('click', finish);
+$('done').addEventListener('click', finish);
+$('failed-close').addEventListener('click', finish);
 
 document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape') {
     event.preventDefault();
-    close();
+    finish();
     return;
   }
   if (event.key !== 'Tab') return;
@@ -61,10 +70,12 @@ function begin(received) {
     product: text(received.product),
     holderType: text(received.holderType) || 'individual',
     country: text(received.country),
+    language: setLanguage(text(received.language)),
   };
+  localize(document);
   state.mode = state.config.publicKey.indexOf('pk_live_') === 0 ? 'live' : 'test';
   if (state.config.product === 'refresh_intent') {
-    $('title').textContent = 'Confirm it is you';
+    $('title').textContent = t('refreshTitle');
     startRefresh();
   } else {
     startLink();
@@ -82,9 +93,13 @@ onHostMessage((data) => {
   }
 });
 
+// The host sizes the frame to the dialog (v1.js): tell it the dialog's height as it changes.
+new ResizeObserver(() => {
+  send('resize', { height: $('dialog').getBoundingClientRect().height });
+}).observe($('dialog'));
+
 if (!trusted) {
-  fail('This page cannot be opened directly',
-    'It is the Refresco widget: open it with Fintoc.create(…) from the widget script.');
+  fail(t('notDirectTitle'), t('notDirectText'));
 } else {
   send('ready');
 }

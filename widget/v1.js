@@ -3,7 +3,7 @@
  *
  *   <script src="http://127.0.0.1:8080/widget/v1.js"></script>   (also served at /js/v1)
  *   const widget = Fintoc.create({ publicKey, widgetToken, holderType, product, country,
- *                                  onSuccess, onExit, onEvent });
+ *                                  language, onSuccess, onExit, onEvent });
  *   widget.open();   widget.hide();   widget.destroy();
  *
  * The widget itself runs in an iframe served by the same Refresco server as this script. The
@@ -23,6 +23,11 @@
   var WIDGET_ORIGIN = new URL(script && script.src ? script.src : '/', location.href).origin;
   var PRODUCTS = { movements: 'li_', refresh_intent: 'ri_' };
   var HOLDER_TYPES = { individual: true, business: true };
+  // The widget speaks one language per session: Spanish unless English is asked for.
+  var LANGUAGES = { es: 'Conecta tu banco (Refresco)', en: 'Connect your bank (Refresco)' };
+  // Its height follows its content (the frame says how tall it is), within these bounds.
+  var MIN_HEIGHT = 240;
+  var MAX_HEIGHT = 720;
 
   function channelId() {
     var bytes = new Uint8Array(16);
@@ -70,12 +75,17 @@
     }
     var holderType = options.holderType === undefined ? 'individual' : options.holderType;
     if (!HOLDER_TYPES[holderType]) fail('holderType must be "individual" or "business".');
+    var language = options.language === undefined ? 'es' : String(options.language).toLowerCase();
+    if (!Object.prototype.hasOwnProperty.call(LANGUAGES, language)) {
+      fail('language must be "es" (the default) or "en".');
+    }
     return {
       publicKey: publicKey,
       widgetToken: widgetToken,
       product: product,
       holderType: holderType,
-      country: typeof options.country === 'string' ? options.country.toLowerCase() : null
+      country: typeof options.country === 'string' ? options.country.toLowerCase() : null,
+      language: language
     };
   }
 
@@ -107,14 +117,15 @@
 
     var frame = document.createElement('iframe');
     frame.setAttribute('data-refresco-frame', '');
-    frame.title = 'Connect your bank (Refresco)';
+    frame.title = LANGUAGES[config.language];
     // Only ids and origins in the URL: nothing secret ends up in logs or history.
     frame.src = WIDGET_ORIGIN + '/widget#channel=' + channel +
       '&origin=' + encodeURIComponent(location.origin);
     var f = frame.style;
     f.border = '0';
     f.width = '420px';
-    f.height = '680px';
+    var contentHeight = 480;
+    f.height = contentHeight + 'px';
     f.maxWidth = '100vw';
     f.maxHeight = '100vh';
     f.borderRadius = '12px';
@@ -122,6 +133,16 @@
     f.boxShadow = '0 20px 60px rgba(0, 0, 0, 0.35)';
     overlay.appendChild(frame);
     (document.body || document.documentElement).appendChild(overlay);
+
+    // On a phone the widget takes the whole screen; elsewhere it is as tall as its content.
+    function phone() {
+      return window.matchMedia('(max-width: 480px)').matches;
+    }
+
+    function fitHeight() {
+      f.height = phone() ? '100vh'
+        : Math.max(MIN_HEIGHT, Math.min(MAX_HEIGHT, contentHeight)) + 'px';
+    }
 
     function post(message) {
       if (!frame.contentWindow) return;
@@ -176,6 +197,12 @@
           succeeded = true;
           safely(onSuccess, [data.payload || {}]);
           break;
+        case 'refresco:resize':
+          if (typeof data.height === 'number' && isFinite(data.height)) {
+            contentHeight = Math.ceil(data.height);
+            fitHeight();
+          }
+          break;
         case 'refresco:close':
           hide();
           if (!succeeded) safely(onExit, [data.payload || { reason: 'closed' }]);
@@ -192,7 +219,8 @@
         opener = document.activeElement;
         overlay.style.display = 'flex';
         // On a phone the widget takes the whole screen, without rounded corners.
-        frame.style.borderRadius = window.matchMedia('(max-width: 480px)').matches ? '0' : '12px';
+        frame.style.borderRadius = phone() ? '0' : '12px';
+        fitHeight();
         setInert(true);
         frame.focus();
         if (ready) post({ type: 'refresco:open' });

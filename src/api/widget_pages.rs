@@ -1,7 +1,8 @@
 //! The browser side, embedded in the binary from the top-level `widget/` directory: the embed
 //! script a client's page loads (`/widget/v1.js`, also at `/js/v1` like Fintoc's
 //! `js.fintoc.com/v1/`), the hosted widget page it frames (`/widget`, whose script is the ES
-//! module `/widget/frame.js` importing the modules of `widget/frame/`), and the demo (`/demo`).
+//! module `/widget/frame.js` importing the modules of `widget/frame/`), the demo (`/demo`), and
+//! the icon both pages link to (`/widget/favicon.svg`).
 //!
 //! The pages load no inline script and nothing from elsewhere, so their Content-Security-Policy
 //! allows only this server ('self'); that covers module scripts and their imports too, which
@@ -54,9 +55,16 @@ const DEMO_HEADERS: Headers = &[
     ("x-frame-options", "DENY"),
 ];
 
+/// The icon: an image that loads nothing and runs nothing, even when opened on its own.
+const ICON_HEADERS: Headers = &[
+    ("content-security-policy", "default-src 'none'"),
+    ("cross-origin-resource-policy", "cross-origin"),
+];
+
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 const EMBED_SCRIPT: &str = include_str!("../../widget/v1.js");
 
@@ -102,11 +110,18 @@ const FILES: &[(&str, &str, &str, Headers)] = &[
     frame_module!("refresh"),
     frame_module!("second-factor"),
     frame_module!("state"),
+    frame_module!("text"),
     (
         "/widget/widget.css",
         include_str!("../../widget/widget.css"),
         CSS,
         STATIC,
+    ),
+    (
+        "/widget/favicon.svg",
+        include_str!("../../widget/favicon.svg"),
+        SVG,
+        ICON_HEADERS,
     ),
     (
         "/demo",

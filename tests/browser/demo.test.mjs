@@ -1,8 +1,9 @@
 // The demo page at /demo: a newcomer connects a sandbox bank through the widget, asks for a
-// refresh, answers the second factor and sees the new movements; keys stay in the page.
+// refresh, answers the second factor and sees the new movements; keys stay in the page. The
+// demo opens the widget in its default language, Spanish.
 
 import {
-  MARKUP, MARKUP_LINK_TOKEN, assert, browserTest, eventually, servers,
+  MARKUP, MARKUP_LINK_TOKEN, apiOk, assert, browserTest, eventually, servers,
 } from './harness.mjs';
 
 const main = servers.main;
@@ -14,7 +15,7 @@ async function enterKeys(page, secret = main.sk, publicKey = main.pk) {
 }
 
 async function answerSms(frame) {
-  const code = frame.getByLabel('SMS code', { exact: true });
+  const code = frame.getByLabel('Código SMS', { exact: true });
   await code.fill('123456');
   await code.press('Enter');
 }
@@ -27,10 +28,7 @@ browserTest('the demo walks through connecting, refreshing with a code, and new 
   await enterKeys(page);
   await page.getByText('Keys accepted').waitFor();
   assert.equal(await page.getByLabel('Secret key').inputValue(), '', 'the key is not left in the form');
-  await eventually(async () => {
-    const text = await page.locator('#events-status').textContent();
-    return /newest first|No events yet|does not offer/.test(text) && text;
-  }, 'the events panel to settle');
+  await page.getByText('The events of the link you connect appear here.').waitFor();
 
   // 2. Connect through the widget (this bank asks for a code at login).
   await page.getByLabel('Country').selectOption('cl');
@@ -38,10 +36,13 @@ browserTest('the demo walks through connecting, refreshing with a code, and new 
   let frame = page.frameLocator('iframe[data-refresco-frame]');
   await frame.getByRole('button', { name: 'Banco Sandbox Chile' }).click();
   await frame.getByLabel('RUT').fill('41614850-3');
-  await frame.getByLabel('Password').fill('jonsnow+mfa_sms+changes');
-  await frame.getByRole('button', { name: 'Connect' }).click();
+  await frame.getByLabel('Contraseña').fill('jonsnow+mfa_sms+changes');
+  await frame.getByRole('button', { name: 'Conectar' }).click();
   await answerSms(frame);
+  // The person sees the widget's success screen before the demo closes it (in onSuccess).
+  await frame.getByRole('heading', { name: 'Tu banco está conectado' }).waitFor();
   await page.getByText('Connected: Banco Sandbox Chile').waitFor();
+  const linkId = (await page.locator('#link-status').textContent()).match(/\((link_[^)]+)\)/)[1];
   await page.getByText('The latest movements of each account.').waitFor();
   assert.ok(await page.locator('table.movements tr').count() > 0);
 
@@ -54,6 +55,20 @@ browserTest('the demo walks through connecting, refreshing with a code, and new 
     return /The refresh (succeeded|failed|rejected)/.test(text) && text;
   }, 'the refresh to end');
   assert.match(status, /The refresh succeeded with [1-9]\d* new movement/);
+
+  // The server's events are this link's only.
+  const events = await eventually(async () => {
+    const text = await page.locator('#events-status').textContent();
+    return text.includes(`events of link ${linkId}, newest first`) && text;
+  }, "the link's events");
+  assert.ok(events);
+  const text = await page.locator('#server-events').textContent();
+  assert.ok(await page.locator('#server-events li').count() > 0);
+  // Read after the page: every event it shows of this link is in `mine`.
+  const mine = (await apiOk(main, 'GET', `/v1/events?per_page=100&link_id=${linkId}`)).map((e) => e.id);
+  const all = await apiOk(main, 'GET', '/v1/events?per_page=100');
+  const others = all.map((e) => e.id).filter((id) => !mine.includes(id));
+  assert.ok(others.every((id) => !text.includes(id)), "no other link's event is listed");
 
   // 4. The new movements are marked.
   await page.getByText(/new movement\(s\) on this page/).waitFor();
@@ -74,12 +89,11 @@ browserTest('the demo shows names as text and copes without GET /v1/events', {},
   }));
   await page.goto(`${main.url}/demo`);
   await enterKeys(page);
-  await page.getByText('does not offer GET /v1/events').waitFor();
-
   await page.getByText('Already have a link?').click();
   await page.getByLabel('Its link token').fill(MARKUP_LINK_TOKEN);
   await page.getByRole('button', { name: 'Use this link' }).click();
   await page.getByText('The latest movements of each account.').waitFor();
+  await page.getByText('does not offer GET /v1/events').waitFor();
   const headings = await page.locator('#accounts h3').allTextContents();
   assert.ok(headings.length > 0 && headings.every((h) => h.startsWith(MARKUP)), headings.join('|'));
   const cells = await page.locator('#accounts td').allTextContents();

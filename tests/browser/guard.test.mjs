@@ -10,7 +10,10 @@ import {
 const main = servers.main;
 
 function options(intent, publicKey = main.pk) {
-  return { publicKey, widgetToken: intent.widget_token, holderType: 'individual', product: 'movements', country: 'cl' };
+  return {
+    publicKey, widgetToken: intent.widget_token, holderType: 'individual', product: 'movements', country: 'cl',
+    language: 'en',
+  };
 }
 
 /** Opens the widget with `opts` and returns the failure screen's title and text. */
@@ -108,8 +111,9 @@ browserTest('messages from other windows and origins are ignored', {}, async (pa
 });
 
 browserTest('the widget page refuses to run opened directly or framed under a false origin', {}, async (page) => {
+  // Nobody asked for English: the page speaks the default language, Spanish.
   await page.goto(`${main.url}/widget`);
-  await page.getByRole('heading', { name: 'This page cannot be opened directly' }).waitFor();
+  await page.getByRole('heading', { name: 'Esta página no se puede abrir directamente' }).waitFor();
 
   await openHost(page);
   await page.evaluate((src) => {
@@ -118,14 +122,14 @@ browserTest('the widget page refuses to run opened directly or framed under a fa
     frame.src = src;
     document.body.appendChild(frame);
   }, `${main.url}/widget#channel=${'a'.repeat(32)}&origin=${encodeURIComponent('http://example.com')}`);
-  await page.frameLocator('#liar').getByRole('heading', { name: 'This page cannot be opened directly' }).waitFor();
+  await page.frameLocator('#liar').getByRole('heading', { name: 'Esta página no se puede abrir directamente' }).waitFor();
 });
 
 browserTest('markup in a bank name is shown as text, never run', {}, async (page) => {
   const [, widgetToken] = await createMfaRefresh(main, MARKUP_REFRESH_LINK_TOKEN);
   await openHost(page);
   const frame = await openWidget(page,
-    { publicKey: main.pk, widgetToken, holderType: 'individual', product: 'refresh_intent' });
+    { publicKey: main.pk, widgetToken, holderType: 'individual', product: 'refresh_intent', language: 'en' });
   await frame.getByLabel('SMS code', { exact: true }).waitFor();
   const prompt = await frame.locator('#code-prompt').textContent();
   assert.ok(prompt.includes(MARKUP), `the name is there, as typed: ${prompt}`);

@@ -215,6 +215,22 @@ export function browserTest(name, { viewport = DESKTOP } = {}, fn) {
   });
 }
 
+/** A deliberate screenshot of the page as it is, saved as REFRESCO_ARTIFACTS/`name`.png. */
+export async function screenshot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  console.log(`screenshot: ${file}`);
+  return file;
+}
+
+/** The widget's text table (widget/frame/text.js, an ES module outside any package). */
+export async function widgetTexts() {
+  const file = new URL('../../widget/frame/text.js', import.meta.url);
+  const source = fs.readFileSync(file, 'utf8');
+  return import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
+}
+
 // --- The widget from the host page ------------------------------------------------------------
 
 /** Opens the host page (loading the widget script from `server`). */

@@ -11,7 +11,7 @@ const main = servers.main;
 function widgetOptions(intent) {
   return {
     publicKey: main.pk, widgetToken: intent.widget_token, holderType: intent.holder_type,
-    product: 'movements', country: intent.country,
+    product: 'movements', country: intent.country, language: 'en',
   };
 }
 

@@ -65,7 +65,7 @@ browserTest('the refresh widget polls less and less often, and not while hidden'
   await page.clock.pauseAt(await page.evaluate(() => Date.now() + 1000));
 
   const frame = await openWidget(page, {
-    publicKey: main.pk, widgetToken, holderType: 'individual', product: 'refresh_intent',
+    publicKey: main.pk, widgetToken, holderType: 'individual', product: 'refresh_intent', language: 'en',
   });
   const polls = () => widgetFrame(page).evaluate(() => window.__polls.slice());
   const handled = (n) => frame.locator('#working-text', { hasText: new RegExp(`Bank #${n}…$`) }).waitFor();

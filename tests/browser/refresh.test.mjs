@@ -9,7 +9,7 @@ import {
 const main = servers.main;
 
 function refreshOptions(server, widgetToken) {
-  return { publicKey: server.pk, widgetToken, holderType: 'individual', product: 'refresh_intent' };
+  return { publicKey: server.pk, widgetToken, holderType: 'individual', product: 'refresh_intent', language: 'en' };
 }
 
 async function intentStatus(server, linkToken, id) {
@@ -25,7 +25,7 @@ browserTest('refresh MFA by SMS code: a wrong code, then the right one', {}, asy
   await code.waitFor();
   await waitForLog(page, 'event', 'sms_authentication_required');
   assert.equal(await focusedInWidget(page), 'code');
-  assert.match(await frame.locator('#code-prompt').textContent(), /Banco Sandbox Chile sent you a code by SMS/);
+  assert.match(await frame.locator('#code-prompt').textContent(), /^Banco Sandbox Chile sent you a code by SMS\. \(Test mode/);
 
   await code.fill('000000');
   await code.press('Enter');

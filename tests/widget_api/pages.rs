@@ -109,6 +109,24 @@ async fn pages_and_scripts_are_served_with_their_policies() {
             .unwrap()
             .starts_with("text/css"));
     }
+    // The icon both pages link to: an SVG that may run nothing, not even opened on its own.
+    let icon = get("/widget/favicon.svg").await;
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert_eq!(
+        icon.headers()["content-security-policy"],
+        "default-src 'none'"
+    );
+    assert_eq!(icon.headers()["x-content-type-options"], "nosniff");
+    assert!(icon.text().await.unwrap().starts_with("<svg"));
+    for page in ["frame.html", "demo.html"] {
+        let html = std::fs::read_to_string(widget_dir().join(page)).unwrap();
+        assert!(
+            html.contains("<link rel=\"icon\" href=\"/widget/favicon.svg\""),
+            "{page} links the icon"
+        );
+    }
+
     // Unknown paths stay Fintoc errors.
     let (status, body) = into_json(get("/widget/nope.js").await).await;
     assert_error(status, &body, 404, "invalid_url");

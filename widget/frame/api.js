@@ -1,6 +1,7 @@
 // The widget's endpoints (public key + widget token), and their errors in a person's words.
 
 import { state } from './state.js';
+import { t } from './text.js';
 
 export function linkIntentPath(rest = '') {
   return '/v1/widget/link_intents/' + encodeURIComponent(state.config.widgetToken) + rest;
@@ -37,49 +38,40 @@ export function api(method, path, body) {
   });
 }
 
-function left(n, what) {
-  if (typeof n !== 'number') return '';
-  return ' ' + n + ' ' + what + (n === 1 ? '' : 's') + ' left.';
+function left(n) {
+  return typeof n === 'number' ? t('attemptsLeft', n) : '';
 }
 
-/** Errors a person can act on, in their words; anything else shows the server's message. */
+/**
+ * Errors a person can act on, in their words and language, told from the error's `code` (the
+ * server's `message` is for developers, in English: never shown).
+ */
 export function explain(err) {
-  if (err.network) return 'We could not reach the server. Check your connection and try again.';
+  if (err.network) return t('network');
   const e = err.api || {};
   switch (e.code) {
     case 'institution_credentials_invalid':
-      return 'Your bank did not accept that username or password. Check them and try again.' +
-        left(e.login_attempts_left, 'attempt');
+      return t('credentialsInvalid') + left(e.login_attempts_left);
     case 'locked_credentials':
-      return 'Your bank has locked these credentials. Unlock them with your bank, then try again.' +
-        left(e.login_attempts_left, 'attempt');
+      return t('credentialsLocked') + left(e.login_attempts_left);
     case 'unavailable_institution':
-      return 'Your bank is not answering right now. Please try again in a few minutes.';
+      return t('bankUnavailable');
     case 'support_required':
-      return 'Your bank answered in an unexpected way. Try again later; if it keeps happening, contact support.';
+      return t('supportRequired');
     case 'invalid_mfa_code':
-      return e.attempts_left === 0
-        ? 'That code is not right, and no attempts are left.'
-        : 'That code is not right. Check it and try again.' + left(e.attempts_left, 'attempt');
+      return e.attempts_left === 0 ? t('codeWrongNoAttempts') : t('codeWrong') + left(e.attempts_left);
     default:
-      return e.message || 'Something went wrong. Please try again.';
+      return t('tryAgain');
   }
 }
 
-/** Errors after which this widget cannot go on (the person must close it): title and text. */
+/** Errors after which this widget cannot go on (the person must close it): their texts' keys. */
 export const FATAL = {
-  invalid_widget_token: ['This widget could not be opened',
-    'Its link is not valid for this site (wrong token or key). Close it and try again.'],
-  invalid_api_key: ['This widget could not be opened',
-    'It was given a key that is not a valid public key. Close it and try again.'],
-  link_intent_expired: ['This request expired',
-    'It was not finished in time. Close this window and start again.'],
-  link_intent_finished: ['Already connected',
-    'This connection was already completed; it cannot be used again. Close this window.'],
-  link_intent_failed: ['Too many attempts',
-    'Your bank refused too many logins. Close this window and start again later.'],
-  refresh_intent_finished: ['This request is over',
-    'It expired or was already answered. Close this window and ask for a new update.'],
-  mfa_expired: ['The code expired',
-    'It was not entered in time. Close this window and ask for a new update.'],
+  invalid_widget_token: ['cannotOpenTitle', 'badTokenText'],
+  invalid_api_key: ['cannotOpenTitle', 'badKeyText'],
+  link_intent_expired: ['expiredTitle', 'expiredText'],
+  link_intent_finished: ['finishedTitle', 'finishedText'],
+  link_intent_failed: ['tooManyLoginsTitle', 'tooManyLoginsText'],
+  refresh_intent_finished: ['requestOverTitle', 'requestOverText'],
+  mfa_expired: ['codeExpiredTitle', 'codeExpiredText'],
 };

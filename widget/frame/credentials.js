@@ -5,6 +5,7 @@ import { $, setBusy, setError, setStatus, show } from './dom.js';
 import { fatal } from './failed.js';
 import { emit } from './host.js';
 import { state } from './state.js';
+import { t } from './text.js';
 
 // What to do with the bank's answer, and on "Choose another bank" (given by link.js).
 let handlers = { answered: () => {}, back: () => {} };
@@ -16,11 +17,12 @@ export function showCredentials(next) {
   const mx = state.config.country === 'mx';
   const business = state.config.holderType === 'business';
   $('login-bank').textContent = state.chosen.name;
-  $('username-label').textContent = (business ? 'Company ' : '') + (mx ? 'RFC' : 'RUT');
+  $('username-label').textContent = t('usernameLabel', mx ? 'RFC' : 'RUT', business);
   const example = mx ? (business ? 'SAN990401XY9' : 'SAND800101AB1')
     : (business ? '76.000.006-K' : '41614850-3');
+  // A sandbox user whose data changes, so that a later refresh brings new movements.
   $('username-help').textContent = state.mode === 'test'
-    ? 'Test mode: try ' + example + ' with the password jonsnow.' : '';
+    ? t('testCredentials', example, 'jonsnow+changes') : '';
   $('password').value = '';
   show('login', 'username');
   emit('on_authentication_form');
@@ -29,12 +31,12 @@ export function showCredentials(next) {
 function submit() {
   const username = $('username').value.trim();
   const password = $('password').value;
-  if (!username) return setError('Enter your ' + $('username-label').textContent + '.', 'username');
-  if (!password) return setError('Enter your password.', 'password');
+  if (!username) return setError(t('enterUsername', $('username-label').textContent), 'username');
+  if (!password) return setError(t('enterPassword'), 'password');
   const chosen = state.chosen;
   setError('');
   setBusy(true);
-  setStatus('Connecting to ' + chosen.name + '…');
+  setStatus(t('connecting', chosen.name));
   emit('creating_link');
   api('POST', linkIntentPath('/credentials'),
     { institution_id: chosen.id, username, password })

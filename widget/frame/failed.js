@@ -3,6 +3,7 @@
 import { FATAL, explain } from './api.js';
 import { $, cancelTimers, setBusy, setError, setStatus, show } from './dom.js';
 import { state } from './state.js';
+import { t } from './text.js';
 
 export function fail(title, text, error) {
   state.failure = error || { code: 'failed', message: text };
@@ -19,7 +20,7 @@ export function fail(title, text, error) {
 /** Ends the widget on an error of the API: a known end in its own words, else the message. */
 export function fatal(err) {
   const known = err.api && FATAL[err.api.code];
-  if (known) return fail(known[0], known[1], err.api);
-  fail('Something went wrong', explain(err), err.api || { code: 'network_error' });
+  if (known) return fail(t(known[0]), t(known[1]), err.api);
+  fail(t('somethingWrong'), explain(err), err.api || { code: 'network_error' });
   return undefined;
 }

@@ -4,6 +4,7 @@ import { api, linkIntentPath } from './api.js';
 import { $, later, setError, setStatus, show } from './dom.js';
 import { fatal } from './failed.js';
 import { emit } from './host.js';
+import { t } from './text.js';
 
 // The ids of the banks listed now, and what choosing one does (given by link.js).
 let listed = null;
@@ -22,7 +23,7 @@ function search() {
   const q = $('search').value.trim();
   api('GET', linkIntentPath('/institutions?q=' + encodeURIComponent(q))).then((list) => {
     const ids = list.map((institution) => institution.id).join(' ');
-    setStatus(list.length === 1 ? '1 bank found.' : list.length + ' banks found.');
+    setStatus(t('banksFound', list.length));
     // The same banks again: keep the buttons, so the focus (and a screen reader's place)
     // stays where it is.
     if (ids === listed) return;

@@ -9,6 +9,7 @@ import { fail, fatal } from './failed.js';
 import { showInstitutions } from './institutions.js';
 import { answerRefused, askSecondFactor } from './second-factor.js';
 import { state } from './state.js';
+import { t } from './text.js';
 
 export function startLink() {
   api('GET', linkIntentPath()).then((view) => {
@@ -41,7 +42,8 @@ function answered(view) {
   setError('');
   if (view.status === 'succeeded') return showLinkCreated(view);
   if (view.mfa) return askMfa(view.mfa);
-  fail('Something went wrong', 'The bank did not finish the login. Please try again.');
+  fail(t('somethingWrong'), t('loginUnfinished'),
+    { code: 'login_unfinished', message: 'The bank did not finish the login.' });
   return undefined;
 }
 
@@ -53,7 +55,7 @@ function askMfa(mfa) {
 
 function answerMfa(body) {
   setBusy(true);
-  setStatus('Checking…');
+  setStatus(t('checking'));
   api('POST', linkIntentPath('/mfa'), body).then(answered, (err) => {
     setBusy(false);
     setStatus('');
@@ -62,9 +64,8 @@ function answerMfa(body) {
       e.code === 'mfa_expired' || e.code === 'mfa_not_requested') {
       // The bank's challenge is gone: log in again.
       logIn();
-      return setError(e.code === 'invalid_mfa_code'
-        ? 'That code is not right, and no attempts are left. Log in again to get a new code.'
-        : 'The code expired. Log in again to get a new one.', 'password');
+      return setError(t(e.code === 'invalid_mfa_code' ? 'codeWrongLogInAgain' : 'codeExpiredLogInAgain'),
+        'password');
     }
     if (FATAL[e.code]) return fatal(err);
     answerRefused(err);

@@ -10,13 +10,15 @@ import { fail, fatal } from './failed.js';
 import { poller } from './poller.js';
 import { answerRefused, askSecondFactor } from './second-factor.js';
 import { state } from './state.js';
+import { t } from './text.js';
 
 let polling = null;
 let asked = false;
 let answered = false;
-let bank = 'your bank';
+let bank = null;
 
 export function startRefresh() {
+  bank = t('yourBank');
   polling = poller(poll);
   polling.start();
 }
@@ -36,10 +38,9 @@ function poll() {
       return undefined;
     }
     if (view.mfa_status === 'answered') {
-      working('Updating your movements', 'Your code was accepted. ' + bank +
-        ' is sending your latest movements…');
+      working(t('updatingTitle'), t('updatingText', bank));
     } else {
-      working('Connecting to your bank', 'Waiting for ' + bank + '…');
+      working(t('connectingTitle'), t('waitingFor', bank));
     }
     polling.again();
     return undefined;
@@ -55,7 +56,7 @@ function working(title, text) {
 
 function answer(body) {
   setBusy(true);
-  setStatus('Checking…');
+  setStatus(t('checking'));
   api('POST', refreshIntentPath('/mfa'), body).then(() => {
     setBusy(false);
     answered = true;
@@ -68,8 +69,7 @@ function answer(body) {
     const e = err.api || {};
     if (e.code === 'mfa_not_requested_yet') return polling.again();
     if (e.code === 'invalid_mfa_code' && e.attempts_left === 0) {
-      return fail('Too many wrong codes',
-        'Your bank needs a new request. Close this window and ask for a new update.', e);
+      return fail(t('tooManyCodesTitle'), t('tooManyCodesText'), e);
     }
     if (FATAL[e.code]) return fatal(err);
     answerRefused(err);
@@ -79,13 +79,11 @@ function answer(body) {
 
 function ended(view) {
   if (!answered) {
-    return fail('This request is over',
-      'It expired or was already answered. Close this window and ask for a new update.',
+    return fail(t('requestOverTitle'), t('requestOverText'),
       { code: 'refresh_intent_finished', message: 'The refresh intent is ' + view.status + '.' });
   }
   if (view.status !== 'succeeded') {
-    return fail('The update did not finish',
-      bank + ' could not send your movements this time. Close this window and try again later.',
+    return fail(t('notUpdatedTitle'), t('notUpdatedText', bank),
       { code: 'refresh_intent_' + view.status, message: 'The refresh intent is ' + view.status + '.' });
   }
   return showRefreshDone(view, bank);

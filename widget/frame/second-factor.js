@@ -5,26 +5,28 @@ import { explain } from './api.js';
 import { $, setError, setStatus, show } from './dom.js';
 import { emit } from './host.js';
 import { state } from './state.js';
+import { maskedPhone, t } from './text.js';
 
 let answer = () => {};
 
-/** Asks for `method` (sms, device or app); `onAnswer` gets {code} or {approved: true}. */
+/**
+ * Asks for `method` (sms, device or app); `onAnswer` gets {code} or {approved: true}. The
+ * bank's `hint` is in the bank's language: only its masked phone number is shown.
+ */
 export function askSecondFactor(method, hint, bank, onAnswer) {
   answer = onAnswer;
   emit(method + '_authentication_required');
-  const test = state.mode === 'test' ? ' (Test mode: the code is 123456.)' : '';
+  const test = state.mode === 'test' ? t('testCode') : '';
   if (method === 'app') {
-    $('app-prompt').textContent = 'Open ' + bank + "'s app on your phone and approve the login. " +
-      'Then press "I approved it".';
-    setStatus('Waiting for your approval in ' + bank + "'s app.");
+    $('app-prompt').textContent = t('appPrompt', bank);
+    setStatus(t('appWaiting', bank));
     show('app', 'app-title');
     return;
   }
   const sms = method === 'sms';
-  $('code-title').textContent = sms ? 'Enter the SMS code' : 'Enter your token code';
-  $('code-label').textContent = sms ? 'SMS code' : 'Token code';
-  $('code-prompt').textContent = (hint ? hint + '. ' : '') +
-    (sms ? bank + ' sent you a code by SMS.' : 'Enter the code your ' + bank + ' token shows.') + test;
+  $('code-title').textContent = t(sms ? 'smsTitle' : 'tokenTitle');
+  $('code-label').textContent = t(sms ? 'smsLabel' : 'tokenLabel');
+  $('code-prompt').textContent = (sms ? t('smsPrompt', bank, maskedPhone(hint)) : t('tokenPrompt', bank)) + test;
   $('code').value = '';
   setStatus('');
   show('code', 'code');
@@ -39,7 +41,7 @@ export function answerRefused(err) {
 $('step-code').addEventListener('submit', (event) => {
   event.preventDefault();
   const code = $('code').value.trim();
-  if (!code) return setError('Enter the code.', 'code');
+  if (!code) return setError(t('enterCode'), 'code');
   answer({ code });
   return undefined;
 });
