@@ -57,8 +57,9 @@ pub enum ResultStatusIn {
 }
 
 /// Parameters of `POST /v1/refresh_intents`, from the JSON body or the query string (the
-/// official clients use both; a query value wins). The document describes the body: a
-/// parameter may come from either place, which a schema cannot say.
+/// official clients use both; one value may come in both places, two different ones are
+/// refused). The document describes the body: a parameter may come from either place, which
+/// a schema cannot say.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RefreshIntentIn {
     /// The link to refresh.
@@ -74,7 +75,7 @@ pub struct RefreshIntentIn {
 
 /// Asks for an on-demand refresh of a link. Answers at once with status `created`.
 #[utoipa::path(post, path = "/v1/refresh_intents", tag = "refresh_intents",
-    request_body(content = RefreshIntentIn, description = "Each field may come in the query string instead (a query value wins)"),
+    request_body(content = RefreshIntentIn, description = "Each field may come in the query string instead (or in both with the same value)"),
     responses((status = 201, body = RefreshIntentOut), (status = "4XX", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create_refresh_intent(
@@ -85,11 +86,10 @@ pub async fn create_refresh_intent(
 ) -> Result<Response, ApiError> {
     // An empty value is a value: blank `refresh_type` or `result_status` is refused (it is
     // not one of their values), and a blank `link_token` is missing.
-    let pick = |q: Option<String>, b: Option<String>| q.or(b);
-    let token = pick(query.link_token, body.link_token)
+    let token = one_value("link_token", query.link_token, body.link_token)?
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::missing_param("link_token"))?;
-    let refresh_type = match pick(query.refresh_type, body.refresh_type) {
+    let refresh_type = match one_value("refresh_type", query.refresh_type, body.refresh_type)? {
         None => RefreshType::OnlyLast,
         Some(text) => RefreshType::parse(&text).ok_or_else(|| {
             ApiError::bad_request(
@@ -99,7 +99,7 @@ pub async fn create_refresh_intent(
             .with_param("refresh_type")
         })?,
     };
-    let forced = match pick(query.result_status, body.result_status) {
+    let forced = match one_value("result_status", query.result_status, body.result_status)? {
         None => None,
         // Live mode ignores it, as Fintoc documents.
         Some(_) if principal.mode == Mode::Live => None,
@@ -124,6 +124,23 @@ pub async fn create_refresh_intent(
         });
     }
     Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// The one value of a parameter that may come in the query string, the body, or both; two
+/// different values are refused rather than one silently chosen.
+fn one_value(
+    name: &str,
+    query: Option<String>,
+    body: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    match (query, body) {
+        (Some(q), Some(b)) if q != b => Err(ApiError::bad_request(
+            "invalid_params",
+            format!("{name} was given twice, in the query string and in the body, with different values"),
+        )
+        .with_param(name)),
+        (q, b) => Ok(q.or(b)),
+    }
 }
 
 async fn intent_in_scope(

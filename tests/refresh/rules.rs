@@ -50,6 +50,31 @@ both_backends_and_connector! {
         assert!(created >= 2, "creates kept succeeding as intents succeeded: {created}");
     }
 
+    async fn a_parameter_in_the_query_and_the_body_must_agree(app: TestApp) {
+        let (_, token) = cl_link(&app, "jonsnow").await;
+        let (_, other) = cl_link(&app, "jonsnow").await;
+        let key = app.keys.secret_key.clone();
+        let (status, body) = into_json(app.request(Method::POST,
+            &format!("/v1/refresh_intents?link_token={token}"), Some(&key),
+            Some(json!({"link_token": other}))).await).await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "link_token");
+        let (status, body) = into_json(app.request(Method::POST,
+            &format!("/v1/refresh_intents?link_token={token}&refresh_type=historical"), Some(&key),
+            Some(json!({"refresh_type": "only_last"}))).await).await;
+        assert_error(status, &body, 400, "invalid_params");
+        assert_eq!(body["error"]["param"], "refresh_type");
+        for link in [&token, &other] {
+            let (_, list) = app.get(&format!("/v1/refresh_intents?link_token={link}")).await;
+            assert_eq!(list.as_array().unwrap().len(), 0, "nothing was created: {list}");
+        }
+        // The same value in both places is one value.
+        let (status, body) = into_json(app.request(Method::POST,
+            &format!("/v1/refresh_intents?link_token={token}"), Some(&key),
+            Some(json!({"link_token": token}))).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     async fn cooldown_after_success_and_retry_after_failure(app: TestApp) {
         let (_, token) = cl_link(&app, "jonsnow").await;
         // The sandbox bank answers at once: until the recording is let through, the first
