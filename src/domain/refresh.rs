@@ -215,6 +215,12 @@ impl Cooldowns {
         at.plus_millis(self.of(kind))
     }
 
+    /// No cooldown at all (what a forced test outcome is held to).
+    pub const NONE: Cooldowns = Cooldowns {
+        only_last_millis: 0,
+        historical_millis: 0,
+    };
+
     /// Whether a last success of `kind` at `at` refuses a create at `now`, and until when.
     /// A cooldown of zero refuses nothing, even a success stamped after `now`: another
     /// process, or this one while the create waited, may finish a refresh a moment after the

@@ -238,6 +238,13 @@ async fn insert_intent(
             .unwrap_or_default()
             .date_naive(),
     );
+    // A forced test outcome never talks to the bank, so no cooldown (which protects the bank)
+    // holds it back.
+    let cooldowns = if new.forced_result.is_some() {
+        Cooldowns::NONE
+    } else {
+        cooldowns
+    };
     let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
     let failed = |e| create_failed(e, &new.link_id);
     if !super::is_sqlite(conn) {

@@ -96,6 +96,13 @@ both_backends_and_connector! {
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         let header: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((retry_after - 2..=retry_after).contains(&header), "{header} against {retry_after}");
+        // A forced test outcome never reaches the bank: the cooldown does not hold it back.
+        let (status, forced) = create(&app, json!({"link_token": token, "result_status": "succeeded"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{forced}");
+        let done = wait_final(&app, &token, forced["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded");
+        let (status, body) = create(&app, json!({"link_token": token})).await;
+        assert_error(status, &body, 429, "rate_limit_exceeded");
 
         // A failed (forced) refresh neither blocks nor starts a cooldown.
         let (_, other) = cl_link(&app, "jonsnow").await;
