@@ -17,7 +17,12 @@ const FREE_FORM: &[&str] = &["overrides"];
 #[derive(Debug)]
 pub(super) enum BodyError {
     /// A field has the wrong type or value.
-    Invalid(serde_json::Error),
+    Invalid {
+        /// Which field (`None`: the body as a whole, e.g. a required field is missing).
+        param: Option<String>,
+        /// What was wrong with it.
+        error: serde_json::Error,
+    },
     /// The text of this field (shown as `metadata.note`, `enabled_events[1]`) holds NUL.
     Nul(String),
 }
@@ -28,12 +33,34 @@ pub(super) fn from_body<T: DeserializeOwned>(value: &Value) -> Result<T, BodyErr
         .iter()
         .map(|field| vec![Step::Key((*field).to_owned())])
         .collect();
-    let parsed = serde_ignored::deserialize(value, |path| ignored.push(steps(&path)))
-        .map_err(BodyError::Invalid)?;
+    let mut track = serde_path_to_error::Track::new();
+    let mut note_ignored = |path: serde_ignored::Path<'_>| ignored.push(steps(&path));
+    let parsed = T::deserialize(serde_path_to_error::Deserializer::new(
+        serde_ignored::Deserializer::new(value, &mut note_ignored),
+        &mut track,
+    ))
+    .map_err(|error| BodyError::Invalid {
+        param: param_of(&track.path()),
+        error,
+    })?;
     match first_nul(value, &mut Vec::new(), &ignored) {
         Some(path) => Err(BodyError::Nul(shown(&path))),
         None => Ok(parsed),
     }
+}
+
+/// The field a type error is about, written as [`shown`] writes paths; `None` at the root.
+fn param_of(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let steps: Vec<Step> = path
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(Step::Index(*index)),
+            Segment::Map { key } => Some(Step::Key(key.clone())),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect();
+    (!steps.is_empty()).then(|| shown(&steps))
 }
 
 /// One step of a path into a JSON body.
@@ -121,7 +148,7 @@ mod tests {
     fn nul_in(value: Value) -> Option<String> {
         match from_body::<Endpoint>(&value) {
             Err(BodyError::Nul(path)) => Some(path),
-            Err(BodyError::Invalid(e)) => panic!("{e}"),
+            Err(BodyError::Invalid { error, .. }) => panic!("{error}"),
             Ok(_) => None,
         }
     }

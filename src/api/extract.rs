@@ -256,10 +256,16 @@ where
                 &field,
                 "text must not contain the NUL character (\\u0000)",
             )),
-            Err(BodyError::Invalid(e)) => Err(ApiError::bad_request(
-                "invalid_params",
-                format!("Invalid body: {}", truncate(&e.to_string(), 200)),
-            )),
+            Err(BodyError::Invalid { param, error }) => {
+                let invalid = ApiError::bad_request(
+                    "invalid_params",
+                    format!("Invalid body: {}", truncate(&error.to_string(), 200)),
+                );
+                Err(match param {
+                    Some(param) => invalid.with_param(param),
+                    None => invalid,
+                })
+            }
         }
     }
 }

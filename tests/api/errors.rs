@@ -1,7 +1,7 @@
 //! Every non-2xx answer is Fintoc's error JSON, and bad input is a 4xx, never a 5xx.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::common::*;
@@ -55,13 +55,22 @@ both_backends! {
         assert_error(status, &body, 405, "operation_not_allowed");
 
         // Malformed JSON, a non-object, wrong types.
-        for (raw, code) in [("{\"institution_id\": ", "invalid_json"), ("[1,2]", "invalid_json"),
-                            ("{\"username\": 5}", "invalid_params")] {
-            let response = app.client.post(format!("{}/v1/links", app.base))
+        // A wrong type names its field in `param`, nested ones by their path.
+        for (path, raw, code, param) in [
+            ("/v1/links", "{\"institution_id\": ", "invalid_json", Value::Null),
+            ("/v1/links", "[1,2]", "invalid_json", Value::Null),
+            ("/v1/links", "{\"username\": 5}", "invalid_params", json!("username")),
+            ("/v1/webhook_endpoints", "{\"url\": \"http://127.0.0.1:9/h\", \"enabled_events\": [\"*\", 7]}",
+             "invalid_params", json!("enabled_events[1]")),
+            ("/v1/webhook_endpoints", "{\"url\": \"http://127.0.0.1:9/h\", \"enabled_events\": \"*\"}",
+             "invalid_params", json!("enabled_events")),
+        ] {
+            let response = app.client.post(format!("{}{path}", app.base))
                 .header("Authorization", &key).header("Content-Type", "application/json")
                 .body(raw).send().await.unwrap();
             let (status, body) = into_json(response).await;
             assert_error(status, &body, 400, code);
+            assert_eq!(body["error"]["param"], param, "{raw}: {body}");
         }
         // Oversized body.
         let huge = format!("{{\"username\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
