@@ -1,0 +1,181 @@
+//! The README says what is true: its command-line synopsis matches `refresco … --help`.
+// A test that meets an unexpected error should fail on the spot, naming where.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+#[path = "common/process.rs"]
+mod process;
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// The first fenced block after the heading `heading`, without its fences.
+fn block_after(text: &str, heading: &str) -> String {
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?}"));
+    let rest = &text[start..];
+    let open = rest.find("\n```").unwrap();
+    let body = &rest[open + 4..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("\n```").unwrap()].to_owned()
+}
+
+/// One command as a synopsis shows it: its words, its flags, which are required, and its
+/// positional arguments.
+#[derive(Debug, Default)]
+struct Synopsis {
+    flags: BTreeSet<String>,
+    required: BTreeSet<String>,
+    positionals: Vec<String>,
+}
+
+/// Reads a README synopsis line after the command words: `--flag` outside `[...]` is required.
+fn parse_readme_line(tokens: &[&str]) -> Synopsis {
+    let mut synopsis = Synopsis::default();
+    let mut depth = 0i32;
+    for token in tokens {
+        let opened = token.matches('[').count() as i32;
+        let word = token.trim_matches(|c| c == '[' || c == ']');
+        if let Some(flag) = word.strip_prefix("--") {
+            synopsis.flags.insert(flag.to_owned());
+            if depth + opened == 0 {
+                synopsis.required.insert(flag.to_owned());
+            }
+        } else if depth + opened == 0
+            && !word.is_empty()
+            && word.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            && !is_value_of_previous_flag(tokens, token)
+        {
+            synopsis.positionals.push(word.to_owned());
+        }
+        depth += opened - token.matches(']').count() as i32;
+    }
+    synopsis
+}
+
+/// True when `token` directly follows a `--flag` (it is that flag's value, not an argument).
+fn is_value_of_previous_flag(tokens: &[&str], token: &&str) -> bool {
+    let at = tokens.iter().position(|t| std::ptr::eq(t, token)).unwrap();
+    at > 0 && tokens[at - 1].trim_start_matches('[').starts_with("--")
+}
+
+/// What `refresco <words> --help` shows: every option, the required ones (outside `[...]` in
+/// its usage line) and the positional arguments.
+fn parse_help(words: &[&str]) -> Synopsis {
+    let mut args = words.to_vec();
+    args.push("--help");
+    let (ok, out, err) = process::run(&args, &[]);
+    assert!(ok, "refresco {args:?}: {err}");
+    let mut synopsis = Synopsis::default();
+    let usage = out.lines().find_map(|l| l.strip_prefix("Usage: ")).unwrap();
+    let mut depth = 0i32;
+    for token in usage.split_whitespace() {
+        let opened = token.matches('[').count() as i32;
+        if depth + opened == 0 {
+            if let Some(flag) = token.strip_prefix("--") {
+                synopsis.required.insert(flag.to_owned());
+            } else if let Some(name) = token.strip_prefix('<') {
+                let previous_is_flag =
+                    usage
+                        .split(&format!(" {token}"))
+                        .next()
+                        .is_some_and(|before| {
+                            before
+                                .split_whitespace()
+                                .last()
+                                .is_some_and(|t| t.starts_with("--"))
+                        });
+                if !previous_is_flag {
+                    synopsis
+                        .positionals
+                        .push(name.trim_end_matches('>').to_owned());
+                }
+            }
+        }
+        depth += opened - token.matches(']').count() as i32;
+    }
+    for line in out.lines() {
+        let line = line.trim_start();
+        let line = line.strip_prefix("-h, ").unwrap_or(line);
+        if let Some(rest) = line.strip_prefix("--") {
+            let flag: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            if flag != "help" && flag != "config" {
+                synopsis.flags.insert(flag);
+            }
+        }
+    }
+    synopsis
+}
+
+/// The names under `Commands:` in `refresco <words> --help`.
+fn subcommands(words: &[&str]) -> Vec<String> {
+    let mut args = words.to_vec();
+    args.push("--help");
+    let (ok, out, err) = process::run(&args, &[]);
+    assert!(ok, "{err}");
+    out.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+#[test]
+fn the_cli_synopsis_matches_the_help() {
+    let block = block_after(&readme(), "## Running it");
+    let mut shown = Vec::new();
+    for line in block.lines().skip(1) {
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(tokens[0], "refresco", "{line}");
+        let words: Vec<&str> = tokens[1..]
+            .iter()
+            .copied()
+            .take_while(|t| {
+                t.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !t.starts_with('-')
+            })
+            .collect();
+        let readme = parse_readme_line(&tokens[1 + words.len()..]);
+        let help = parse_help(&words);
+        let command = words.join(" ");
+        assert_eq!(
+            readme.flags, help.flags,
+            "`refresco {command}`: the README's flags (left) differ from --help's (right)"
+        );
+        assert_eq!(
+            readme.required, help.required,
+            "`refresco {command}`: the README's required flags (left) differ from --help's (right)"
+        );
+        assert_eq!(
+            readme.positionals, help.positionals,
+            "`refresco {command}`: the README's arguments (left) differ from --help's (right)"
+        );
+        shown.push(command);
+    }
+    // Every command is shown: a group by each of its subcommands.
+    for command in subcommands(&[]) {
+        if shown.contains(&command) {
+            continue;
+        }
+        let inner = subcommands(&[command.as_str()]);
+        assert!(
+            !inner.is_empty(),
+            "the README does not show `refresco {command}`"
+        );
+        for sub in inner {
+            let full = format!("{command} {sub}");
+            assert!(
+                shown.contains(&full),
+                "the README does not show `refresco {full}`"
+            );
+        }
+    }
+}
