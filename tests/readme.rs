@@ -179,3 +179,94 @@ fn the_cli_synopsis_matches_the_help() {
         }
     }
 }
+
+/// The README section under `heading`, up to the next `## ` heading.
+fn section<'a>(text: &'a str, heading: &str) -> &'a str {
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?}"));
+    let rest = &text[start + heading.len() + 2..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+/// The files of `dir` ending in `ext`, with their text.
+fn client_scripts(dir: &str, ext: &str) -> Vec<(String, String)> {
+    let mut scripts: Vec<(String, String)> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                (p.display().to_string(), text)
+            })
+            .collect();
+    scripts.sort();
+    assert!(!scripts.is_empty(), "no .{ext} files in {dir}");
+    scripts
+}
+
+/// The README's lines to point a client at Refresco, and the versions it tells to install, are
+/// those of the client tests.
+#[test]
+fn the_documented_client_setup_is_the_tested_one() {
+    let text = readme();
+    let clients = section(&text, "## The official clients");
+
+    // Python: the pins of `pip install` are requirements.txt's, and httpx is below 0.28.
+    let requirements = repo_file("tests/clients/python/requirements.txt");
+    let pip = clients
+        .lines()
+        .find(|l| l.starts_with("pip install "))
+        .expect("a pip install line");
+    let pins: Vec<&str> = pip.split_whitespace().skip(2).collect();
+    assert!(pins.iter().any(|p| p.starts_with("fintoc==")), "{pip}");
+    for pin in &pins {
+        assert!(
+            requirements.lines().any(|l| l.trim() == *pin),
+            "README pins {pin}, requirements.txt does not"
+        );
+    }
+    let httpx = pins
+        .iter()
+        .find_map(|p| p.strip_prefix("httpx=="))
+        .expect("the README pins httpx");
+    let minor: u32 = httpx.split('.').nth(1).unwrap().parse().unwrap();
+    assert!(httpx.starts_with("0.") && minor < 28, "httpx {httpx}");
+
+    // Node: the version of `npm install` is package.json's.
+    let npm = clients
+        .lines()
+        .find_map(|l| l.strip_prefix("npm install fintoc@"))
+        .expect("an npm install line");
+    let package: serde_json::Value =
+        serde_json::from_str(&repo_file("tests/clients/node/package.json")).unwrap();
+    assert_eq!(package["dependencies"]["fintoc"], npm.trim());
+
+    // The base-URL line of each language, as every client script of that language has it.
+    for (assignment, dir, ext) in [
+        ("client._client.base_url = ", "tests/clients/python", "py"),
+        (
+            "fintoc.links._client.baseUrl = ",
+            "tests/clients/node",
+            "js",
+        ),
+    ] {
+        assert!(
+            clients
+                .lines()
+                .any(|l| l.trim_start().starts_with(assignment)),
+            "the README shows `{assignment}…`"
+        );
+        for (path, script) in client_scripts(dir, ext) {
+            assert!(
+                script.lines().any(|l| l.trim_start().starts_with(assignment)),
+                "{path} does not point its client at the server as the README does (`{assignment}…`)"
+            );
+        }
+    }
+}
