@@ -1,4 +1,5 @@
-//! The README says what is true: its command-line synopsis matches `refresco … --help`.
+//! The README and docs/deploy.md say what is true: the command-line synopsis matches
+//! `refresco … --help`, the client setup is the client tests', the example configuration loads.
 // A test that meets an unexpected error should fail on the spot, naming where.
 #![allow(clippy::unwrap_used)]
 
@@ -12,15 +13,14 @@ fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
 }
 
-/// The first fenced block after the heading `heading`, without its fences.
+/// The first fenced block that starts with `refresco ` after the heading `heading`, without its
+/// fences.
 fn block_after(text: &str, heading: &str) -> String {
     let start = text
         .find(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("no heading {heading:?}"));
     let rest = &text[start..];
-    let open = rest.find("\n```").unwrap();
-    let body = &rest[open + 4..];
-    let body = &body[body.find('\n').unwrap() + 1..];
+    let body = &rest[rest.find("\n```\nrefresco ").expect("a synopsis block") + 5..];
     body[..body.find("\n```").unwrap()].to_owned()
 }
 
@@ -268,5 +268,42 @@ fn the_documented_client_setup_is_the_tested_one() {
                 "{path} does not point its client at the server as the README does (`{assignment}…`)"
             );
         }
+    }
+}
+
+/// docs/deploy.md's example configuration loads, with the variables its environment file gives,
+/// and shows every setting (set, or commented out with the reason).
+#[test]
+fn the_deploy_example_configuration_loads() {
+    let deploy = repo_file("docs/deploy.md");
+    let open = deploy.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let toml = &deploy[open..open + deploy[open..].find("\n```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refresco.toml");
+    std::fs::write(&file, toml).unwrap();
+    // What /etc/refresco/refresco.env holds, as flags would give it.
+    let environment = serde_json::json!({
+        "database_url": "postgres://refresco:secret@127.0.0.1:5432/refresco",
+        "master_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "connector_token": "token",
+    });
+    let config = refresco::Config::load(Some(&file), &environment)
+        .unwrap_or_else(|e| panic!("docs/deploy.md's configuration: {e}"));
+    assert!(!config.sandbox);
+    assert_eq!(config.connectors.len(), 1);
+    assert_eq!(config.log_format, refresco::config::LogFormat::Json);
+    assert_eq!(
+        config.public_url.as_deref(),
+        Some("https://refresco.example.com")
+    );
+    let settings = serde_json::to_value(refresco::Config::default()).unwrap();
+    for name in settings.as_object().unwrap().keys() {
+        assert!(
+            toml.lines().any(|l| {
+                let l = l.trim_start_matches("# ");
+                l.starts_with(&format!("{name} = ")) || l == format!("[[{name}]]")
+            }),
+            "docs/deploy.md's configuration does not show {name}"
+        );
     }
 }
