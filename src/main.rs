@@ -402,7 +402,9 @@ async fn listen(
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     refresco::telemetry::init(config.log_format);
-    tracing::info!(?config, "starting");
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), role = ?config.role, "starting");
+    // The whole configuration (secrets redacted) only when asked for: `RUST_LOG=debug`.
+    tracing::debug!(?config, "configuration");
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -338,3 +338,63 @@ async fn the_server_does_not_ask_for_transparent_huge_pages() {
         .expect("smaps_rollup reports AnonHugePages");
     assert_eq!(huge.split_whitespace().nth(1), Some("0"), "{memory}");
 }
+
+/// Starts `serve` with text logs, stdout and stderr both pipes and `RUST_LOG` as given, waits
+/// for it to serve, stops it; returns (stdout, stderr).
+fn serve_to_pipes(rust_log: Option<&str>) -> (String, String) {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_refresco"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "text"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("serving") {
+        let read = stderr.read_line(&mut log).unwrap();
+        assert!(read > 0, "the server stopped before serving:\n{log}");
+    }
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    stderr.read_to_string(&mut log).unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    (out, log)
+}
+
+#[test]
+fn logs_to_a_pipe_are_plain_text_without_the_configuration() {
+    let (out, log) = serve_to_pipes(None);
+    assert!(out.contains("secret key"), "{out}");
+    for text in [&out, &log] {
+        assert!(!text.contains("\x1b["), "no colour codes: {text:?}");
+    }
+    assert!(log.contains("starting"), "{log}");
+    assert!(
+        !log.contains("Config {"),
+        "the configuration is not dumped at the default level:\n{log}"
+    );
+    // At debug level it is there (so the check above looks for the right thing), redacted.
+    let (_, log) = serve_to_pipes(Some("info,refresco=debug"));
+    assert!(log.contains("Config {"), "{log}");
+    assert!(!log.contains("\x1b["), "{log:?}");
+}

@@ -106,9 +106,9 @@ const q = encodeURIComponent;
 // --- the official client ---------------------------------------------------------------------
 
 function makeClient(key = KEY) {
-  const client = new Fintoc(key);
-  client.links._client.baseUrl = BASE; // the documented override (official-clients.md §1.2)
-  return client;
+  const fintoc = new Fintoc(key);
+  fintoc.links._client.baseUrl = BASE; // as the README shows (The official clients)
+  return fintoc;
 }
 
 const CLIENT = makeClient();

@@ -8,7 +8,7 @@ const { InvalidRequestError } = require('fintoc/build/main/lib/errors');
 
 const TOKEN = process.env.FINTOC_LINK_TOKEN;
 const fintoc = new Fintoc(process.env.FINTOC_SECRET_KEY);
-fintoc.links._client.baseUrl = process.env.FINTOC_BASE_URL; // shared by every manager
+fintoc.links._client.baseUrl = process.env.FINTOC_BASE_URL; // as the README shows
 
 let passed = 0;
 let failed = 0;

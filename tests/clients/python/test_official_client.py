@@ -131,7 +131,7 @@ def q(value):
 
 def make_client(key=KEY):
     client = Fintoc(key)
-    client._client.base_url = BASE  # the documented override (official-clients.md §1.1)
+    client._client.base_url = BASE  # as the README shows (The official clients)
     return client
 
 

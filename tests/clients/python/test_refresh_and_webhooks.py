@@ -18,7 +18,7 @@ from fintoc.webhook import WebhookSignature
 BASE = os.environ["FINTOC_BASE_URL"]
 TOKEN = os.environ["FINTOC_LINK_TOKEN"]
 client = Fintoc(os.environ["FINTOC_SECRET_KEY"])
-client._client.base_url = BASE  # the override documented for local servers
+client._client.base_url = BASE  # as the README shows (The official clients)
 
 passed, failed = 0, 0
 
