@@ -15,6 +15,8 @@ pub mod database;
 pub mod postgres;
 pub mod receiver;
 
+use std::time::{Duration, Instant};
+
 use refresco::config::Secret;
 use refresco::domain::Mode;
 use refresco::tenants::{self, KeyPair};
@@ -264,6 +266,35 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code
         "error.message missing: {body}"
     );
     assert_eq!(error["code"], code, "unexpected code: {body}");
+}
+
+/// Polls the intent until `done(intent)` holds, failing after 60 s.
+pub async fn wait_until(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, intent) = app
+            .get(&format!("/v1/refresh_intents/{id}?link_token={token}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{intent}");
+        if done(&intent) {
+            return intent;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "intent never reached the expected state: {intent}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the intent until it has ended.
+pub async fn wait_final(app: &TestApp, token: &str, id: &str) -> Value {
+    wait_until(app, token, id, |i| i["status"] != "created").await
 }
 
 /// Runs each test function on SQLite and on PostgreSQL: modules `sqlite` and `postgres`.

@@ -65,32 +65,6 @@ pub async fn refresh(app: &TestApp, token: &str) -> Value {
     intent
 }
 
-/// Polls the intent until `done(intent)` holds (60 s at most).
-pub async fn wait_until(
-    app: &TestApp,
-    token: &str,
-    id: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let intent = get_ok(app, &format!("/v1/refresh_intents/{id}?link_token={token}")).await;
-        if done(&intent) {
-            return intent;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the intent never got there: {intent}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Polls the intent until it has ended.
-pub async fn wait_final(app: &TestApp, token: &str, id: &str) -> Value {
-    wait_until(app, token, id, |i| i["status"] != "created").await
-}
-
 /// Refreshes the link `token` and waits for the end; returns the ended intent.
 pub async fn refresh_to_end(app: &TestApp, token: &str) -> Value {
     let intent = refresh(app, token).await;

@@ -58,35 +58,6 @@ pub async fn create_ok(app: &TestApp, token: &str) -> Value {
     body
 }
 
-/// Polls the intent until `done(intent)` holds, failing after 60 s.
-pub async fn wait_until(
-    app: &TestApp,
-    token: &str,
-    id: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, intent) = app
-            .get(&format!("/v1/refresh_intents/{id}?link_token={token}"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{intent}");
-        if done(&intent) {
-            return intent;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "intent never reached the expected state: {intent}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Polls until the intent is final.
-pub async fn wait_final(app: &TestApp, token: &str, id: &str) -> Value {
-    wait_until(app, token, id, |i| i["status"] != "created").await
-}
-
 /// Polls the widget view until the bank's challenge is waiting for an answer.
 pub async fn wait_challenge(app: &TestApp, widget_token: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
