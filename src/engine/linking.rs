@@ -149,10 +149,9 @@ pub async fn prepare_link(
     principal: &Principal,
     connector: &dyn Connector,
     request: &NewLinkRequest,
-    session: BankSession,
+    mut session: BankSession,
     login_mfa: Option<MfaMethod>,
 ) -> Result<(NewLink, LinkToken), LinkingError> {
-    let mut session = session;
     let institution = connector.institution();
     let today = chrono::Utc::now().date_naive();
     let ctx = FetchContext {

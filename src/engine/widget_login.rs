@@ -76,7 +76,7 @@ pub async fn submit_credentials(
     };
     match connector.login(&request.credentials()).await {
         Ok(LoginOutcome::LoggedIn(session)) => {
-            step.connect(connector.as_ref(), &request, &session, None)
+            step.connect(connector.as_ref(), &request, session, None)
                 .await
         }
         Ok(LoginOutcome::MfaRequired(challenge)) => {
@@ -194,7 +194,7 @@ pub async fn answer_mfa(
                 mfa_code: None,
             };
             let method = Some(mfa_method(login.challenge.kind));
-            step.connect(connector.as_ref(), &request, &session, method)
+            step.connect(connector.as_ref(), &request, session, method)
                 .await
         }
         Err(ConnectorError::WrongMfaCode { .. }) => {
@@ -247,7 +247,7 @@ impl<'a> Step<'a> {
         &self,
         connector: &dyn Connector,
         request: &NewLinkRequest,
-        session: &BankSession,
+        session: BankSession,
         login_mfa: Option<MfaMethod>,
     ) -> Result<WidgetOutcome, LinkIntentError> {
         let (ctx, intent) = (self.ctx, &self.intent);
@@ -257,7 +257,7 @@ impl<'a> Step<'a> {
             self.principal,
             connector,
             request,
-            session.clone(),
+            session,
             login_mfa,
         )
         .await?;
