@@ -95,7 +95,12 @@ pub async fn listen(
     loop {
         let response = http
             .get(format!("{base}/v1/events"))
-            .query(&[("since", since.as_str()), ("per_page", "300")])
+            // Samples too: `refresco trigger` makes them, to be seen here.
+            .query(&[
+                ("since", since.as_str()),
+                ("per_page", "300"),
+                ("include_samples", "true"),
+            ])
             .header("Authorization", &target.api_key)
             .send()
             .await

@@ -47,7 +47,8 @@ async fn get(base: &str, key: &str, path: &str) -> Value {
         .unwrap()
 }
 
-/// Creates `LINKS` links through `base`; returns their tokens.
+/// Creates `LINKS` links through `base` and waits for their first histories (a worker must
+/// run); returns their tokens.
 async fn create_links(base: &str, key: &str) -> Vec<String> {
     let mut tokens = Vec::new();
     for chunk in (0..LINKS).collect::<Vec<_>>().chunks(10) {
@@ -64,6 +65,26 @@ async fn create_links(base: &str, key: &str) -> Vec<String> {
         for (status, link) in futures_join(calls).await {
             assert_eq!(status, 201, "{link}");
             tokens.push(link["link_token"].as_str().unwrap().to_owned());
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for token in &tokens {
+        loop {
+            let intents = get(
+                base,
+                key,
+                &format!("/v1/refresh_intents?link_token={token}"),
+            )
+            .await;
+            let list = intents.as_array().unwrap();
+            if list.iter().all(|i| i["status"] == "succeeded") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a first history never ended: {intents}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
     tokens
@@ -264,7 +285,10 @@ async fn postgres_two_workers_one_killed_the_other_takes_over() {
         &env("0"),
     );
     let key = api.secret_key();
+    // A worker for the links' first histories, stopped before the refreshes.
+    let historian = spawn(dir.path(), "historian", &["--role", "worker"], &env("0"));
     let tokens = create_links(&api.addr, &key).await;
+    historian.stop();
     let before = movement_counts(&api.addr, &key, &tokens).await;
     let doomed = spawn(dir.path(), "worker1", &["--role", "worker"], &env("1500"));
     let ids = create_intents(&api.addr, &key, &tokens).await;

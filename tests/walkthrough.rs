@@ -105,14 +105,15 @@ fn the_readme_walkthrough_runs_against_a_fresh_server() {
     );
     // What the comments of the README promise, line by line.
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.first(), Some(&"succeeded"), "{out}");
-    assert_eq!(lines.get(1), Some(&"6"), "{out}");
+    assert_eq!(lines.first(), Some(&"historical"), "{out}");
+    assert_eq!(lines.get(1), Some(&"succeeded"), "{out}");
+    assert_eq!(lines.get(2), Some(&"6"), "{out}");
     assert!(
         out.contains("signature ok: link.refresh_intent.succeeded"),
         "{out}"
     );
     assert!(
-        out.contains("\n429\nrate_limit_exceeded\nfailed\n0\n"),
+        out.contains("\n429\nrate_limit_exceeded\nsucceeded\nfailed\n0\n"),
         "{out}"
     );
     server.stop();

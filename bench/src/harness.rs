@@ -183,8 +183,8 @@ impl Prepared {
         OrganizationId::parse(&self.keys.organization_id).expect("our own organization id")
     }
 
-    /// Creates a sandbox link through the engine (as `POST /v1/links` does) and returns its id:
-    /// the template seeded links copy.
+    /// Creates a sandbox link through the engine (as `POST /v1/links` does), runs its first
+    /// history to the end, and returns its id: the template seeded links copy.
     pub async fn template_link(&self, password: &str) -> anyhow::Result<LinkId> {
         let principal = refresco::domain::Principal {
             organization_id: self.organization_id(),
@@ -202,6 +202,33 @@ impl Prepared {
             refresco::engine::linking::create_link(&self.state.linking(), &principal, request)
                 .await
                 .map_err(|e| anyhow::anyhow!("creating the template link: {e}"))?;
+        // The movements come with the first history. This process may run no worker (role
+        // api), so it runs one round itself; when a worker runs, it may have claimed the job
+        // first, and the loop waits for it.
+        let first_history = created
+            .first_history
+            .ok_or_else(|| anyhow::anyhow!("a link created without its first history"))?;
+        let worker = refresco::engine::worker::Worker::new(self.state.engine.clone());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            worker.run_once().await?;
+            let intent = self
+                .state
+                .store
+                .refresh_intent_by_id(&first_history)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the template's first history vanished"))?;
+            match intent.status {
+                refresco::domain::IntentStatus::Created => {}
+                refresco::domain::IntentStatus::Succeeded => break,
+                other => anyhow::bail!("the template's first history ended {}", other.as_str()),
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the template's first history did not end"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         Ok(created.link.id)
     }
 

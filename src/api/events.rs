@@ -44,6 +44,10 @@ pub struct EventOut {
     /// The object the event is about.
     #[schema(value_type = Object)]
     pub data: Value,
+    /// `true` on samples (`POST /v1/events/trigger`, an endpoint's test); absent on real
+    /// events, which are exactly Fintoc's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sample: bool,
 }
 
 impl From<&Event> for EventOut {
@@ -55,45 +59,54 @@ impl From<&Event> for EventOut {
             mode: event.mode.as_str().to_owned(),
             created_at: event.created_at.to_wire(),
             data: serde_json::from_str(&event.data).unwrap_or(Value::Null),
+            sample: event.sample,
         }
     }
 }
 
 /// A plausible `data` for a test event of `event_type`.
 pub fn sample_data(event_type: EventType) -> Value {
+    // Ids of the real shapes, new for every sample, so a receiver that stores what it gets
+    // never meets the same id twice; dates as a real refresh writes them.
+    let intent_id = RefreshIntentId::generate();
+    let account_id = AccountId::generate();
+    let link_id = LinkId::generate();
+    let now = Timestamp::now().to_wire();
+    let today = Timestamp::start_of(chrono::Utc::now().date_naive()).to_wire();
     let intent = |status: &str, error: Value| {
         json!({
-            "id": "ri_sample000000000000", "object": "refresh_intent",
-            "refreshed_object": "account", "refreshed_object_id": "acc_sample000000000000",
-            "status": status, "public_error": error, "created_at": Timestamp::now().to_wire(),
+            "id": RefreshIntentId::generate().as_str(), "object": "refresh_intent",
+            "refreshed_object": "account", "refreshed_object_id": account_id.as_str(),
+            "status": status, "public_error": error, "created_at": now,
             "type": "only_last", "new_movements": if status == "succeeded" { 3 } else { 0 },
-            "refresh_intent_id": "ri_sample111111111111",
+            "refresh_intent_id": intent_id.as_str(),
         })
     };
     let movement = json!({
-        "id": "mov_sample000000000000", "object": "movement", "amount": 59400,
+        "id": MovementId::generate().as_str(), "object": "movement", "amount": 59400,
         "comment": null, "currency": "CLP", "description": "Traspaso de: Fintoc SpA",
-        "pending": false, "post_date": Timestamp::now().to_wire(), "recipient_account": null,
+        "pending": false, "post_date": today, "recipient_account": null,
         "reference_id": "123740123", "sender_account": null, "status": "confirmed",
         "transaction_date": null, "type": "transfer",
     });
+    let link = |refresh_status: &str, status: &str| {
+        json!({
+            "id": link_id.as_str(), "object": "link", "accounts": null, "active": true,
+            "created_at": now, "holder_id": "416148503", "holder_type": "individual",
+            "institution": {"id": "cl_banco_sandbox", "name": "Banco Sandbox Chile", "country": "cl"},
+            "last_time_refreshed": null, "link_token": null, "mode": "test",
+            "refresh_status": refresh_status, "status": status, "username": "416148503",
+        })
+    };
+    let changes = |key: &str| json!({"account_id": account_id.as_str(), key: [movement], "refresh_intent_id": intent_id.as_str()});
     match event_type {
         EventType::AccountRefreshSucceeded => intent("succeeded", Value::Null),
         EventType::AccountRefreshFailed => intent("failed", json!("retryable_error")),
         EventType::AccountRefreshRejected => intent("rejected", json!("invalid_credentials_error")),
-        EventType::AccountMovementsModified => {
-            json!({"account_id": "acc_sample000000000000", "movements_changed": [movement]})
-        }
-        EventType::AccountMovementsRemoved => {
-            json!({"account_id": "acc_sample000000000000", "movements_removed": [movement]})
-        }
-        EventType::LinkCredentialsChanged => json!({
-            "id": "link_sample000000000000", "object": "link", "accounts": null, "active": true,
-            "created_at": Timestamp::now().to_wire(), "holder_id": "416148503", "holder_type": "individual",
-            "institution": {"id": "cl_banco_sandbox", "name": "Banco Sandbox Chile", "country": "cl"},
-            "last_time_refreshed": null, "link_token": null, "mode": "test",
-            "refresh_status": "interrupted", "status": "login_required", "username": "41614850-3",
-        }),
+        EventType::AccountMovementsModified => changes("movements_changed"),
+        EventType::AccountMovementsRemoved => changes("movements_removed"),
+        EventType::LinkCredentialsChanged => link("interrupted", "login_required"),
+        EventType::LinkCreated => link("refreshing", "active"),
         EventType::LinkRefreshSucceeded
         | EventType::LinkRefreshFailed
         | EventType::LinkRefreshRejected => {
@@ -110,10 +123,13 @@ pub fn sample_data(event_type: EventType) -> Value {
                     _ => Value::Null,
                 },
             );
-            data["id"] = json!("ri_sample111111111111");
+            data["id"] = json!(intent_id.as_str());
             data["refreshed_object"] = json!("link");
-            data["refreshed_object_id"] = json!("link_sample000000000000");
+            data["refreshed_object_id"] = json!(link_id.as_str());
             data["requires_mfa"] = Value::Null;
+            if let Some(fields) = data.as_object_mut() {
+                fields.remove("refresh_intent_id");
+            }
             data
         }
     }
@@ -148,6 +164,10 @@ pub struct EventQuery {
     /// Only events created at or after this time (ISO 8601 date or date-time).
     #[param(schema_with = schemas::date_or_time)]
     pub since: Option<String>,
+    /// `true` to list samples too (events of `POST /v1/events/trigger` and of endpoint tests),
+    /// which are left out otherwise.
+    #[param(value_type = Option<bool>)]
+    pub include_samples: Option<String>,
     /// Only events created before this time (ISO 8601 date or date-time).
     #[param(schema_with = schemas::date_or_time)]
     pub until: Option<String>,
@@ -214,6 +234,16 @@ pub async fn list_events(
         link_id,
         since: parse_time("since", query.since.as_deref())?,
         until: parse_time("until", query.until.as_deref())?,
+        include_samples: match query.include_samples.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    "include_samples",
+                    "must be true or false",
+                ))
+            }
+        },
     };
     let page = state
         .store
@@ -297,7 +327,7 @@ pub async fn trigger_event(
     }
     let event_type = parse_event_type(body.event_type.as_deref())?;
     let data = triggered_data(event_type, body.overrides)?;
-    let event = NewEvent::new(event_type, None, &data).map_err(anyhow::Error::from)?;
+    let event = NewEvent::sample(event_type, &data).map_err(anyhow::Error::from)?;
     state
         .store
         .publish_events(

@@ -96,6 +96,9 @@ pub async fn create_link(
         mfa_code: body.mfa_code.clone(),
     };
     let created = linking::create_link(&state.linking(), &principal, request).await?;
+    // The link's first history is ready to run, and its `link.created` to be delivered.
+    state.engine.wake.notify_one();
+    state.webhook_wake.notify_one();
     let out = LinkOut::new(&created.link, Some(&created.accounts), Some(&created.token));
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }

@@ -27,13 +27,20 @@ pub fn event_type() -> Object {
     string_enum(EventType::ALL.map(EventType::as_str))
 }
 
-/// An endpoint's subscription: event types, or `["*"]` for all of them.
+/// An endpoint's subscription: event types, or `["*"]` for all of them. Besides the types
+/// Refresco emits, other Fintoc products' `resource.event` types are accepted (and never
+/// delivered), as Fintoc accepts them.
 pub fn enabled_events() -> utoipa::openapi::schema::Array {
-    let names = EventType::ALL.map(EventType::as_str);
-    ArrayBuilder::new()
-        .items(string_enum(names.into_iter().chain(["*"])))
-        .min_items(Some(1))
-        .build()
+    let emitted = EventType::ALL.map(EventType::as_str).join(", ");
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^(\*|[a-z_]+(\.[a-z_]+)+)$"))
+        .description(Some(format!(
+            "`*`, or an event type. Delivered: {emitted}. Other products' types (not under \
+             `account.` or `link.`) are accepted and never delivered."
+        )))
+        .build();
+    ArrayBuilder::new().items(name).min_items(Some(1)).build()
 }
 
 /// [`enabled_events`], or `null` for "unchanged" (in a `PATCH`).

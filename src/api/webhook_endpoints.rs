@@ -87,9 +87,10 @@ impl WebhookEndpointOut {
 }
 
 /// Checks a receiver URL: http(s), a host, no credentials; https in live mode; and in live
-/// mode without `webhook_allow_private`, no literal internal address (names are checked
-/// again after DNS resolution at delivery time).
-fn validate_url(state: &AppState, mode: Mode, url: &str) -> Result<String, ApiError> {
+/// mode without `webhook_allow_private`, no internal address, literal or as the name
+/// resolves now. A name that does not resolve now is accepted: every delivery resolves it
+/// again and refuses internal addresses then (`webhooks::client`).
+async fn validate_url(state: &AppState, mode: Mode, url: &str) -> Result<String, ApiError> {
     let invalid = |why: &str| {
         ApiError::bad_request("invalid_url", format!("Invalid url: {why}")).with_param("url")
     };
@@ -118,7 +119,30 @@ fn validate_url(state: &AppState, mode: Mode, url: &str) -> Result<String, ApiEr
             "internal addresses cannot receive webhooks (see docs/webhooks.md)",
         ));
     }
+    if let (true, url::Host::Domain(name)) = (guarded, &host) {
+        if resolves_only_inside(name, parsed.port_or_known_default().unwrap_or(443)).await {
+            return Err(invalid(&format!(
+                "{} resolves only to internal addresses, which cannot receive webhooks \
+                 (see docs/webhooks.md)",
+                truncate(name, 100)
+            )));
+        }
+    }
     Ok(parsed.to_string())
+}
+
+/// Whether `name` resolves, within a short wait, to addresses that are all internal (as a
+/// delivery would find it: the dispatcher drops internal addresses and fails with none left).
+async fn resolves_only_inside(name: &str, port: u16) -> bool {
+    let lookup = tokio::net::lookup_host((name, port));
+    match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
+        Ok(Ok(addresses)) => {
+            let ips: Vec<std::net::IpAddr> = addresses.map(|a| a.ip()).collect();
+            !ips.is_empty() && ips.into_iter().all(is_internal)
+        }
+        // Not resolvable now (or too slow): judged at delivery.
+        _ => false,
+    }
 }
 
 fn parse_enabled(list: Option<Vec<String>>) -> Result<Option<EnabledEvents>, ApiError> {
@@ -160,7 +184,7 @@ pub async fn create_endpoint(
         .as_deref()
         .filter(|u| !u.is_empty())
         .ok_or_else(|| ApiError::missing_param("url"))?;
-    let url = validate_url(&state, principal.mode, url)?;
+    let url = validate_url(&state, principal.mode, url).await?;
     let enabled_events = parse_enabled(body.enabled_events)?
         .ok_or_else(|| ApiError::missing_param("enabled_events"))?;
     let id = WebhookEndpointId::generate();
@@ -266,12 +290,12 @@ pub async fn update_endpoint(
     JsonBody(body): JsonBody<WebhookEndpointPatch>,
 ) -> Result<Json<WebhookEndpointOut>, ApiError> {
     let endpoint = endpoint_of(&state, &principal, &id).await?;
+    let url = match body.url.as_deref() {
+        Some(url) => Some(validate_url(&state, principal.mode, url).await?),
+        None => None,
+    };
     let patch = EndpointPatch {
-        url: body
-            .url
-            .as_deref()
-            .map(|u| validate_url(&state, principal.mode, u))
-            .transpose()?,
+        url,
         description: body.description.map(|d| truncate(&d, 1000)),
         enabled_events: parse_enabled(body.enabled_events)?,
         disabled: body.disabled,
@@ -330,13 +354,8 @@ pub async fn test_endpoint(
 ) -> Result<Json<EventOut>, ApiError> {
     let endpoint = endpoint_of(&state, &principal, &id).await?;
     let event_type = parse_event_type(body.event_type.as_deref())?;
-    let event = NewEvent {
-        id: EventId::generate(),
-        event_type,
-        link_id: None,
-        data: serde_json::to_string(&triggered_data(event_type, None)?)
-            .map_err(|e| ApiError::Internal(e.into()))?,
-    };
+    let event = NewEvent::sample(event_type, &triggered_data(event_type, None)?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     // A test event goes to this endpoint only, so it is published without fan-out.
     state
         .store

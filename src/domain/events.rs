@@ -2,7 +2,7 @@
 
 use super::ids::*;
 use super::time::Timestamp;
-use super::Mode;
+use super::{Account, Link, Mode};
 
 /// Every event type Refresco emits. Types follow Fintoc's `resource.event` naming.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,11 +25,13 @@ pub enum EventType {
     LinkRefreshFailed,
     /// A whole refresh intent ended because the bank rejected the credentials.
     LinkRefreshRejected,
+    /// A link was created (through the API, the CLI or the widget).
+    LinkCreated,
 }
 
 impl EventType {
     /// Every type, in documentation order.
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::AccountRefreshSucceeded,
         EventType::AccountRefreshFailed,
         EventType::AccountRefreshRejected,
@@ -39,6 +41,7 @@ impl EventType {
         EventType::LinkRefreshSucceeded,
         EventType::LinkRefreshFailed,
         EventType::LinkRefreshRejected,
+        EventType::LinkCreated,
     ];
 
     /// The wire name.
@@ -53,6 +56,7 @@ impl EventType {
             EventType::LinkRefreshSucceeded => "link.refresh_intent.succeeded",
             EventType::LinkRefreshFailed => "link.refresh_intent.failed",
             EventType::LinkRefreshRejected => "link.refresh_intent.rejected",
+            EventType::LinkCreated => "link.created",
         }
     }
 
@@ -80,41 +84,61 @@ impl EventType {
     }
 }
 
-/// What an endpoint subscribes to: `*` or a list of types.
+/// What an endpoint subscribes to: `*` or a list of type names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EnabledEvents {
-    /// Every type, including types added later.
+    /// Every type Refresco emits, including types added later.
     All,
-    /// These types.
-    Only(Vec<EventType>),
+    /// These names: types Refresco emits, and other Fintoc products' types (which it never
+    /// emits), in the client's order.
+    Only(Vec<String>),
+}
+
+/// The resources whose events Refresco emits: a name under one of them must be one of
+/// [`EventType::ALL`], so that a misspelt type an integration waits for is refused, not
+/// silently never delivered.
+const OWN_RESOURCES: [&str; 2] = ["account", "link"];
+
+/// Whether `name` is a well-formed type of another Fintoc product (`payment_intent.succeeded`,
+/// `subscription.activated`): `resource.event` in lower case, under a resource Refresco does
+/// not emit events for. Fintoc's endpoints accept them; Refresco stores and never delivers them.
+fn is_other_products_type(name: &str) -> bool {
+    let segments: Vec<&str> = name.split('.').collect();
+    segments.len() >= 2
+        && name.len() <= 100
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        && !OWN_RESOURCES.contains(&segments[0])
 }
 
 impl EnabledEvents {
-    /// Validates a client's `enabled_events`; the error names the first unknown type.
+    /// Validates a client's `enabled_events`; the error names the first name refused.
     pub fn parse(list: &[String]) -> Result<Self, String> {
         if list.is_empty() {
             return Err("enabled_events must list at least one event type, or \"*\"".to_owned());
         }
         // Every name is checked, "*" or not: a misspelt type beside "*" is still a mistake.
-        let mut types = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for name in list.iter().filter(|t| *t != "*") {
-            let parsed =
-                EventType::parse(name).ok_or_else(|| format!("unknown event type {name:?}"))?;
-            if !types.contains(&parsed) {
-                types.push(parsed);
+            if EventType::parse(name).is_none() && !is_other_products_type(name) {
+                return Err(format!("unknown event type {name:?}"));
+            }
+            if !names.contains(name) {
+                names.push(name.clone());
             }
         }
         if list.iter().any(|t| t == "*") {
             return Ok(EnabledEvents::All);
         }
-        Ok(EnabledEvents::Only(types))
+        Ok(EnabledEvents::Only(names))
     }
 
     /// The stored and wire form.
     pub fn names(&self) -> Vec<String> {
         match self {
             EnabledEvents::All => vec!["*".to_owned()],
-            EnabledEvents::Only(types) => types.iter().map(|t| t.as_str().to_owned()).collect(),
+            EnabledEvents::Only(names) => names.clone(),
         }
     }
 }
@@ -130,9 +154,19 @@ pub struct NewEvent {
     pub link_id: Option<LinkId>,
     /// The serialized `data` object.
     pub data: String,
+    /// A sample (from `POST /v1/events/trigger` or an endpoint's test), not a change of data.
+    pub sample: bool,
 }
 
 impl NewEvent {
+    /// `link.created`: the link as `GET /v1/links/{token}` shows it, with its accounts. Without
+    /// its token, unlike Fintoc's (which sends it only to the widget's own `webhookUrl`): an
+    /// event is stored to be listed and resent, and a link token is never stored readable.
+    pub fn link_created(link: &Link, accounts: &[Account]) -> serde_json::Result<Self> {
+        let data = super::wire::LinkOut::new(link, Some(accounts), None);
+        Self::new(EventType::LinkCreated, Some(&link.id), &data)
+    }
+
     /// A new event of `event_type` about `link_id`, with `data` serialized as its `data`.
     pub fn new(
         event_type: EventType,
@@ -144,6 +178,15 @@ impl NewEvent {
             event_type,
             link_id: link_id.cloned(),
             data: serde_json::to_string(data)?,
+            sample: false,
+        })
+    }
+
+    /// A sample event of `event_type` with `data`, about no stored link.
+    pub fn sample(event_type: EventType, data: &impl serde::Serialize) -> serde_json::Result<Self> {
+        Ok(Self {
+            sample: true,
+            ..Self::new(event_type, None, data)?
         })
     }
 }
@@ -165,6 +208,8 @@ pub struct Event {
     pub data: String,
     /// When the change happened.
     pub created_at: Timestamp,
+    /// A sample, not a change of data.
+    pub sample: bool,
 }
 
 /// How long to wait before retry number `retry` (1-based): exponential from `base_millis`,
@@ -185,11 +230,7 @@ mod tests {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
         }
-        assert_eq!(
-            EventType::parse("link.created"),
-            None,
-            "not deliverable to endpoints"
-        );
+        assert_eq!(EventType::parse("payment_intent.succeeded"), None);
     }
 
     #[test]
@@ -204,8 +245,25 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(only.names(), vec!["link.credentials_changed"]);
-        let err = EnabledEvents::parse(&["account.nope".into()]).unwrap_err();
-        assert!(err.contains("account.nope"));
+        // Fintoc's own example, and another product's types.
+        let fintoc = [
+            "link.created",
+            "link.credentials_changed",
+            "payment_intent.succeeded",
+        ];
+        let names: Vec<String> = fintoc.map(String::from).to_vec();
+        assert_eq!(EnabledEvents::parse(&names).unwrap().names(), names);
+        for refused in [
+            "account.nope",
+            "link.refresh_intent.succeded",
+            "Payment_intent.succeeded",
+            "payment_intent",
+            "payment_intent..succeeded",
+            "payment intent.succeeded",
+        ] {
+            let err = EnabledEvents::parse(&[refused.into()]).unwrap_err();
+            assert!(err.contains(refused), "{err}");
+        }
         assert!(EnabledEvents::parse(&[]).is_err());
         assert!(EnabledEvents::parse(&["*".into(), "account.nope".into()]).is_err());
     }

@@ -47,6 +47,20 @@ pub struct RefreshOutcome {
 }
 
 impl RefreshOutcome {
+    /// The end of a refresh whose link was deactivated or deleted before its outcome was
+    /// recorded: `failed` with `link_inactive`, and nothing the bank answered is kept.
+    pub fn link_inactive(finished_at: Timestamp) -> Self {
+        Self {
+            status: PublicError::Retryable.status(),
+            public_error: Some(PublicError::Retryable),
+            failure_reason: Some("link_inactive".to_owned()),
+            accounts: None,
+            credential_status: None,
+            finished_at,
+            next_refresh: None,
+        }
+    }
+
     /// A success decided without reaching the bank (test mode's forced result): every account
     /// the link has gets it, and the credentials are left as they are.
     pub fn succeeded_without_fetch(next_refresh: Option<Timestamp>) -> Self {

@@ -253,5 +253,6 @@ pub async fn exchange(
         link,
         accounts,
         token: link_token,
+        first_history: None,
     })
 }

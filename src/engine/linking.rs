@@ -1,25 +1,23 @@
-//! Creating a link: log in to the bank, fetch accounts and their history, and store it all with
-//! sealed credentials and a hashed token. `POST /v1/links` and `refresco links create` do it in
-//! one call ([`create_link`]); the widget logs in first and may answer a second factor in a
-//! later request ([`super::link_intents`]), then shares [`prepare_link`].
+//! Creating a link: log in to the bank, list its accounts, and store them with sealed
+//! credentials, a hashed token and the link's first `historical` refresh intent, which fetches
+//! the movements in the background (with the login's session, so the bank asks no second
+//! factor again). `POST /v1/links` and `refresco links create` do it in one call
+//! ([`create_link`]); the widget logs in first and may answer a second factor in a later
+//! request ([`super::link_intents`]), then shares [`prepare_link`].
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::convert::{account_data, bank_holder_type, movements};
+use super::convert::{account_data, bank_holder_type};
 use crate::config::Secret;
 use crate::connectors::{
-    BankSession, Connector, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome,
-    MfaAnswer, MfaKind, Registry,
+    BankSession, Connector, ConnectorError, Credentials, FetchContext, LoginOutcome, MfaAnswer,
+    MfaKind, Registry,
 };
 use crate::crypto::MasterKey;
 use crate::domain::*;
-use crate::store::{NewLink, Store};
-
-/// Days of history fetched when a link is created (like Fintoc's first `historical` refresh):
-/// as far back as a `historical` refresh goes.
-pub const HISTORY_DAYS: u32 = 24 * 31;
+use crate::store::{FirstHistory, NewLink, Store};
 
 /// Why a link was not created or reconnected.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +47,8 @@ pub struct Linker<'a> {
     pub keys: &'a MasterKey,
     /// Finds the bank.
     pub registry: &'a Registry,
+    /// How long the link's first history may take (`refresh_timeout`).
+    pub refresh_timeout: std::time::Duration,
 }
 
 /// A request to connect a bank.
@@ -75,6 +75,9 @@ pub struct CreatedLink {
     pub accounts: Vec<Account>,
     /// Its token, to show once.
     pub token: LinkToken,
+    /// Its first history, the `historical` refresh intent that fetches its movements (known
+    /// where the link is created; not where it is read back, as in a widget's exchange).
+    pub first_history: Option<RefreshIntentId>,
 }
 
 /// The credentials as sealed at rest (JSON inside the AEAD).
@@ -134,16 +137,19 @@ pub async fn create_link(
     .await?;
     let (link, accounts) = linker.store.create_link(&new).await?;
     tracing::info!(link_id = %link.id, accounts = accounts.len(), "link created");
+    let first_history = new.first_history.map(|h| h.intent_id);
     Ok(CreatedLink {
         link,
         accounts,
         token,
+        first_history,
     })
 }
 
-/// Everything a new link is stored with, fetched through a logged-in `session`: the accounts
-/// and their history, the sealed credentials, and a fresh token (returned beside, to show
-/// once). The API stores it at once; the widget stores it together with its link intent.
+/// Everything a new link is stored with, listed through a logged-in `session`: the accounts,
+/// the sealed credentials, the first history's intent (holding the session, sealed), and a
+/// fresh token (returned beside, to show once). The API stores it at once; the widget stores
+/// it together with its link intent.
 pub async fn prepare_link(
     linker: &Linker<'_>,
     principal: &Principal,
@@ -153,31 +159,15 @@ pub async fn prepare_link(
     login_mfa: Option<MfaMethod>,
 ) -> Result<(NewLink, LinkToken), LinkingError> {
     let institution = connector.institution();
-    let today = chrono::Utc::now().date_naive();
+    // The context the first history fetches in too: refresh number 0, the link's creation.
     let ctx = FetchContext {
-        today,
+        today: chrono::Utc::now().date_naive(),
         refresh_number: 0,
     };
-    let window = DateWindow::last_days(today, HISTORY_DAYS);
     let bank_accounts = connector
         .list_accounts(&mut session, &ctx)
         .await
         .map_err(LinkingError::Bank)?;
-    let mut accounts = Vec::with_capacity(bank_accounts.len());
-    for account in &bank_accounts {
-        // One account the bank cannot read does not stop the link: it is stored without
-        // movements, marked failed, and the next refresh tries it again.
-        let movements = match connector
-            .fetch_movements(&mut session, account, window, &ctx)
-            .await
-            .and_then(|list| movements(account, &list))
-        {
-            Ok(movements) => Some(movements),
-            Err(ConnectorError::AccountFailed { .. }) => None,
-            Err(e) => return Err(LinkingError::Bank(e)),
-        };
-        accounts.push((account_data(account), movements));
-    }
     let holder_id = bank_accounts
         .first()
         .map(|a| a.holder_id.clone())
@@ -185,6 +175,17 @@ pub async fn prepare_link(
 
     let id = LinkId::generate();
     let token = LinkToken::generate(&id);
+    let history_id = RefreshIntentId::generate();
+    let fetched_at = Timestamp::now();
+    let timeout = i64::try_from(linker.refresh_timeout.as_millis()).unwrap_or(i64::MAX);
+    let first_history = FirstHistory {
+        sealed_session: linker.keys.seal(
+            history_id.as_str(),
+            &serde_json::to_vec(&session).map_err(anyhow::Error::from)?,
+        ),
+        intent_id: history_id,
+        deadline: fetched_at.plus_millis(timeout),
+    };
     let sealed = serde_json::to_vec(&SealedCredentials {
         username: request.username.clone(),
         password: request.password.expose().to_owned(),
@@ -204,9 +205,10 @@ pub async fn prepare_link(
         holder_id,
         username: request.username.clone(),
         sealed_credentials: linker.keys.seal(id.as_str(), &sealed),
-        accounts,
-        fetched_at: Timestamp::now(),
+        accounts: bank_accounts.iter().map(account_data).collect(),
+        fetched_at,
         login_mfa,
+        first_history: Some(first_history),
     };
     Ok((new, token))
 }

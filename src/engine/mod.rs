@@ -65,6 +65,7 @@ impl EngineContext {
             store: &self.store,
             keys: &self.keys,
             registry: &self.registry,
+            refresh_timeout: std::time::Duration::from_secs(self.config.refresh_timeout_secs),
         }
     }
 }

@@ -11,7 +11,8 @@ use super::convert::{account_data, bank_holder_type, mfa_method, movements, publ
 use super::linking::SealedCredentials;
 use super::EngineContext;
 use crate::connectors::{
-    BankSession, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome, MfaChallenge,
+    BankSession, Connector, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome,
+    MfaChallenge,
 };
 use crate::domain::*;
 use crate::domain::{AccountFetch, FetchedMovements, RefreshOutcome};
@@ -162,11 +163,9 @@ async fn step(
         )));
     }
     if work.link_deleted || !work.link.active {
-        return Ok(Step::Finish(failure(
-            PublicError::Retryable,
-            "link_inactive",
-            None,
-        )));
+        return Ok(Step::Finish(
+            RefreshOutcome::link_inactive(Timestamp::now()),
+        ));
     }
     if let Some(forced) = intent.forced_result {
         return Ok(Step::Finish(forced_outcome(ctx, work, forced)));
@@ -182,30 +181,22 @@ async fn step(
         return Ok(Step::Finish(failure(error, reason, None)));
     };
 
-    let mut session = match &work.mfa_session {
+    // A stored session: the holder answered a second factor, or the login that created the
+    // link handed its session to the link's first history.
+    let stored = match &work.mfa_session {
         Some(sealed) => {
             let plain = ctx.keys.unseal(intent.id.as_str(), sealed)?;
-            serde_json::from_slice::<BankSession>(&plain).context("stored bank session")?
+            Some(serde_json::from_slice::<BankSession>(&plain).context("stored bank session")?)
         }
-        None => {
-            let plain = ctx
-                .keys
-                .unseal(work.link.id.as_str(), &work.sealed_credentials)?;
-            let sealed: SealedCredentials =
-                serde_json::from_slice(&plain).context("credentials")?;
-            let credentials = Credentials {
-                username: sealed.username,
-                password: sealed.password,
-                holder_type: bank_holder_type(work.link.holder_type),
-            };
-            match connector.login(&credentials).await {
-                Ok(LoginOutcome::LoggedIn(session)) => session,
-                Ok(LoginOutcome::MfaRequired(challenge)) => {
-                    return Box::pin(park(ctx, job, work, &challenge)).await
-                }
-                Err(e) => return Ok(Step::Finish(bank_failure(&e))),
-            }
-        }
+        None => None,
+    };
+    let from_creation = stored.is_some() && work.refresh_number == 0;
+    let mut session = match stored {
+        Some(session) => session,
+        None => match log_in(ctx, job, work, connector.as_ref()).await? {
+            Ok(session) => session,
+            Err(step) => return Ok(step),
+        },
     };
 
     let fetch_ctx = FetchContext {
@@ -214,6 +205,18 @@ async fn step(
     };
     let bank_accounts = match connector.list_accounts(&mut session, &fetch_ctx).await {
         Ok(accounts) => accounts,
+        // The creation's session ended before a worker got to the first history (a long
+        // queue, or `refresco links create` with no server running): log in again.
+        Err(ConnectorError::SessionExpired { .. }) if from_creation => {
+            session = match log_in(ctx, job, work, connector.as_ref()).await? {
+                Ok(session) => session,
+                Err(step) => return Ok(step),
+            };
+            match connector.list_accounts(&mut session, &fetch_ctx).await {
+                Ok(accounts) => accounts,
+                Err(e) => return Ok(Step::Finish(bank_failure(&e))),
+            }
+        }
         Err(e) => return Ok(Step::Finish(bank_failure(&e))),
     };
     let window = DateWindow::last_days(work.fetch_day, intent.refresh_type.window_days());
@@ -273,6 +276,32 @@ async fn step(
         }
     };
     Ok(Step::Finish(outcome))
+}
+
+/// Logs in with the link's stored credentials: the session, or where the step ends (parked
+/// for a second factor, or the bank's refusal).
+async fn log_in(
+    ctx: &Arc<EngineContext>,
+    job: &ClaimedJob,
+    work: &RefreshWork,
+    connector: &dyn Connector,
+) -> anyhow::Result<Result<BankSession, Step>> {
+    let plain = ctx
+        .keys
+        .unseal(work.link.id.as_str(), &work.sealed_credentials)?;
+    let sealed: SealedCredentials = serde_json::from_slice(&plain).context("credentials")?;
+    let credentials = Credentials {
+        username: sealed.username,
+        password: sealed.password,
+        holder_type: bank_holder_type(work.link.holder_type),
+    };
+    Ok(match connector.login(&credentials).await {
+        Ok(LoginOutcome::LoggedIn(session)) => Ok(session),
+        Ok(LoginOutcome::MfaRequired(challenge)) => {
+            Err(Box::pin(park(ctx, job, work, &challenge)).await?)
+        }
+        Err(e) => Err(Step::Finish(bank_failure(&e))),
+    })
 }
 
 /// Test mode's `result_status`: the outcome without contacting the bank. Forced outcomes

@@ -269,6 +269,9 @@ impl<'a> Step<'a> {
         else {
             return Err(reloaded_error(ctx, intent).await);
         };
+        // The link's first history is ready to run, and its `link.created` to be delivered.
+        ctx.wake.notify_one();
+        ctx.webhook_wake.notify_one();
         let exchange_token = ctx
             .keys
             .unseal(intent.id.as_str(), &self.secrets.exchange_token_sealed)

@@ -20,6 +20,8 @@ pub struct EventFilter {
     pub since: Option<Timestamp>,
     /// Created before.
     pub until: Option<Timestamp>,
+    /// Samples too (left out unless asked for).
+    pub include_samples: bool,
 }
 
 pub(super) fn event_from_row(row: &AnyRow) -> anyhow::Result<Event> {
@@ -34,6 +36,7 @@ pub(super) fn event_from_row(row: &AnyRow) -> anyhow::Result<Event> {
             .map(LinkId::from_trusted),
         data: row.try_get("data")?,
         created_at: get_time(row, "created_at")?.unwrap_or(Timestamp::from_millis(0)),
+        sample: super::rows::get_flag(row, "sample")?,
     })
 }
 
@@ -59,14 +62,14 @@ pub(super) type Subscriptions = Vec<(String, String)>;
 
 /// Writes `events` and queues a delivery of each to every endpoint of `subscriptions` (read in
 /// the same transaction) that subscribes to its type, all inside `tx`: an event exists if and
-/// only if its change committed, and is delivered at least once.
+/// only if its change committed, and is delivered at least once. The events are stamped in
+/// their order by [`stamp_events`].
 pub(super) async fn insert_events(
     conn: &mut AnyConnection,
     organization_id: &OrganizationId,
     mode: Mode,
     events: &[NewEvent],
     subscriptions: &[(String, String)],
-    now: Timestamp,
 ) -> anyhow::Result<()> {
     if events.is_empty() {
         return Ok(());
@@ -82,15 +85,49 @@ pub(super) async fn insert_events(
         endpoints.dedup();
         deliveries.extend(endpoints.into_iter().map(|endpoint| (&event.id, endpoint)));
     }
-    insert_events_and_deliveries(conn, organization_id, mode, &rows, &deliveries, now).await
+    insert_events_and_deliveries(conn, organization_id, mode, &rows, &deliveries).await
 }
 
-/// The event rows themselves: `(id, organization, mode, type, link, data, created_at)`.
+/// The creation time of the first of `count` events of an owner about to be written in the
+/// caller's transaction; the others follow one millisecond apart. A consumer polling
+/// `GET /v1/events?since=<the last created_at it saw>` must never miss an event, so an event
+/// may only become visible after every event stamped earlier: the stamp is taken at the end of
+/// the transaction (not when the bank answered) and is later than the owner's last event.
+/// On PostgreSQL, where transactions commit concurrently, the owner's event writers also take
+/// turns from the stamp to their commit (a transaction-scoped advisory lock), so that commit
+/// order and stamp order agree; SQLite has one writer, which gives that order already.
+async fn stamp_events(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    mode: Mode,
+) -> anyhow::Result<Timestamp> {
+    if !super::is_sqlite(conn) {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("events:{organization_id}:{}", mode.as_str()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(created_at) FROM events WHERE organization_id = $1 AND mode = $2",
+    )
+    .bind(organization_id.as_str())
+    .bind(mode.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    let now = Timestamp::now().millis();
+    Ok(Timestamp::from_millis(
+        last.map_or(now, |last| now.max(last + 1)),
+    ))
+}
+
+/// The event rows themselves: `(id, organization, mode, type, link, data, created_at, sample)`.
 const EVENT_ROWS: RowsStatement = RowsStatement::insert(
-    "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at)",
+    "INSERT INTO events (id, organization_id, mode, event_type, link_id, data, created_at,
+        sample)",
 );
 
-/// Pending deliveries, due now: `(id, event, endpoint, now)`.
+/// Pending deliveries, due when their event was created (so an endpoint's deliveries are
+/// claimed in the order of their events): `(id, event, endpoint, due)`.
 const DELIVERY_ROWS: RowsStatement = RowsStatement::new(
     "INSERT INTO webhook_deliveries (id, event_id, endpoint_id,
         next_attempt_at, created_at, state, attempts)
@@ -99,50 +136,61 @@ const DELIVERY_ROWS: RowsStatement = RowsStatement::new(
     ") AS v",
 );
 
-/// A delivery of [`DELIVERY_ROWS`]: its new id, and the event and endpoint it delivers.
-type DeliveryRow<'a> = (DeliveryId, (&'a EventId, &'a str));
+/// A delivery of [`DELIVERY_ROWS`]: its new id, the event and endpoint it delivers, and when
+/// it is due.
+type DeliveryRow<'a> = (DeliveryId, (&'a EventId, &'a str), Timestamp);
 
-fn delivery_rows<'a>(deliveries: &[(&'a EventId, &'a str)]) -> Vec<DeliveryRow<'a>> {
+fn delivery_rows<'a>(
+    deliveries: &[(&'a EventId, &'a str)],
+    due: impl Fn(&EventId) -> Timestamp,
+) -> Vec<DeliveryRow<'a>> {
     deliveries
         .iter()
-        .map(|&delivery| (DeliveryId::generate(), delivery))
+        .map(|&delivery| (DeliveryId::generate(), delivery, due(delivery.0)))
         .collect()
 }
 
 fn bind_delivery<'q>(
     row: &mut Tuple<'_, 'q>,
-    (id, (event_id, endpoint_id)): &'q DeliveryRow<'_>,
-    now: Timestamp,
+    (id, (event_id, endpoint_id), due): &'q DeliveryRow<'_>,
 ) {
     row.push_bind(id.as_str())
         .push_bind(event_id.as_str())
         .push_bind(*endpoint_id)
-        .push_bind(now.millis());
+        .push_bind(due.millis());
 }
 
-/// Writes the event rows and their deliveries: two statements, which SQLite runs as one
-/// script (see [`insert_rows_together`]).
+/// Writes the event rows, stamped in their order ([`stamp_events`]), and their deliveries: two
+/// statements, which SQLite runs as one script (see [`insert_rows_together`]).
 async fn insert_events_and_deliveries(
     conn: &mut AnyConnection,
     organization_id: &OrganizationId,
     mode: Mode,
     events: &[&NewEvent],
     deliveries: &[(&EventId, &str)],
-    now: Timestamp,
 ) -> anyhow::Result<()> {
-    let deliveries = delivery_rows(deliveries);
-    let events = RowWrite::new(EVENT_ROWS, events, |row, event| {
+    let first = stamp_events(conn, organization_id, mode).await?;
+    let stamped: Vec<(&NewEvent, Timestamp)> = (0_i64..)
+        .zip(events)
+        .map(|(n, event)| (*event, first.plus_millis(n)))
+        .collect();
+    let deliveries = delivery_rows(deliveries, |id| {
+        stamped
+            .iter()
+            .find(|(event, _)| &event.id == id)
+            .map_or(first, |(_, at)| *at)
+    });
+    let events = RowWrite::new(EVENT_ROWS, &stamped, |row, (event, at)| {
         row.push_bind(event.id.as_str())
             .push_bind(organization_id.as_str())
             .push_bind(mode.as_str())
             .push_bind(event.event_type.as_str())
             .push_bind(event.link_id.as_ref().map(LinkId::as_str))
             .push_bind(&event.data)
-            .push_bind(now.millis());
+            .push_bind(at.millis())
+            .push_bind(super::flag(event.sample));
     });
-    let deliveries = RowWrite::new(DELIVERY_ROWS, &deliveries, |row, delivery| {
-        bind_delivery(row, delivery, now)
-    });
+    let deliveries = RowWrite::new(DELIVERY_ROWS, &deliveries, bind_delivery);
     insert_rows_together(conn, events, deliveries).await
 }
 
@@ -152,12 +200,9 @@ pub(super) async fn queue_deliveries(
     deliveries: &[(&EventId, &str)],
     now: Timestamp,
 ) -> anyhow::Result<Vec<DeliveryId>> {
-    let rows = delivery_rows(deliveries);
-    insert_rows(conn, DELIVERY_ROWS, &rows, |row, delivery| {
-        bind_delivery(row, delivery, now)
-    })
-    .await?;
-    Ok(rows.into_iter().map(|(id, _)| id).collect())
+    let rows = delivery_rows(deliveries, |_| now);
+    insert_rows(conn, DELIVERY_ROWS, &rows, bind_delivery).await?;
+    Ok(rows.into_iter().map(|(id, ..)| id).collect())
 }
 
 impl Store {
@@ -176,8 +221,7 @@ impl Store {
                 .bind(mode.as_str())
                 .fetch_all(&mut *tx)
                 .await?;
-        let now = Timestamp::now();
-        insert_events(&mut tx, organization_id, mode, events, &subscriptions, now).await?;
+        insert_events(&mut tx, organization_id, mode, events, &subscriptions).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -190,11 +234,9 @@ impl Store {
         event: &NewEvent,
         endpoint_id: &WebhookEndpointId,
     ) -> anyhow::Result<()> {
-        let now = Timestamp::now();
         let mut tx = self.begin().await?;
         let deliveries = [(&event.id, endpoint_id.as_str())];
-        insert_events_and_deliveries(&mut tx, organization_id, mode, &[event], &deliveries, now)
-            .await?;
+        insert_events_and_deliveries(&mut tx, organization_id, mode, &[event], &deliveries).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -228,7 +270,7 @@ impl Store {
         // Absent filters become conditions that always hold, so one statement serves all.
         const WHERE: &str = "organization_id = $1 AND mode = $2
             AND ($3 = '' OR event_type = $3) AND ($4 = '' OR link_id = $4)
-            AND created_at >= $5 AND created_at < $6";
+            AND created_at >= $5 AND created_at < $6 AND ($7 = 1 OR sample = 0)";
         let type_filter = filter.event_type.clone().unwrap_or_default();
         let link_filter = filter
             .link_id
@@ -245,10 +287,11 @@ impl Store {
             .bind(&link_filter)
             .bind(since)
             .bind(until)
+            .bind(super::flag(filter.include_samples))
             .fetch_one(&self.read)
             .await?;
         let list_sql = format!(
-            "SELECT * FROM events WHERE {WHERE} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
+            "SELECT * FROM events WHERE {WHERE} ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
         );
         let rows = sqlx::query(&list_sql)
             .bind(organization_id.as_str())
@@ -257,6 +300,7 @@ impl Store {
             .bind(&link_filter)
             .bind(since)
             .bind(until)
+            .bind(super::flag(filter.include_samples))
             .bind(page.limit())
             .bind(page.offset())
             .fetch_all(&self.read)

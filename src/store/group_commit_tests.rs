@@ -25,6 +25,7 @@ async fn link(store: &Store, organization_id: &OrganizationId) -> LinkId {
             accounts: Vec::new(),
             fetched_at: Timestamp::now(),
             login_mfa: None,
+            first_history: None,
         })
         .await
         .unwrap();
@@ -221,6 +222,7 @@ async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() 
                     event_type: EventType::LinkRefreshSucceeded,
                     link_id: Some(recorded.link.id.clone()),
                     data: "{}".into(),
+                    sample: false,
                 };
                 // The third fails after writing its intent, results and first event.
                 let copies = if n == 2 { 2 } else { 1 };
@@ -259,8 +261,12 @@ async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() 
         page: 1,
         per_page: 300,
     };
+    let refreshes = crate::store::EventFilter {
+        event_type: Some(EventType::LinkRefreshSucceeded.as_str().to_owned()),
+        ..Default::default()
+    };
     let events = store
-        .list_events(&organization_id, Mode::Test, &Default::default(), page)
+        .list_events(&organization_id, Mode::Test, &refreshes, page)
         .await
         .unwrap();
     assert_eq!(
@@ -308,6 +314,7 @@ async fn a_claim_in_a_group_written_again_holds_exactly_the_jobs_it_was_given() 
                     event_type: EventType::LinkRefreshSucceeded,
                     link_id: Some(recorded.link.id.clone()),
                     data: "{}".into(),
+                    sample: false,
                 };
                 Ok(vec![event; 2])
             });

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::events::{insert_events, subscriptions_sql, Subscriptions};
 use super::rows::{account_from_row, bind_account_data, link_from_row};
 use super::{flag, PageRequest, Paged, Store};
 use crate::domain::*;
@@ -28,13 +29,31 @@ pub struct NewLink {
     pub username: String,
     /// Credentials sealed under the master key, bound to the link id.
     pub sealed_credentials: Vec<u8>,
-    /// Accounts and their first movements, in the bank's order (`None`: the bank could not
-    /// read that account's movements).
-    pub accounts: Vec<(AccountData, Option<Vec<MovementData>>)>,
-    /// When the bank data was fetched.
+    /// Its accounts as the bank listed them at login, in the bank's order. Their movements
+    /// come with the link's first history ([`FirstHistory`]).
+    pub accounts: Vec<AccountData>,
+    /// When the accounts were listed.
     pub fetched_at: Timestamp,
     /// The second factor the bank asked for at login, if any.
     pub login_mfa: Option<MfaMethod>,
+    /// The `historical` refresh intent that fetches the link's movements, created with it
+    /// (Fintoc: "new links trigger historical to get every movement"). `None` only for links
+    /// made without a bank (tests of the store).
+    pub first_history: Option<FirstHistory>,
+}
+
+/// A new link's first `historical` refresh, created in the link's transaction with its job.
+/// It is the link's refresh number 0 (the sandbox's "state at creation"), and it does not count
+/// for the cooldowns: an on-demand refresh may follow it at once.
+#[derive(Debug)]
+pub struct FirstHistory {
+    /// The intent's id.
+    pub intent_id: RefreshIntentId,
+    /// The bank session of the login that created the link, sealed under the intent id: the
+    /// worker fetches with it instead of logging in (and meeting a second factor) again.
+    pub sealed_session: Vec<u8>,
+    /// When the refresh must be over.
+    pub deadline: Timestamp,
 }
 
 /// A page of links.
@@ -82,6 +101,12 @@ impl Store {
         new: &NewLink,
     ) -> anyhow::Result<()> {
         let now = Timestamp::now().millis();
+        // Refreshing until its first history is recorded; a link made without one is as its
+        // bank listed it.
+        let (status, last_refreshed) = match new.first_history {
+            Some(_) => (RefreshStatus::Refreshing, None),
+            None => (RefreshStatus::Refreshed, Some(new.fetched_at.millis())),
+        };
         sqlx::query(
             "INSERT INTO links (id, organization_id, mode, token_hash, institution_id,
                 institution_name, institution_country, holder_type, holder_id, username,
@@ -101,33 +126,95 @@ impl Store {
         .bind(&new.username)
         .bind(new.sealed_credentials.clone())
         .bind(CredentialStatus::Active.as_str())
-        .bind(RefreshStatus::Refreshed.as_str())
-        .bind(new.fetched_at.millis())
+        .bind(status.as_str())
+        .bind(last_refreshed)
         .bind(now)
         .bind(new.login_mfa.map(MfaMethod::as_str))
         .execute(&mut **tx)
         .await?;
-        for (position, (account, movements)) in new.accounts.iter().enumerate() {
-            let account_id = AccountId::generate();
-            let status = match movements {
-                Some(_) => RefreshStatus::Refreshed,
-                None => RefreshStatus::Failed,
-            };
+        for (position, account) in new.accounts.iter().enumerate() {
             Self::insert_account(
                 tx,
                 &new.id,
-                &account_id,
+                &AccountId::generate(),
                 position,
                 account,
                 status,
                 new.fetched_at,
             )
             .await?;
-            if let Some(movements) = movements {
-                let rows: Vec<_> = movements.iter().map(|m| (&account_id, m)).collect();
-                Self::insert_movements(tx, &rows, now).await?;
-            }
         }
+        Self::insert_link_created(tx, new).await?;
+        if let Some(history) = &new.first_history {
+            Self::insert_first_history(tx, new, history, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The `link.created` event of the link just inserted in `tx`, made from the rows as
+    /// stored, with its deliveries.
+    async fn insert_link_created(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        new: &NewLink,
+    ) -> anyhow::Result<()> {
+        let row = sqlx::query(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1"))
+            .bind(new.id.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+        let accounts = sqlx::query("SELECT * FROM accounts WHERE link_id = $1 ORDER BY position")
+            .bind(new.id.as_str())
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(account_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let event = NewEvent::link_created(&link_from_row(&row)?, &accounts)?;
+        let subscriptions: Subscriptions =
+            sqlx::query_as(subscriptions_sql!("e.organization_id = $1 AND e.mode = $2"))
+                .bind(new.organization_id.as_str())
+                .bind(new.mode.as_str())
+                .fetch_all(&mut **tx)
+                .await?;
+        insert_events(tx, &new.organization_id, new.mode, &[event], &subscriptions).await
+    }
+
+    /// The first history's intent and its ready job.
+    async fn insert_first_history(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        new: &NewLink,
+        history: &FirstHistory,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let fetch_day = Timestamp::start_of(
+            chrono::DateTime::from_timestamp_millis(now)
+                .unwrap_or_default()
+                .date_naive(),
+        );
+        sqlx::query(
+            "INSERT INTO refresh_intents (id, organization_id, mode, link_id, refresh_type,
+                status, new_movements, created_at, deadline_at, refresh_number, fetch_day,
+                mfa_session)
+             VALUES ($1, $2, $3, $4, $5, 'created', 0, $6, $7, 0, $8, $9)",
+        )
+        .bind(history.intent_id.as_str())
+        .bind(new.organization_id.as_str())
+        .bind(new.mode.as_str())
+        .bind(new.id.as_str())
+        .bind(RefreshType::Historical.as_str())
+        .bind(now)
+        .bind(history.deadline.millis())
+        .bind(fetch_day.millis())
+        .bind(history.sealed_session.clone())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
+             VALUES ($1, 'ready', $2, 0, $2)",
+        )
+        .bind(history.intent_id.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

@@ -56,7 +56,7 @@ pub use idempotency::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFI
 pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use keys::NewKeyPair;
 pub use link_intents::{LinkIntentSecrets, NewLinkIntent, ParkedLogin};
-pub use links::{LinkPage, NewLink};
+pub use links::{FirstHistory, LinkPage, NewLink};
 pub use movements::MovementFilter;
 pub use refresh::NewRefreshIntent;
 pub use webhooks::{EndpointPatch, NewEndpoint};

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use super::row_writes::{RowsStatement, Tuple};
 use super::rows::{bind_movement_data, date_to_millis, Bind, MovementRow, MOVEMENT_COLUMNS};
-use super::{flag, insert_rows, Dialect, PageRequest, Paged, Store};
+use super::{flag, Dialect, PageRequest, Paged, Store};
 use crate::domain::{AccountId, LinkId, Movement, MovementData, MovementId};
 
 /// Filters of the movements list (all optional).
@@ -41,23 +41,6 @@ pub(super) fn bind_new_movement<'q>(
 }
 
 impl Store {
-    /// Inserts movements that are new to their accounts, many rows per statement (a refresh
-    /// brings tens of them per account; one statement each was most of a recording's round
-    /// trips).
-    pub(super) async fn insert_movements(
-        conn: &mut sqlx::AnyConnection,
-        movements: &[(&AccountId, &MovementData)],
-        now: i64,
-    ) -> anyhow::Result<()> {
-        insert_rows(
-            conn,
-            NEW_MOVEMENT_ROWS,
-            movements,
-            |row, (account, movement)| bind_new_movement(row, account, movement, now),
-        )
-        .await
-    }
-
     /// A page of an account's movements, newest `post_date` first, or `None` when the link
     /// has no such account. Movements the bank removed are not listed.
     pub async fn list_movements(

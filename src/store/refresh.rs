@@ -59,11 +59,13 @@ macro_rules! opens_link {
     };
 }
 
-/// The last success that counts for the cooldown (a forced result does not), of link `$4`.
+/// The last success that counts for the cooldown, of link `$4`: neither a forced result nor
+/// the link's first history (its refresh number 0) counts.
 macro_rules! last_success {
     () => {
         "FROM refresh_intents s
     WHERE s.link_id = $4 AND s.status = 'succeeded' AND s.forced_result IS NULL
+      AND s.refresh_number > 0
     ORDER BY s.finished_at DESC LIMIT 1"
     };
 }
@@ -98,24 +100,26 @@ macro_rules! new_intent {
         CASE WHEN $6 IS NULL AND l.login_mfa IS NOT NULL THEN $7 END,
         CASE WHEN $6 IS NULL AND l.login_mfa IS NOT NULL THEN $8 END,
         CASE WHEN $6 IS NULL THEN l.login_mfa END,
-        $10, $11, (SELECT COUNT(*) FROM refresh_intents WHERE link_id = $4) + 1, $12"
+        $10, $11,
+        (SELECT COALESCE(MAX(refresh_number), 0) FROM refresh_intents WHERE link_id = $4) + 1,
+        $12"
     };
 }
 
-/// SQLite's create: the three writes, in one numbering of parameters: `$1` id, `$2`
-/// organization, `$3` mode, `$4` link, `$5` refresh type, `$6` forced result, `$7` widget token
-/// hash, `$8` sealed widget token, `$9` the presented link token's hash, `$10` now, `$11`
-/// deadline, `$12` fetch day, and for the cooldown `$13` `'historical'` as stored, `$14` and
-/// `$15` the times after which a last success of `historical` and of `only_last` blocks the
-/// create ([`Cooldowns::blocks_after`]). Every statement is bound with all fifteen
-/// (`bind_create`): SQLite's script shares them, and PostgreSQL accepts parameters a statement
-/// does not use, since sqlx declares each one's type.
+/// SQLite's create: the four writes (the intent, its job, the link's and its accounts' status),
+/// in one numbering of parameters: `$1` id, `$2` organization, `$3` mode, `$4` link, `$5`
+/// refresh type, `$6` forced result, `$7` widget token hash, `$8` sealed widget token, `$9`
+/// the presented link token's hash, `$10` now, `$11` deadline, `$12` fetch day, and for the
+/// cooldown `$13` `'historical'` as stored, `$14` and `$15` the times after which a last
+/// success of `historical` and of `only_last` blocks the create ([`Cooldowns::blocks_after`]).
+/// Every statement is bound with all fifteen (`bind_create`): SQLite's script shares them, and
+/// PostgreSQL accepts parameters a statement does not use, since sqlx declares each one's type.
 ///
 /// Everything that can refuse a create is part of the intent's insert: the token must be the
 /// link's (`opens_link!`; keyed hashes compared, as API keys are found by theirs), the link
 /// active and its credentials not refused, no other intent of the link in progress and the
 /// link not cooling down; the link's `login_mfa` says whether the widget token is kept. The
-/// job and the link's status are written only if the intent was. So a create is one round
+/// job and the statuses are written only if the intent was. So a create is one round
 /// trip to SQLite's writer, with no read before it; only a refused one asks [`RULES`] why, on
 /// the writer's connection in the same transaction, where nothing else can have written in
 /// between. The writes run in a savepoint of their own (see `insert_intent`); the intent's
@@ -140,6 +144,9 @@ const CREATE_SCRIPT: &str = concat!(
      SELECT $1, 'ready', $10, 0, $10 WHERE EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
     UPDATE links SET refresh_status = 'refreshing'
      WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
+    UPDATE accounts SET refresh_status = 'refreshing'
+     WHERE link_id = $4 AND removed_from_link = 0
+       AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
     RELEASE create_intent"
 );
 
@@ -152,7 +159,7 @@ const RULES: &str = concat!(
     opens_link!()
 );
 
-/// PostgreSQL's create: the rules, the three writes and, when they refuse, the reason, in one
+/// PostgreSQL's create: the rules, the four writes and, when they refuse, the reason, in one
 /// statement. Each statement of a READ COMMITTED transaction sees the latest commit, so a
 /// second statement asking why an insert wrote nothing could see a later state (the intent in
 /// progress has just ended) and find no reason; here the decision and its reason come from
@@ -185,6 +192,9 @@ const PG_CREATE: &str = concat!(
     ), refreshing AS (
         UPDATE links SET refresh_status = 'refreshing'
         WHERE id = $4 AND EXISTS (SELECT 1 FROM intent)
+    ), accounts_refreshing AS (
+        UPDATE accounts SET refresh_status = 'refreshing'
+        WHERE link_id = $4 AND removed_from_link = 0 AND EXISTS (SELECT 1 FROM intent)
     )
     SELECT l.active, l.credential_status, l.in_progress, l.last_kind, l.last_finished, i.*
     FROM link l LEFT JOIN intent i ON TRUE"

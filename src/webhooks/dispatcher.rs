@@ -35,6 +35,9 @@ struct EventBody<'a> {
     mode: &'a str,
     created_at: String,
     data: &'a RawValue,
+    /// Only on samples, so a real event's body is exactly Fintoc's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    sample: bool,
 }
 
 /// The exact bytes of an event, the same for every attempt.
@@ -46,6 +49,7 @@ pub fn event_body(event: &Event) -> serde_json::Result<String> {
         mode: event.mode.as_str(),
         created_at: event.created_at.to_wire(),
         data: serde_json::from_str(&event.data)?,
+        sample: event.sample,
     })
 }
 
@@ -352,6 +356,7 @@ mod tests {
             link_id: None,
             data: data.into(),
             created_at: Timestamp::from_millis(1_638_909_653_513),
+            sample: false,
         }
     }
 

@@ -146,8 +146,8 @@ impl TestApp {
         into_json(response).await
     }
 
-    /// Creates a sandbox link with `username` in the default organization; returns the link
-    /// JSON and its token.
+    /// Creates a sandbox link with `username` in the default organization and waits for its
+    /// first history to end; returns the link JSON (as created) and its token.
     pub async fn create_link(&self, username: &str) -> (Value, String) {
         self.create_link_with(
             &self.keys.secret_key,
@@ -158,7 +158,8 @@ impl TestApp {
         .await
     }
 
-    /// Creates a Chilean sandbox link whose bank asks for a second factor at login.
+    /// Creates a Chilean sandbox link whose bank asks for a second factor at login, and waits
+    /// for its first history.
     pub async fn create_link_with_mfa(&self, password: &str, code: &str) -> (Value, String) {
         let response = self
             .request(
@@ -176,10 +177,12 @@ impl TestApp {
         let (status, body) = into_json(response).await;
         assert_eq!(status, StatusCode::CREATED, "link creation failed: {body}");
         let token = body["link_token"].as_str().expect("link_token").to_owned();
+        self.first_history(&self.keys.secret_key, &token).await;
         (body, token)
     }
 
-    /// Creates a link with explicit key, institution and credentials.
+    /// Creates a link with explicit key, institution and credentials, and waits for its first
+    /// history.
     pub async fn create_link_with(
         &self,
         key: &str,
@@ -203,7 +206,29 @@ impl TestApp {
         let (status, body) = into_json(response).await;
         assert_eq!(status, StatusCode::CREATED, "link creation failed: {body}");
         let token = body["link_token"].as_str().expect("link_token").to_owned();
+        self.first_history(key, &token).await;
         (body, token)
+    }
+
+    /// Waits for the first history of the link `token` opens (the `historical` refresh intent
+    /// its creation made, its oldest) to end, and returns that intent.
+    pub async fn first_history(&self, key: &str, token: &str) -> Value {
+        let path = format!("/v1/refresh_intents?link_token={token}&per_page=300");
+        let response = self.request(Method::GET, &path, Some(key), None).await;
+        let (status, list) = into_json(response).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let first = list
+            .as_array()
+            .and_then(|intents| intents.last())
+            .unwrap_or_else(|| panic!("a new link without its first history: {list}"));
+        assert_eq!(first["type"], "historical", "{first}");
+        let id = first["id"].as_str().expect("intent id").to_owned();
+        if self.config.role == refresco::config::Role::Api {
+            // No worker runs here: drive the first history as one would, a step at a time.
+            let worker = refresco::engine::worker::Worker::new(self.state.engine.clone());
+            worker.run_once().await.expect("the first history runs");
+        }
+        wait_until_as(self, key, token, &id, |i| i["status"] != "created").await
     }
 
     /// Stops the server and waits for it.
@@ -275,11 +300,22 @@ pub async fn wait_until(
     id: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    wait_until_as(app, &app.keys.secret_key, token, id, done).await
+}
+
+/// [`wait_until`] with the secret `key` of the link's organization and mode.
+pub async fn wait_until_as(
+    app: &TestApp,
+    key: &str,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
+    let path = format!("/v1/refresh_intents/{id}?link_token={token}");
     loop {
-        let (status, intent) = app
-            .get(&format!("/v1/refresh_intents/{id}?link_token={token}"))
-            .await;
+        let response = app.request(Method::GET, &path, Some(key), None).await;
+        let (status, intent) = into_json(response).await;
         assert_eq!(status, StatusCode::OK, "{intent}");
         if done(&intent) {
             return intent;

@@ -53,11 +53,11 @@ both_backends! {
             assert_eq!(new.iter().filter(|m| !old.contains(m)).count(), 3, "2 new, 1 modified");
         }
 
-        let received = receiver.wait_for(|r| !r.is_empty()).await;
-        let event = received[0].json();
-        assert_eq!(event["type"], "link.refresh_intent.succeeded");
-        assert_eq!(event["data"]["id"], id);
-        verify(&received[0], &secret);
+        // The first history's event came first; then this refresh's.
+        let received = receiver.wait_for(|r| r.iter().any(|d| d.json()["data"]["id"] == id)).await;
+        let delivery = received.iter().find(|d| d.json()["data"]["id"] == id).unwrap();
+        assert_eq!(delivery.json()["type"], "link.refresh_intent.succeeded");
+        verify(delivery, &secret);
 
         assert!(connector.close_stdin_and_wait(), "--exit-with-stdin: stops cleanly at EOF");
     }

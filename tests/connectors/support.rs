@@ -47,13 +47,15 @@ pub async fn get_ok(app: &TestApp, path: &str) -> Value {
 }
 
 /// A Chilean sandbox link of the first test user with `password` (the SMS code given, for the
-/// scenarios that ask for one at login); returns the link and its token.
+/// scenarios that ask for one at login), once its first history ended; returns the link and
+/// its token.
 pub async fn cl_link(app: &TestApp, password: &str) -> (Value, String) {
     let body = json!({"institution_id": "cl_banco_sandbox", "username": "41614850-3",
         "password": password, "mfa_code": "123456"});
     let (status, link) = call(app, Method::POST, "/v1/links", None, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "link creation: {link}");
     let token = link["link_token"].as_str().unwrap().to_owned();
+    app.first_history(&app.keys.secret_key, &token).await;
     (link, token)
 }
 

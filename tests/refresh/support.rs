@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-/// Creates a link on `institution` with `password` (and an MFA code when the bank asks).
+/// Creates a link on `institution` with `password` (and an MFA code when the bank asks), and
+/// waits for its first history.
 pub async fn link(
     app: &TestApp,
     institution: &str,
@@ -28,6 +29,7 @@ pub async fn link(
     let (status, body) = into_json(response).await;
     assert_eq!(status, StatusCode::CREATED, "link creation: {body}");
     let token = body["link_token"].as_str().unwrap().to_owned();
+    app.first_history(&app.keys.secret_key, &token).await;
     (body, token)
 }
 

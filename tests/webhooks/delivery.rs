@@ -9,13 +9,23 @@ use crate::both_backends;
 use crate::common::receiver::{verify, Received};
 use crate::common::*;
 
-/// Groups deliveries by event type (each event once).
-fn by_type(received: &[Received]) -> HashMap<String, Vec<Value>> {
+/// Groups deliveries by event type (each event once), for the events of the refresh intent `id` (and the link events no intent
+/// names), leaving out the link's creation and first history.
+fn by_type_for(received: &[Received], id: &Value) -> HashMap<String, Vec<Value>> {
+    by_type_of(received, |event| {
+        let data = &event["data"];
+        data["refresh_intent_id"] == *id
+            || data["id"] == *id
+            || event["type"] == "link.credentials_changed"
+    })
+}
+
+fn by_type_of(received: &[Received], keep: impl Fn(&Value) -> bool) -> HashMap<String, Vec<Value>> {
     let mut seen = std::collections::HashSet::new();
     let mut out: HashMap<String, Vec<Value>> = HashMap::new();
     for delivery in received {
         let event = delivery.json();
-        if seen.insert(event["id"].as_str().unwrap().to_owned()) {
+        if keep(&event) && seen.insert(event["id"].as_str().unwrap().to_owned()) {
             out.entry(event["type"].as_str().unwrap().to_owned())
                 .or_default()
                 .push(event);
@@ -33,12 +43,13 @@ both_backends! {
         let (link, _, intent) = refreshed_link(&app, "jonsnow+changes").await;
         let accounts = link["accounts"].as_array().unwrap().len();
         // Per account: succeeded, modified, removed; then the link-level event.
-        let received = receiver.wait_for(|r| by_type(r).values().map(Vec::len).sum::<usize>() > 3 * accounts).await;
+        let id = &intent["id"];
+        let received = receiver.wait_for(|r| by_type_for(r, id).values().map(Vec::len).sum::<usize>() > 3 * accounts).await;
         for delivery in &received {
             verify(delivery, &secret);
             assert_eq!(delivery.headers["content-type"], "application/json");
         }
-        let events = by_type(&received);
+        let events = by_type_for(&received, id);
         let succeeded = &events["account.refresh_intent.succeeded"];
         assert_eq!(succeeded.len(), accounts, "one per account");
         for event in succeeded {
@@ -70,11 +81,17 @@ both_backends! {
         assert_eq!(link_level[0]["data"]["new_movements"], intent["new_movements"]);
         assert!(!events.contains_key("link.credentials_changed"));
 
-        // The events API shows the same events, filterable by type and link.
+        // The events API shows the same events, filterable by type and link: this refresh's,
+        // after the link's `link.created` and its first history's (one per account and the
+        // link's).
         let (_, list) = app.get(&format!("/v1/events?link_id={}&per_page=300", link["id"].as_str().unwrap())).await;
-        assert_eq!(list.as_array().unwrap().len(), 3 * accounts + 1);
+        assert_eq!(list.as_array().unwrap().len(), 3 * accounts + 1 + 1 + accounts + 1);
+        let ours = list.as_array().unwrap().iter()
+            .filter(|e| e["data"]["refresh_intent_id"] == *id || e["data"]["id"] == *id).count();
+        assert_eq!(ours, 3 * accounts + 1);
         let (_, only) = app.get("/v1/events?type=link.refresh_intent.succeeded").await;
-        assert_eq!(only.as_array().unwrap().len(), 1);
+        assert_eq!(only.as_array().unwrap().len(), 2, "the first history's and this one's");
+        assert_eq!(only[0]["data"]["id"], intent["id"], "newest first");
         let id = only[0]["id"].as_str().unwrap();
         let (_, one) = app.get(&format!("/v1/events/{id}")).await;
         assert_eq!(one, only[0]);
@@ -88,10 +105,11 @@ both_backends! {
         drop(app);
         let app = fast_app(backend, |_| {}).await;
         let (receiver, _, _) = receiver_endpoint(&app).await;
-        let (link, _, _) = refreshed_link(&app, "jonsnow+invalid@1").await;
+        let (link, _, intent) = refreshed_link(&app, "jonsnow+invalid@1").await;
         let accounts = link["accounts"].as_array().unwrap().len();
-        let received = receiver.wait_for(|r| by_type(r).values().map(Vec::len).sum::<usize>() >= accounts + 2).await;
-        let events = by_type(&received);
+        let id = &intent["id"];
+        let received = receiver.wait_for(|r| by_type_for(r, id).values().map(Vec::len).sum::<usize>() >= accounts + 2).await;
+        let events = by_type_for(&received, id);
         let rejected = &events["account.refresh_intent.rejected"];
         assert_eq!(rejected.len(), accounts);
         assert!(rejected.iter().all(|e| e["data"]["public_error"] == "invalid_credentials_error"));
@@ -122,6 +140,14 @@ both_backends! {
             let event = trigger(&app, event_type).await;
             assert_eq!(event["type"], event_type);
             assert!(event["data"].is_object());
+            if event_type == "account.refresh_intent.movements_removed" {
+                // As a recording writes it: a movement posted at midnight, the intent named.
+                let data = &event["data"];
+                let post_date = data["movements_removed"][0]["post_date"].as_str().unwrap();
+                assert!(post_date.ends_with("T00:00:00.000Z") || post_date.ends_with("T00:00:00Z"), "{data}");
+                assert!(data["refresh_intent_id"].as_str().unwrap().starts_with("ri_"), "{data}");
+                assert!(data["account_id"].as_str().unwrap().starts_with("acc_"), "{data}");
+            }
         }
         let received = receiver.wait_for(|r| r.len() >= 4).await;
         received.iter().for_each(|d| { verify(d, &secret); });
@@ -161,8 +187,14 @@ mod api_details {
                 Some(json!({"type": "account.refresh_intent.failed", "overrides": {"new_movements": 42, "status": "failed"}}))).await).await;
             assert_eq!(status.as_u16(), 201);
             assert_eq!(second["data"]["new_movements"], 42, "overrides replace sample fields");
-            let (_, before) = app.get(&format!("/v1/events?until={middle}")).await;
-            let (_, after) = app.get(&format!("/v1/events?since={middle}")).await;
+            // Triggered events are samples: listed only when asked for, and marked.
+            assert_eq!(first["sample"], true, "{first}");
+            let (_, listed) = app.get("/v1/events").await;
+            assert_eq!(listed, json!([]), "samples are left out unless asked for");
+            let (status, body) = app.get("/v1/events?include_samples=yes").await;
+            assert_error(status, &body, 400, "invalid_params");
+            let (_, before) = app.get(&format!("/v1/events?include_samples=true&until={middle}")).await;
+            let (_, after) = app.get(&format!("/v1/events?include_samples=true&since={middle}")).await;
             assert_eq!(before.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), vec![first["id"].clone()]);
             assert_eq!(after.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), vec![second["id"].clone()]);
             let (status, body) = app.get("/v1/events?since=yesterday").await;
@@ -177,6 +209,11 @@ mod api_details {
             let received = one.wait_for(|r| !r.is_empty()).await;
             verify(&received[0], &one_secret);
             assert_eq!(received[0].json()["id"], event["id"]);
+            assert_eq!(received[0].json()["sample"], true, "a receiver can tell a sample");
+            // A sample looks like a real event: ids of the real shapes, a `refresh_intent_id`.
+            let data = &event["data"];
+            assert!(data["id"].as_str().unwrap().starts_with("ri_") && !data["id"].as_str().unwrap().contains("sample"), "{data}");
+            assert!(data["refreshed_object_id"].as_str().unwrap().starts_with("link_"), "{data}");
             assert!(other.received().iter().all(|d| d.json()["id"] != event["id"]), "only the tested endpoint");
         }
     }

@@ -90,6 +90,11 @@ both_backends_and_connector! {
         // refresh intent asks the widget for one.
         let (status, link) = exchange_with(&app, &app.keys.secret_key, done["exchange_token"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{link}");
+        // A link made in the widget gets its first history too, with the widget's session:
+        // no second factor again.
+        let history = app.first_history(&app.keys.secret_key, link["link_token"].as_str().unwrap()).await;
+        assert_eq!(history["status"], "succeeded", "{history}");
+        assert!(history["requires_mfa"].is_null() && history["new_movements"].as_i64().unwrap() > 0, "{history}");
         let (status, refresh) = into_json(app.request(Method::POST, "/v1/refresh_intents", Some(&app.keys.secret_key),
             Some(json!({"link_token": link["link_token"]}))).await).await;
         assert_eq!(status, StatusCode::CREATED, "{refresh}");

@@ -175,6 +175,9 @@ pub(crate) fn generate(
     )
 }
 
+/// How often (in percent) a confirmed outgoing movement is reversed.
+const REVERSED_PERCENT: u64 = 3;
+
 /// Turns a country-specific body into a movement: status, dates and transfer sides.
 pub(crate) fn finish(
     body: MovementBody,
@@ -194,16 +197,21 @@ pub(crate) fn finish(
         Some(other) => (None, Some(other)),
         None => (None, None),
     };
+    let transaction_date = transaction_date(rng, post_date);
+    // Now and then a payment is undone by the bank: the movement stays, marked reversed.
+    let reversed = !pending && body.amount < 0 && rng.chance(REVERSED_PERCENT);
     BankMovement {
         bank_id,
         amount: body.amount,
         currency: currency.to_string(),
         description: body.description,
         post_date,
-        transaction_date: transaction_date(rng, post_date),
+        transaction_date,
         movement_type: body.movement_type,
         status: if pending {
             BankMovementStatus::Pending
+        } else if reversed {
+            BankMovementStatus::Reversed
         } else {
             BankMovementStatus::Confirmed
         },
@@ -215,19 +223,21 @@ pub(crate) fn finish(
     }
 }
 
-/// Some banks omit the time; otherwise it is the posting day or the day before, and a
-/// Monday posting may come from the weekend. Times are 12:00-23:59 UTC, daytime in Chile and
-/// Mexico, so the UTC date never passes the posting date.
+/// Some banks omit the time; otherwise the purchase or transfer happened the day before it
+/// posted, and a Monday posting may come from the weekend. Never the posting day itself: a
+/// movement posted today would then carry a time later today, in the future, and the time may
+/// not depend on when the bank is asked (a refresh an hour later would see it "modified").
+/// Times are 12:00-23:59 UTC, daytime in Chile and Mexico.
 fn transaction_date(rng: &mut Rng, post_date: NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
     if rng.chance(15) {
         return None;
     }
     let max_back = if post_date.weekday() == Weekday::Mon {
-        2
+        3
     } else {
         1
     };
-    let back = u64::try_from(rng.range(0, max_back)).unwrap_or(0);
+    let back = u64::try_from(rng.range(1, max_back)).unwrap_or(1);
     let day = post_date.checked_sub_days(Days::new(back))?;
     let [hour, minute, second] = [rng.range(12, 23), rng.range(0, 59), rng.range(0, 59)]
         .map(|n| u32::try_from(n).unwrap_or(0));

@@ -222,7 +222,14 @@ fn amounts_signs_and_fields_are_consistent() {
                         && m.post_date >= days_before(1))
             );
             if let Some(at) = m.transaction_date {
-                assert!(at.date_naive() <= m.post_date);
+                assert!(at.date_naive() < m.post_date, "{m:?}");
+                assert!(
+                    at <= chrono::Utc::now(),
+                    "a transaction in the future: {m:?}"
+                );
+            }
+            if m.status == BankMovementStatus::Reversed {
+                assert!(m.amount < 0 && !m.pending, "{m:?}");
             }
             match m.movement_type {
                 BankMovementType::Transfer if m.amount > 0 => {
@@ -250,6 +257,33 @@ fn amounts_signs_and_fields_are_consistent() {
             );
         }
     }
+}
+
+#[test]
+fn a_historical_window_has_reversed_payments_and_no_future_times() {
+    // Two years of one user's accounts: hundreds of outgoing payments, so a 3% rate all but
+    // surely reverses some, whatever the day.
+    let window = DateWindow::last_days(today(), 24 * 31);
+    let snapshots = snapshot(&cl(), &person("41614850-3", "jonsnow"), window, ctx(0));
+    let found = all_movements(&snapshots);
+    let reversed = found
+        .iter()
+        .filter(|m| m.status == BankMovementStatus::Reversed)
+        .count();
+    let outgoing = found.iter().filter(|m| m.amount < 0).count();
+    assert!(
+        reversed > 0,
+        "no reversed movement among {outgoing} payments"
+    );
+    assert!(
+        reversed * 10 < outgoing,
+        "{reversed} of {outgoing} reversed"
+    );
+    let now = chrono::Utc::now();
+    assert!(found
+        .iter()
+        .filter_map(|m| m.transaction_date)
+        .all(|at| at <= now));
 }
 
 #[test]

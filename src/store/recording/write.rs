@@ -54,6 +54,16 @@ impl GroupedWrite for Recording {
             return Ok(None);
         }
 
+        // A link deactivated or deleted while the bank was asked ends the refresh here, in the
+        // transaction that would record it. On PostgreSQL the link's row is locked first, so a
+        // deactivation committing meanwhile is either seen here or waits for this commit.
+        let ended;
+        let outcome = if link_is_live(&mut *conn, link_id).await? {
+            outcome
+        } else {
+            ended = RefreshOutcome::link_inactive(outcome.finished_at);
+            &ended
+        };
         let succeeded = outcome.status == IntentStatus::Succeeded;
         let account_status = |ok: bool| match (ok, outcome.status) {
             (true, _) => RefreshStatus::Refreshed,
@@ -213,9 +223,23 @@ impl GroupedWrite for Recording {
             recorded.intent.mode,
             &events,
             &written.subscriptions,
-            outcome.finished_at,
         )
         .await?;
         Ok(Some(totals))
     }
+}
+
+/// Whether the link is active and not deleted; on PostgreSQL its row stays locked until the
+/// caller's transaction ends (SQLite has one writer, so nothing changes it meanwhile).
+async fn link_is_live(conn: &mut AnyConnection, link_id: &LinkId) -> anyhow::Result<bool> {
+    let sql = if crate::store::is_sqlite(conn) {
+        "SELECT 1 FROM links WHERE id = $1 AND active = 1 AND deleted_at IS NULL"
+    } else {
+        "SELECT 1 FROM links WHERE id = $1 AND active = 1 AND deleted_at IS NULL FOR UPDATE"
+    };
+    let row = sqlx::query(sql)
+        .bind(link_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
 }
