@@ -82,6 +82,7 @@ class FakeBank:
         return response
 
     async def login(self, request: Request) -> Response:
+        self.control.attempts += 1
         form = await self.form(request)
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not cookie or not secrets.compare_digest(form.get("csrf_token", ""), cookie):
@@ -174,7 +175,12 @@ class FakeBank:
 
     async def state(self, _: Request) -> Response:
         return JSONResponse(
-            {"faults": asdict(self.control.faults), "logins": self.control.logins, "mutations": self.bank.mutations}
+            {
+                "faults": asdict(self.control.faults),
+                "attempts": self.control.attempts,
+                "logins": self.control.logins,
+                "mutations": self.bank.mutations,
+            }
         )
 
     # --- faults ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@
                              "lock": ["11111111-1"], "change_every_visit": true}
     POST /_control/mutate   one round of changes now (new, modified, removed movements)
     POST /_control/reset    everything back to the start
-    GET  /_control/state    the switches, and the logins and mutations so far
+    GET  /_control/state    the switches, and the login attempts, logins and mutations so far
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class Faults:
 class Control:
     def __init__(self, reset) -> None:  # reset: () -> None, rebuilds the bank
         self.faults = Faults()
-        self.logins = 0
+        self.logins = 0  # successful ones
+        self.attempts = 0  # every POST of the login form
         self._reset = reset
 
     async def set_faults(self, request: Request) -> JSONResponse:
@@ -43,5 +44,6 @@ class Control:
     async def reset(self, _: Request) -> JSONResponse:
         self.faults = Faults()
         self.logins = 0
+        self.attempts = 0
         self._reset()
         return JSONResponse({"reset": True})
