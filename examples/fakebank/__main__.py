@@ -23,6 +23,9 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, int(port)))
+    # Listening before saying where: a caller may connect the moment it reads the address,
+    # before uvicorn's loop starts accepting (the kernel queues it meanwhile).
+    sock.listen(128)
     server = uvicorn.Server(uvicorn.Config(FakeBank().app(), lifespan="off", access_log=False, log_level="warning"))
     if args.exit_with_stdin:
 

@@ -57,7 +57,9 @@ def _history(seed: str, count: int) -> list[Movement]:
     start = today()
     moves = []
     for i in range(count):
-        day = start - timedelta(days=rng.randrange(HISTORY_DAYS))
+        # The first few are recent, so a refresh's short window (two weeks) always holds
+        # the ones `mutate` modifies and removes.
+        day = start - timedelta(days=i if i < 3 else rng.randrange(HISTORY_DAYS))
         incoming = rng.random() < 0.3
         amount = rng.randrange(1_000, 900_000) * (1 if incoming else -1)
         prefix = "Traspaso de" if incoming else "Pago a"

@@ -76,6 +76,9 @@ def serve(connector: Connector, argv: Sequence[str] | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host.strip("[]"), port))
     bound = sock.getsockname()[1]
+    # Listening before saying where: a caller may connect the moment it reads the address,
+    # before uvicorn's loop starts accepting (the kernel queues it meanwhile).
+    sock.listen(128)
 
     config = uvicorn.Config(
         app(connector, token),
