@@ -16,6 +16,7 @@ mod common;
 #[allow(dead_code)]
 mod support;
 
+mod browser;
 mod check;
 mod end_to_end;
 mod python;
