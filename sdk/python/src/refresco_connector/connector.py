@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Awaitable, ClassVar, Sequence, TypeVar, Union
+from typing import Awaitable, Sequence, TypeVar, Union
 
 from .models import (
     AccountsPage,
@@ -34,8 +34,9 @@ class Connector(ABC):
     Raise the classes of `refresco_connector.errors` when the bank refuses something.
     """
 
-    #: The banks this connector serves (`GET /manifest`).
-    institutions: ClassVar[Sequence[Institution]] = ()
+    #: The banks this connector serves (`GET /manifest`): a class attribute, or set in
+    #: `__init__` when they depend on configuration.
+    institutions: Sequence[Institution] = ()
 
     @abstractmethod
     def login(
