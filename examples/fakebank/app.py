@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import pages
 from .control import Control
@@ -185,7 +186,7 @@ class FakeBank:
 
     # --- faults ----------------------------------------------------------------------------
 
-    def app(self) -> Starlette:
+    def app(self) -> ASGIApp:
         routes = [
             Route("/", lambda _: RedirectResponse("/login"), methods=["GET"]),
             Route("/login", self.login_page, methods=["GET"]),
@@ -204,7 +205,7 @@ class FakeBank:
         ]
         site = Starlette(routes=routes)
 
-        async def with_faults(scope, receive, send):  # an ASGI middleware, kept tiny
+        async def with_faults(scope: Scope, receive: Receive, send: Send) -> None:  # ASGI middleware
             if scope["type"] == "http" and not scope["path"].startswith("/_control"):
                 faults = self.control.faults
                 if faults.slow_ms:

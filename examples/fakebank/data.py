@@ -71,9 +71,10 @@ def newest_first(moves: list[Movement]) -> list[Movement]:
     return sorted(moves, key=lambda m: (m.day, m.operation), reverse=True)
 
 
-def _user(rut: str, password: str, name: str, accounts: int = 2, **flags: bool) -> User:
+def _user(rut: str, password: str, name: str, *, sms: bool = False, locked: bool = False,
+          needs_action: bool = False, accounts: int = 2) -> User:
     digits = rut.replace("-", "")
-    user = User(rut=rut, password=password, name=name, **flags)
+    user = User(rut=rut, password=password, name=name, sms=sms, locked=locked, needs_action=needs_action)
     kinds = ["Cuenta Corriente", "Cuenta Vista"]
     for a in range(accounts):
         number = f"{digits[:6]}{a + 1:03d}"

@@ -161,3 +161,15 @@ def test_data_changes_new_modified_removed(bank, connector) -> None:
     removed = before.keys() - after.keys()
     modified = {k for k in after.keys() & before.keys() if after[k] != before[k]}
     assert len(new) == 1 and len(removed) == 1 and len(modified) == 1
+
+
+def test_data_that_changes_on_every_visit(bank, connector) -> None:
+    bank.post("/_control/faults", json={"change_every_visit": True}).raise_for_status()
+    window = DateWindow(since=date.today() - timedelta(days=90), until=date.today())
+    seen = []
+    for _ in range(2):
+        session = connector.login(INST, creds("11111111-1", "fakepass1")).session
+        account = connector.list_accounts(INST, session, CONTEXT)[0]
+        seen.append({m.bank_id for m in all_movements(connector, session, account, window)})
+    assert seen[0] != seen[1]
+    assert bank.get("/_control/state").json()["mutations"] == 2

@@ -197,3 +197,18 @@ def test_an_unexpected_exception_is_other_without_its_text(client: TestClient) -
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "other"
     assert PASSWORD not in answer.text
+
+
+def test_a_secret_in_an_error_message_is_masked(client: TestClient) -> None:
+    answer = login(client, "careless")
+    assert answer.json()["error"] == {
+        "code": "invalid_credentials",
+        "message": "the bank says [redacted] is wrong",
+    }
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/nowhere"), ("GET", "/login"), ("DELETE", "/manifest")])
+def test_other_paths_answer_the_protocol_error_shape(client: TestClient, method: str, path: str) -> None:
+    answer = client.request(method, path)
+    assert answer.status_code in (404, 405)
+    assert answer.json()["error"]["code"] == "other"

@@ -69,6 +69,8 @@ class ToyBank(Connector):
             # A careless scraper: logs the password and crashes with it in the message.
             log.warning("logging in with %s", password)
             raise RuntimeError(f"bank said no to {password}")
+        if credentials.username == "careless":
+            raise InvalidCredentials(f"the bank says {password} is wrong")
         if credentials.username.startswith("error:"):
             code = credentials.username.removeprefix("error:")
             if code == "account_failed":

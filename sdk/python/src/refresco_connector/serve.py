@@ -31,9 +31,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     libraries the connector uses). Call it yourself when serving `app()` another way."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stderr)
     root.setLevel(level)
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):

@@ -191,7 +191,11 @@ def app(connector: Connector, token: str) -> Starlette:
             return _refused(e.status, str(e))
         except ConnectorError as e:
             log.info("%s: %s", request.url.path, e.code)
-            return _error(e.status, e.body())
+            body = e.body()
+            # A message is the author's text and may quote what the bank echoed back: the
+            # call's secrets are masked in it as in the logs.
+            body.message = redaction.redact(body.message)
+            return _error(e.status, body)
         except ValidationError as e:
             # The connector returned something that breaks the protocol: its bug, told to
             # its author in the log, and to Refresco as `other`.
@@ -208,5 +212,10 @@ def app(connector: Connector, token: str) -> Starlette:
         Route("/accounts", guarded(accounts), methods=["POST"]),
         Route("/movements", guarded(movements), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    # Outside the protocol's paths, still the protocol's error shape.
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        return _refused(status, f"no {request.method} {request.url.path} in protocol {PROTOCOL_VERSION}")
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
 
