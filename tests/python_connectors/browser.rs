@@ -1,7 +1,8 @@
-//! The fake bank end to end in Chromium: Refresco with Banco Falso's connector as its only
-//! bank, `tests/browser/fakebank/fakebank.test.mjs` driving the widget (a link with the bank's
-//! SMS code, a refresh whose code is typed in the widget after the bank's data changed), and
-//! the webhooks of that refresh checked here, signatures included.
+//! The fake bank end to end in Chromium: the real `refresco serve --connector <url>` (built-in
+//! banks off) with Banco Falso's connector as its only bank, as an operator runs it;
+//! `tests/browser/fakebank/fakebank.test.mjs` driving the widget (a link with the bank's SMS
+//! code, a refresh whose code is typed in the widget after the bank's data changed); and the
+//! webhooks of that refresh checked here, signatures included.
 //!
 //! Needs what tests/browser.rs needs (Debian's Chromium, tests/browser/node_modules) and the
 //! connector venv; without them it prints `SKIPPED` and passes, except in CI.
@@ -11,13 +12,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::receiver::{verify, Receiver};
-use crate::common::*;
+use crate::process;
 use crate::python::{repo, FakeBank, Venv};
-use crate::support::*;
 
 const LIMIT: Duration = Duration::from_secs(240);
 
@@ -54,23 +53,54 @@ async fn the_fake_bank_through_the_widget_in_chromium() {
         return;
     }
     let bank = FakeBank::start();
-    let app = app_with(Backend::Sqlite, bank.config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = process::spawn(
+        dir.path(),
+        "refresco",
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--connector",
+            &bank.connector.url,
+        ],
+        &[
+            ("REFRESCO_CONNECTOR_TOKEN", bank.token.clone()),
+            ("REFRESCO_SANDBOX", "false".to_owned()),
+            // The widget's refresh follows the link at once.
+            ("REFRESCO_COOLDOWN_ONLY_LAST_SECS", "0".to_owned()),
+        ],
+    );
+    let secret_key = server.secret_key();
+    let public_key = std::fs::read_to_string(&server.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("public key: ").map(str::to_owned))
+        .expect("first start prints the keys");
+
     let receiver = Receiver::start().await;
     let events = [
         "account.refresh_intent.movements_modified",
         "account.refresh_intent.movements_removed",
         "link.refresh_intent.succeeded",
     ];
-    let (status, endpoint) = call(
-        &app,
-        Method::POST,
-        "/v1/webhook_endpoints",
-        None,
-        Some(json!({"url": receiver.url, "enabled_events": events})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{endpoint}");
-    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let endpoint: Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}/v1/webhook_endpoints", server.addr))
+        .header("Authorization", &secret_key)
+        .json(&json!({"url": receiver.url, "enabled_events": events}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = endpoint["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{endpoint}"))
+        .to_owned();
 
     let artifacts = repo().join("ci-artifacts/browser/fakebank");
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -84,12 +114,12 @@ async fn the_fake_bank_through_the_widget_in_chromium() {
         ])
         .current_dir(repo().join("tests/browser"))
         .env("FAKEBANK_URL", &bank.bank.url)
-        .env("REFRESCO_URL", &app.base)
-        .env("REFRESCO_SK", &app.keys.secret_key)
-        .env("REFRESCO_PK", &app.keys.public_key)
-        .env("REFRESCO_SHORT_URL", &app.base)
-        .env("REFRESCO_SHORT_SK", &app.keys.secret_key)
-        .env("REFRESCO_SHORT_PK", &app.keys.public_key)
+        .env("REFRESCO_URL", &server.addr)
+        .env("REFRESCO_SK", &secret_key)
+        .env("REFRESCO_PK", &public_key)
+        .env("REFRESCO_SHORT_URL", &server.addr)
+        .env("REFRESCO_SHORT_SK", &secret_key)
+        .env("REFRESCO_SHORT_PK", &public_key)
         .env("REFRESCO_OTHER_ORG_PK", "unused")
         .env("REFRESCO_LIVE_PK", "unused")
         .env("REFRESCO_MARKUP_LINK_TOKEN", "unused")
@@ -146,5 +176,10 @@ async fn the_fake_bank_through_the_widget_in_chromium() {
         "{types:?}"
     );
     assert!(!bank.connector.logs().contains("fakepass2"));
-    app.stop().await;
+    let server_logs = std::fs::read_to_string(&server.stderr).unwrap();
+    assert!(
+        !server_logs.contains("fakepass2"),
+        "the password is in Refresco's logs"
+    );
+    server.stop();
 }

@@ -2,7 +2,8 @@
 //! the woob bridge (on the fake bank's woob module) each pass `refresco connector check`; and
 //! Refresco configured with the fake bank's connector links, refreshes with an SMS code, sees
 //! the bank's changes as new, modified and removed movements, and sends webhooks, through the
-//! API and through the widget in Chromium.
+//! API (the server in process, both backends) and through the widget in Chromium (the real
+//! `refresco serve --connector` binary).
 //!
 //! The Python sides run from the virtual environments `scripts/test` makes (`.venv-connectors`
 //! and `.venv-woob`, see sdk/python/requirements*.txt). Without them the tests print `SKIPPED`
@@ -12,6 +13,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/process.rs"]
+mod process;
 #[path = "../connectors/support.rs"]
 #[allow(dead_code)]
 mod support;

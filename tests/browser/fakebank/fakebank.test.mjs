@@ -29,6 +29,10 @@ async function typeCode(frame, code) {
 }
 
 browserTest('Banco Falso: a link from the widget, then a refresh with its SMS code', {}, async (page) => {
+  // Banco Falso is the server's only bank, served by the connector.
+  const institutions = await apiOk(main, 'GET', '/v1/institutions');
+  assert.deepEqual(institutions.map((i) => [i.id, i.source]), [['cl_banco_falso', 'connector']]);
+
   // The link, as a person makes it.
   const intent = await createLinkIntent(main, 'cl');
   await openHost(page);
