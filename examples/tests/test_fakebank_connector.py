@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from fakebank.data import SMS_CODE
+from fakebank.data import SMS_CODE, today
 from fakebank_connector.connector import FakeBankConnector
 from refresco_connector import (
     Credentials,
@@ -27,7 +27,7 @@ from refresco_connector import (
 )
 
 INST = "cl_banco_falso"
-CONTEXT = FetchContext(today=date.today(), refresh_number=1)
+CONTEXT = FetchContext(today=today(), refresh_number=1)
 
 
 def creds(rut: str, password: str) -> Credentials:
@@ -58,7 +58,7 @@ def test_login_accounts_and_paged_movements(bank, connector) -> None:
     assert accounts[0].holder_id == "111111111"
     assert accounts[0].balance_current == 1_500_000
     assert accounts[0].balance_limit == 2_000_000
-    window = DateWindow(since=date.today() - timedelta(days=90), until=date.today())
+    window = DateWindow(since=today() - timedelta(days=90), until=today())
     moves = all_movements(connector, result.session, accounts[0], window)
     assert len(moves) > 10, "more than one page of the bank's table"
     assert len({m.bank_id for m in moves}) == len(moves)
@@ -153,7 +153,7 @@ def test_the_login_form_needs_its_csrf_token(bank, bank_url) -> None:
 def test_data_changes_new_modified_removed(bank, connector) -> None:
     session = connector.login(INST, creds("11111111-1", "fakepass1")).session
     account = connector.list_accounts(INST, session, CONTEXT)[0]
-    window = DateWindow(since=date.today() - timedelta(days=90), until=date.today())
+    window = DateWindow(since=today() - timedelta(days=90), until=today())
     before = {m.bank_id: m for m in all_movements(connector, session, account, window)}
     bank.post("/_control/mutate").raise_for_status()
     after = {m.bank_id: m for m in all_movements(connector, session, account, window)}
@@ -165,7 +165,7 @@ def test_data_changes_new_modified_removed(bank, connector) -> None:
 
 def test_data_that_changes_on_every_visit(bank, connector) -> None:
     bank.post("/_control/faults", json={"change_every_visit": True}).raise_for_status()
-    window = DateWindow(since=date.today() - timedelta(days=90), until=date.today())
+    window = DateWindow(since=today() - timedelta(days=90), until=today())
     seen = []
     for _ in range(2):
         session = connector.login(INST, creds("11111111-1", "fakepass1")).session

@@ -18,6 +18,7 @@ from woob.exceptions import (
 )
 
 from conftest import EXAMPLES
+from fakebank.data import today
 from refresco_connector import (
     Credentials,
     CredentialsLocked,
@@ -37,8 +38,8 @@ from refresco_connector import (
 from refresco_connector.woob_bridge import WoobBankConnector, minor_units, translate
 
 INST = Institution(id="cl_banco_falso_woob", name="Banco Falso (woob)", country="cl", currency="CLP")
-CONTEXT = FetchContext(today=date.today(), refresh_number=1)
-WINDOW = DateWindow(since=date.today() - timedelta(days=90), until=date.today())
+CONTEXT = FetchContext(today=today(), refresh_number=1)
+WINDOW = DateWindow(since=today() - timedelta(days=90), until=today())
 
 
 @pytest.fixture
