@@ -22,7 +22,7 @@ from refresco_connector import (
     MovementsPage,
     WrongMfaCode,
 )
-from refresco_connector.errors import BY_CODE, AccountFailed, WrongMfaCode as _Wrong
+from refresco_connector.errors import BY_CODE, AccountFailed
 
 log = logging.getLogger("toybank")
 
@@ -76,7 +76,7 @@ class ToyBank(Connector):
             if code == "account_failed":
                 raise AccountFailed("acc-1", "statement page missing")
             if code == "wrong_mfa_code":
-                raise _Wrong("try again", attempts_left=2)
+                raise WrongMfaCode("try again", attempts_left=2)
             raise BY_CODE[code]("the bank refused")
         if password != PASSWORD:
             raise InvalidCredentials("wrong username or password")
