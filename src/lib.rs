@@ -15,6 +15,8 @@
 //! - [`crypto`]: sealing, token hashing, token generation;
 //! - [`tenants`]: organizations and API keys;
 //! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
+//! - [`metrics`]: this process's Prometheus registry; [`operator`]: `/metrics` and the
+//!   operator token;
 //! - [`devtools`]: `listen` and `trigger` for local development.
 //!
 //! The load scenarios of `BENCHMARKS.md` are a crate of their own, `refresco-bench` (`bench/`),
@@ -29,6 +31,8 @@ pub mod devtools;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod metrics;
+pub mod operator;
 pub mod server;
 pub mod store;
 pub mod telemetry;
@@ -155,7 +159,9 @@ impl App {
             background.push(tokio::spawn(dispatcher.run(shutdown.clone())));
         }
         let router = match role {
-            Role::Worker => api::health::router().with_state(self.state.clone()),
+            Role::Worker => api::health::router()
+                .merge(operator::metrics::router())
+                .with_state(self.state.clone()),
             Role::Api | Role::All => api::router(self.state.clone()),
         };
         let limits = server::ServerLimits::from_config(&self.state.config);

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(link_intents::router())
         .merge(widget_link_intents::router())
         .merge(widget_pages::router())
+        .merge(crate::operator::metrics::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         // Layers run outermost-last-added. From the outside in:
@@ -94,6 +95,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(map_response(fallback::ensure_json_errors))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
+        // Metrics count the final answer (a panic's 500 included) by the matched route.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::operator::http_metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -46,6 +46,7 @@ pub async fn create(
         .store
         .create_refresh_intent(&new, ctx.config.cooldowns())
         .await?;
+    ctx.store.metrics().intent_created(principal.mode.as_str());
     ctx.wake.notify_one();
     // The insert kept the widget token only if the bank will ask for a second factor.
     let widget_token = intent.widget_token_sealed.is_some().then_some(widget_token);

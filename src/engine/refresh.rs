@@ -63,7 +63,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
         Step::Parked => Ok(RunResult::Parked),
         Step::LeaseLost => Ok(RunResult::LeaseLost),
         Step::Finish(outcome) => {
-            let status = outcome.status;
+            let (status, public_error) = (outcome.status, outcome.public_error);
             // The events are made inside the recording transaction, from what it committed.
             let keys = ctx.keys.clone();
             let make_events = Box::new(move |recorded: &crate::domain::RecordedRefresh| {
@@ -84,6 +84,9 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             ctx.webhook_wake.notify_one();
             match recorded {
                 Some(counts) => {
+                    ctx.store
+                        .metrics()
+                        .refresh_finished(&work, status, public_error);
                     tracing::info!(
                         status = status.as_str(),
                         new = counts.new,
@@ -181,6 +184,7 @@ async fn step(
         };
         return Ok(Step::Finish(failure(error, reason, None)));
     };
+    let connector = crate::metrics::connector::instrument(connector, ctx.store.metrics());
 
     let mut session = match &work.mfa_session {
         Some(sealed) => {

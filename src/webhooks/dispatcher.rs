@@ -212,6 +212,9 @@ async fn attempt(
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let succeeded = response.status.is_some_and(|s| (200..300).contains(&s));
     let next = decide(ctx, &delivery, &response, succeeded, attempted_at);
+    ctx.store
+        .metrics()
+        .webhook_attempted(&next, started.elapsed());
     let record = Attempt {
         id: AttemptId::generate(),
         delivery_id: delivery.id.clone(),
