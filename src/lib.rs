@@ -16,7 +16,7 @@
 //! - [`tenants`]: organizations and API keys;
 //! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
 //! - [`metrics`]: this process's Prometheus registry; [`operator`]: `/metrics` and the
-//!   operator token;
+//!   operator token; [`dashboard`]: the operator's pages;
 //! - [`devtools`]: `listen` and `trigger` for local development.
 //!
 //! The load scenarios of `BENCHMARKS.md` are a crate of their own, `refresco-bench` (`bench/`),
@@ -27,6 +27,7 @@ pub mod api;
 pub mod config;
 pub mod connectors;
 pub mod crypto;
+pub mod dashboard;
 pub mod devtools;
 pub mod domain;
 pub mod engine;

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(widget_link_intents::router())
         .merge(widget_pages::router())
         .merge(crate::operator::metrics::router())
+        .merge(crate::dashboard::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         // Layers run outermost-last-added. From the outside in:

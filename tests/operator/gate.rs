@@ -16,6 +16,12 @@ crate::both_backends! {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("REFRESCO_OPERATOR_TOKEN"), "{message}");
         assert!(message.contains("operator_token"), "{message}");
+        for path in ["/dashboard", "/dashboard/sign-in", "/dashboard/links"] {
+            let response = app.request(Method::GET, path, None, None).await;
+            assert_eq!(response.status(), 404, "{path}");
+            let page = response.text().await.unwrap();
+            assert!(page.contains("REFRESCO_OPERATOR_TOKEN"), "{path}: {page}");
+        }
     }
 }
 
