@@ -16,7 +16,8 @@
 //! - [`tenants`]: organizations and API keys;
 //! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
 //! - [`metrics`]: this process's Prometheus registry; [`operator`]: `/metrics` and the
-//!   operator token; [`dashboard`]: the operator's pages;
+//!   operator token; [`dashboard`]: the operator's pages; [`trace_context`]: W3C
+//!   `traceparent` from requests to jobs, connectors and webhooks;
 //! - [`devtools`]: `listen` and `trigger` for local development.
 //!
 //! The load scenarios of `BENCHMARKS.md` are a crate of their own, `refresco-bench` (`bench/`),
@@ -38,6 +39,7 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod trace_context;
 pub mod webhooks;
 
 use std::net::SocketAddr;

@@ -29,7 +29,7 @@ pub enum RunResult {
 }
 
 /// Runs one claimed job to its next resting point.
-#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id, attempt = job.attempts))]
+#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id, attempt = job.attempts, trace_id = tracing::field::Empty))]
 pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Result<RunResult> {
     let work = ctx.store.refresh_work(&job.intent_id).await?;
     let lease = ctx.lease_millis();
@@ -51,7 +51,11 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
     let until_deadline = Duration::from_millis(
         u64::try_from(work.deadline.millis() - Timestamp::now().millis()).unwrap_or(0),
     );
-    let step = tokio::time::timeout(until_deadline, step(ctx, &job, &work));
+    let trace = crate::trace_context::resume(&ctx.store, &job.intent_id).await;
+    let step = tokio::time::timeout(
+        until_deadline,
+        crate::trace_context::scope(trace, step(ctx, &job, &work)),
+    );
     let outcome = tokio::select! {
         result = step => match result {
             Ok(result) => result?,

@@ -34,6 +34,7 @@ mod refresh;
 mod row_writes;
 mod rows;
 pub mod seeding;
+mod trace_contexts;
 
 // The generated-row helpers, for every module of the store.
 use row_writes::{id_list, insert_rows, insert_rows_together, placeholders, write_rows, RowWrite};

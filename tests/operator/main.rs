@@ -5,8 +5,12 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/process.rs"]
+mod process;
 
 mod dashboard;
 mod gate;
+mod logs;
 mod metrics;
 mod support;
+mod traces;
