@@ -5,8 +5,8 @@
 use refresco::config::Secret;
 use refresco::domain::Mode;
 use reqwest::{Method, StatusCode};
-use sqlx::Connection;
 use serde_json::json;
+use sqlx::Connection;
 
 use crate::common::database::database_url;
 use crate::common::receiver::Receiver;
@@ -51,10 +51,17 @@ pub async fn server(backend: Backend) -> (TestApp, Receiver, String) {
     // moved to live mode in the database, stands for one.
     let other = app.key_pair("globex", Mode::Test).await;
     let (live, _) = app
-        .create_link_with(&other.secret_key, "cl_banco_sandbox", "40427672-7", "jonsnow")
+        .create_link_with(
+            &other.secret_key,
+            "cl_banco_sandbox",
+            "40427672-7",
+            "jonsnow",
+        )
         .await;
     sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&database_url(&app)).await.unwrap();
+    let mut db = sqlx::AnyConnection::connect(&database_url(&app))
+        .await
+        .unwrap();
     sqlx::query("UPDATE links SET mode = 'live' WHERE id = $1")
         .bind(live["id"].as_str().unwrap())
         .execute(&mut db)

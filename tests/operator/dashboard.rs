@@ -205,6 +205,21 @@ async fn walk(backend: Backend) {
         .await;
     assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
 
+    // Bad input is a 4xx, never a 5xx: a form without its fields, odd ids.
+    let empty = session.post(&resend_path, &[]).await;
+    assert!(empty.status().is_client_error(), "{}", empty.status());
+    let body: serde_json::Value = empty.json().await.unwrap();
+    assert!(body["error"]["code"].is_string(), "{body}");
+    for path in [
+        "/dashboard/events/%00%ff",
+        "/dashboard/links/%3Cscript%3E",
+        "/dashboard/nothing-here",
+    ] {
+        let (status, page) = session.get(path).await;
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert!(!page.contains("<script>"), "{path}: {page}");
+    }
+
     // Endpoints with their health, and recover.
     let webhooks = session.page("/dashboard/webhooks").await;
     assert!(
