@@ -162,6 +162,9 @@ pub struct Config {
     /// The token that opens `GET /metrics` (as `Authorization: Bearer …`) and the operator
     /// dashboard at `/dashboard` (`REFRESCO_OPERATOR_TOKEN`). Unset, both are off.
     pub operator_token: Option<Secret>,
+    /// Also serve `GET /metrics`, and only it, on this address (an internal interface for
+    /// Prometheus, say); it still asks for the operator token (`REFRESCO_METRICS_LISTEN`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -207,6 +210,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_allow_private_in_test: true,
             operator_token: None,
+            metrics_listen: None,
         }
     }
 }

@@ -68,3 +68,44 @@ fn a_short_operator_token_is_refused_at_start() {
     let error = config.validate().unwrap_err().to_string();
     assert!(error.contains("operator_token"), "{error}");
 }
+
+/// With `metrics_listen`, `/metrics` is also served there, behind the same token, and
+/// nothing else is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = refresco::Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        operator_token: Some(refresco::config::Secret::new(OPERATOR_TOKEN)),
+        ..refresco::Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let app = refresco::build(config, listener).await.unwrap();
+    let base = format!("http://{}", app.metrics_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(app.run(shutdown.clone()));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let scrape = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(scrape
+        .text()
+        .await
+        .unwrap()
+        .contains("refresco_jobs_expired_leases"));
+    let refused = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    for path in ["/v1/links", "/dashboard", "/healthz"] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        let (status, body) = into_json(response).await;
+        assert_error(status, &body, 404, "invalid_url");
+    }
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
