@@ -13,7 +13,7 @@
 //! - gauges read from the database at each scrape ([`scrape`]): the job queue and webhook
 //!   endpoints are shared by every process, so they are counted where they are stored.
 //!
-//! No label carries a secret: routes are templates (`/v1/links/{id}`), institutions and
+//! No label carries a secret: routes are templates (`/v1/links/:id`), institutions and
 //! errors come from fixed lists.
 
 pub mod connector;
