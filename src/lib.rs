@@ -15,6 +15,9 @@
 //! - [`crypto`]: sealing, token hashing, token generation;
 //! - [`tenants`]: organizations and API keys;
 //! - [`webhooks`]: signing, the SSRF-guarded client, the dispatcher;
+//! - [`metrics`]: this process's Prometheus registry; [`operator`]: `/metrics` and the
+//!   operator token; [`dashboard`]: the operator's pages; [`trace_context`]: W3C
+//!   `traceparent` from requests to jobs, connectors and webhooks;
 //! - [`devtools`]: `listen` and `trigger` for local development.
 //!
 //! The load scenarios of `BENCHMARKS.md` are a crate of their own, `refresco-bench` (`bench/`),
@@ -25,14 +28,18 @@ pub mod api;
 pub mod config;
 pub mod connectors;
 pub mod crypto;
+pub mod dashboard;
 pub mod devtools;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod metrics;
+pub mod operator;
 pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod trace_context;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -61,6 +68,8 @@ pub struct App {
     state: AppState,
     /// Connectors whose manifest could not be read at start.
     pending: PendingConnectors,
+    /// `metrics_listen`'s listener, bound at build like the main one.
+    metrics_listener: Option<TcpListener>,
 }
 
 /// Loads the master key from the configuration, or from (or into) `data_dir/master.key`.
@@ -117,10 +126,19 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App>
         }),
         webhooks,
     };
+    let metrics_listener = match state.config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding metrics_listen {addr}"))?,
+        ),
+        None => None,
+    };
     Ok(App {
         listener,
         state,
         pending,
+        metrics_listener,
     })
 }
 
@@ -128,6 +146,11 @@ impl App {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address `GET /metrics` is also served on, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref()?.local_addr().ok()
     }
 
     /// Shared state (for tests and the CLI).
@@ -155,10 +178,25 @@ impl App {
             background.push(tokio::spawn(dispatcher.run(shutdown.clone())));
         }
         let router = match role {
-            Role::Worker => api::health::router().with_state(self.state.clone()),
+            Role::Worker => api::health::router()
+                .merge(operator::metrics::router())
+                .with_state(self.state.clone()),
             Role::Api | Role::All => api::router(self.state.clone()),
         };
         let limits = server::ServerLimits::from_config(&self.state.config);
+        if let Some(listener) = self.metrics_listener {
+            tracing::info!(addr = %listener.local_addr()?, "serving metrics");
+            let router = operator::metrics::router()
+                .fallback(api::fallback::not_found)
+                .with_state(self.state.clone());
+            let limits = server::ServerLimits::from_config(&self.state.config);
+            background.push(tokio::spawn(server::serve(
+                listener,
+                router,
+                limits,
+                shutdown.clone(),
+            )));
+        }
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
         server::serve(self.listener, router, limits, shutdown).await;
         for task in background {

@@ -1,7 +1,8 @@
 //! The widget and the demo page end to end, in headless Chromium.
 //!
 //! Each backend gets a real server on port 0 (plus a second one whose link intents and second
-//! factors expire after 2 seconds), a few fixtures (another organization's and the live mode's
+//! factors expire after 2 seconds, and a third with an operator token for the dashboard's
+//! test), a few fixtures (another organization's and the live mode's
 //! public keys, a link whose bank and account names hold markup), and then the Node test files
 //! in `tests/browser/` (`*.test.mjs`, driving Debian's `/usr/bin/chromium` with playwright-core)
 //! run against them. A failing browser test leaves a screenshot and the console in
@@ -14,6 +15,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "browser/dashboard_fixture.rs"]
+mod dashboard_fixture;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -116,6 +119,7 @@ async fn run_suite(app: TestApp) {
     // Two: a refresh rewrites the names from the bank, so the widget's test refreshes its own.
     let markup_token = markup_link(&app).await;
     let markup_refresh_token = markup_link(&app).await;
+    let (operator, _receiver, holder) = dashboard_fixture::server(app.backend).await;
     let backend = format!("{:?}", app.backend).to_lowercase();
     let artifacts = repo().join("ci-artifacts/browser").join(&backend);
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -136,6 +140,9 @@ async fn run_suite(app: TestApp) {
         .env("REFRESCO_MARKUP_LINK_TOKEN", &markup_token)
         .env("REFRESCO_MARKUP_REFRESH_LINK_TOKEN", &markup_refresh_token)
         .env("REFRESCO_MARKUP", MARKUP)
+        .env("REFRESCO_OPS_URL", &operator.base)
+        .env("REFRESCO_OPERATOR_TOKEN", dashboard_fixture::OPERATOR_TOKEN)
+        .env("REFRESCO_OPS_HOLDER", &holder)
         .env("REFRESCO_ARTIFACTS", &artifacts)
         .env("REFRESCO_CHROMIUM", chromium())
         .env("NO_PROXY", "127.0.0.1,localhost")
@@ -168,6 +175,7 @@ async fn run_suite(app: TestApp) {
         started.elapsed()
     );
     short.stop().await;
+    operator.stop().await;
     app.stop().await;
 }
 

@@ -76,10 +76,13 @@ pub fn router(state: AppState) -> Router {
         .merge(link_intents::router())
         .merge(widget_link_intents::router())
         .merge(widget_pages::router())
+        .merge(crate::operator::metrics::router())
+        .merge(crate::dashboard::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         // Layers run outermost-last-added. From the outside in:
-        // 1. tracing sees every request, including ones that panic;
+        // 1. tracing sees every request, including ones that panic (its span names the path,
+        //    never the query string, and the request's trace id);
         // 2. a panic becomes a logged 500 with a Fintoc body, never a dropped connection;
         // 3. any non-JSON error the framework makes is rewritten into Fintoc's error JSON;
         // 4. admission: beyond the requests in flight a 503 costs no database work (so it
@@ -94,6 +97,13 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(map_response(fallback::ensure_json_errors))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
-        .layer(TraceLayer::new_for_http())
+        // Metrics count the final answer (a panic's 500 included) by the matched route.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::operator::http_metrics::track,
+        ))
+        // A request's `traceparent` is its handler's context (read inside the span below).
+        .layer(axum::middleware::from_fn(crate::trace_context::accept))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::trace_context::request_span))
         .with_state(state)
 }

@@ -159,6 +159,12 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Let test-mode endpoints reach them (a receiver on a developer's localhost).
     pub webhook_allow_private_in_test: bool,
+    /// The token that opens `GET /metrics` (as `Authorization: Bearer …`) and the operator
+    /// dashboard at `/dashboard` (`REFRESCO_OPERATOR_TOKEN`). Unset, both are off.
+    pub operator_token: Option<Secret>,
+    /// Also serve `GET /metrics`, and only it, on this address (an internal interface for
+    /// Prometheus, say); it still asks for the operator token (`REFRESCO_METRICS_LISTEN`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -203,6 +209,8 @@ impl Default for Config {
             webhook_per_endpoint_concurrency: 4,
             webhook_allow_private: false,
             webhook_allow_private_in_test: true,
+            operator_token: None,
+            metrics_listen: None,
         }
     }
 }
@@ -311,6 +319,15 @@ impl Config {
             }
         }
         self.connector_targets()?;
+        if self
+            .operator_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().len() < 16)
+        {
+            return Err(ConfigError(
+                "operator_token must be at least 16 characters".into(),
+            ));
+        }
         if let Some(key) = &self.master_key {
             crate::crypto::MasterKey::from_base64(key.expose())
                 .map_err(|e| ConfigError(format!("master_key: {e}")))?;

@@ -16,7 +16,7 @@ pub struct CreatedIntent {
 /// Creates an intent for the link `token` opens (of the principal's organization and mode), or
 /// says which rule forbids it. The token and the link are checked by the create itself, in
 /// one write with no read before it (see `store::refresh`), so the errors come from there.
-#[tracing::instrument(skip_all, fields(link_id = %token.link_id()))]
+#[tracing::instrument(skip_all, fields(link_id = %token.link_id(), intent_id = tracing::field::Empty))]
 pub async fn create(
     ctx: &EngineContext,
     principal: &Principal,
@@ -25,6 +25,7 @@ pub async fn create(
     forced_result: Option<IntentStatus>,
 ) -> Result<CreatedIntent, CreateIntentError> {
     let id = RefreshIntentId::generate();
+    tracing::Span::current().record("intent_id", id.as_str());
     // Made before we know whether the link's bank asks for a second factor (the insert keeps
     // it only then): a few microseconds, against a read of the link before every create.
     let widget_token = WidgetToken::generate(&id);
@@ -42,10 +43,12 @@ pub async fn create(
         now,
         deadline: now.plus_millis(ctx.refresh_timeout_millis()),
     };
+    crate::trace_context::remember(&ctx.store, &id).await;
     let intent = ctx
         .store
         .create_refresh_intent(&new, ctx.config.cooldowns())
         .await?;
+    ctx.store.metrics().intent_created(principal.mode.as_str());
     ctx.wake.notify_one();
     // The insert kept the widget token only if the bank will ask for a second factor.
     let widget_token = intent.widget_token_sealed.is_some().then_some(widget_token);

@@ -87,6 +87,7 @@ pub async fn answer(
         tracing::warn!(institution = %link.institution.id, "no loaded connector serves this bank");
         return Err(MfaError::BankUnavailable);
     };
+    let connector = crate::metrics::connector::instrument(connector, ctx.store.metrics());
     match connector.answer_mfa(&challenge, &answer).await {
         Ok(session) => {
             let sealed = ctx.keys.seal(

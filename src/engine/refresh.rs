@@ -30,7 +30,7 @@ pub enum RunResult {
 }
 
 /// Runs one claimed job to its next resting point.
-#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id, attempt = job.attempts))]
+#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id, attempt = job.attempts, trace_id = tracing::field::Empty))]
 pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Result<RunResult> {
     let work = ctx.store.refresh_work(&job.intent_id).await?;
     let lease = ctx.lease_millis();
@@ -52,7 +52,11 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
     let until_deadline = Duration::from_millis(
         u64::try_from(work.deadline.millis() - Timestamp::now().millis()).unwrap_or(0),
     );
-    let step = tokio::time::timeout(until_deadline, step(ctx, &job, &work));
+    let trace = crate::trace_context::resume(&ctx.store, &job.intent_id).await;
+    let step = tokio::time::timeout(
+        until_deadline,
+        crate::trace_context::scope(trace, step(ctx, &job, &work)),
+    );
     let outcome = tokio::select! {
         result = step => match result {
             Ok(result) => result?,
@@ -64,7 +68,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
         Step::Parked => Ok(RunResult::Parked),
         Step::LeaseLost => Ok(RunResult::LeaseLost),
         Step::Finish(outcome) => {
-            let status = outcome.status;
+            let (status, public_error) = (outcome.status, outcome.public_error);
             // The events are made inside the recording transaction, from what it committed.
             let keys = ctx.keys.clone();
             let make_events = Box::new(move |recorded: &crate::domain::RecordedRefresh| {
@@ -85,6 +89,9 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
             ctx.webhook_wake.notify_one();
             match recorded {
                 Some(counts) => {
+                    ctx.store
+                        .metrics()
+                        .refresh_finished(&work, status, public_error);
                     tracing::info!(
                         status = status.as_str(),
                         new = counts.new,
@@ -180,6 +187,7 @@ async fn step(
         };
         return Ok(Step::Finish(failure(error, reason, None)));
     };
+    let connector = crate::metrics::connector::instrument(connector, ctx.store.metrics());
 
     // A stored session: the holder answered a second factor, or the login that created the
     // link handed its session to the link's first history.

@@ -79,8 +79,9 @@ impl Worker {
                             let ctx = self.ctx.clone();
                             running.spawn(async move {
                                 let _permit = permit;
+                                let intent_id = job.intent_id.clone();
                                 if let Err(e) = run_job(&ctx, job).await {
-                                    tracing::error!(error = format!("{e:#}"), "refresh job failed");
+                                    tracing::error!(intent_id = %intent_id, error = format!("{e:#}"), "refresh job failed");
                                 }
                             });
                         }

@@ -24,11 +24,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use sqlx::{Acquire, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Store;
+use crate::metrics::Metrics;
 
 /// Writes per transaction at most (bounds one commit's size and latency).
 const MAX_BATCH: usize = 256;
@@ -64,9 +66,9 @@ pub(super) struct GroupWriter {
 
 impl GroupWriter {
     /// Starts the writer task over the (single-connection) SQLite write pool.
-    pub(super) fn start(write: AnyPool) -> Self {
+    pub(super) fn start(write: AnyPool, metrics: Arc<Metrics>) -> Self {
         let (queue, requests) = mpsc::unbounded_channel();
-        tokio::spawn(run(write, requests));
+        tokio::spawn(run(write, requests, metrics));
         Self { queue }
     }
 
@@ -162,10 +164,15 @@ impl<W: GroupedWrite> Queued for Pending<W> {
     }
 }
 
-async fn run(write: AnyPool, mut requests: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
+async fn run(
+    write: AnyPool,
+    mut requests: mpsc::UnboundedReceiver<Box<dyn Queued>>,
+    metrics: Arc<Metrics>,
+) {
     // `recv_many` waits for one request, then takes whatever else is queued (up to the max).
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics.group_commit(batch.len());
         commit_batch(&write, std::mem::take(&mut batch)).await;
     }
 }

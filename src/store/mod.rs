@@ -27,12 +27,14 @@ mod keys;
 mod link_intents;
 mod links;
 mod movements;
+pub mod operator;
 pub mod postgres;
 mod recording;
 mod refresh;
 mod row_writes;
 mod rows;
 pub mod seeding;
+mod trace_contexts;
 
 // The generated-row helpers, for every module of the store.
 use row_writes::{id_list, insert_rows, insert_rows_together, placeholders, write_rows, RowWrite};
@@ -138,6 +140,9 @@ pub struct Store {
     /// SQLite on Linux: the id of the write connection's thread, when its priority was raised
     /// (see `writer_priority`).
     writer_thread: Option<u32>,
+    /// This process's metrics: the store is the one handle every layer holds, so it carries
+    /// them to the engine, the dispatcher and the HTTP layer.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A page request, already validated (page ≥ 1, 1 ≤ per_page ≤ 300).
@@ -196,8 +201,9 @@ impl Store {
     }
 
     fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
-        let group_writer =
-            (dialect == Dialect::Sqlite).then(|| group_commit::GroupWriter::start(write.clone()));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let group_writer = (dialect == Dialect::Sqlite)
+            .then(|| group_commit::GroupWriter::start(write.clone(), metrics.clone()));
         // SQLite: recordings go to the group writer, which commits those queued together;
         // this many share a group at most, so creates and heartbeats in the same group wait
         // for a bounded number of them. PostgreSQL: half the pool.
@@ -216,7 +222,13 @@ impl Store {
             key_cache: Arc::default(),
             movement_counts: Arc::default(),
             writer_thread: None,
+            metrics,
         }
+    }
+
+    /// This process's metrics registry.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The engine behind this store.
@@ -228,10 +240,12 @@ impl Store {
     /// front, so a transaction that reads then writes cannot fail half-way on a lock upgrade
     /// when another process (a CLI command) writes too.
     async fn begin(&self) -> anyhow::Result<Transaction<'static, Any>> {
+        let started = std::time::Instant::now();
         let tx = match self.dialect {
             Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.write.begin().await,
         };
+        self.metrics.db_acquire(started.elapsed());
         tx.context("beginning a transaction")
     }
 

@@ -166,7 +166,7 @@ struct Response {
 }
 
 /// Makes one attempt of `delivery` and records it.
-#[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, endpoint_id = %delivery.endpoint_id, event_id = %delivery.event.id))]
+#[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, endpoint_id = %delivery.endpoint_id, event_id = %delivery.event.id, trace_id = tracing::field::Empty))]
 async fn attempt(
     ctx: &WebhookContext,
     clients: &WebhookClients,
@@ -179,6 +179,7 @@ async fn attempt(
         .unseal(delivery.endpoint_id.as_str(), &delivery.sealed_secret)?;
     let secret = String::from_utf8(secret.to_vec())?;
     let body = event_body(&delivery.event)?;
+    let trace = crate::trace_context::of_event(&ctx.store, &delivery.event).await;
     let started = Instant::now();
     let attempted_at = Timestamp::now();
     let allow_internal = config.webhook_allow_private
@@ -210,12 +211,19 @@ async fn attempt(
             ] {
                 headers.insert(name, HeaderValue::from_str(&value)?);
             }
+            if let Some(trace) = &trace {
+                let value = HeaderValue::from_str(&trace.child().header_value())?;
+                headers.insert(crate::trace_context::HEADER, value);
+            }
             send(client.post(&delivery.url).headers(headers).body(body)).await
         }
     };
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let succeeded = response.status.is_some_and(|s| (200..300).contains(&s));
     let next = decide(ctx, &delivery, &response, succeeded, attempted_at);
+    ctx.store
+        .metrics()
+        .webhook_attempted(&next, started.elapsed());
     let record = Attempt {
         id: AttemptId::generate(),
         delivery_id: delivery.id.clone(),

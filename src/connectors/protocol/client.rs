@@ -111,12 +111,14 @@ impl ConnectorService {
         request: reqwest::RequestBuilder,
         account: Option<&str>,
     ) -> Result<Resp, ConnectorError> {
-        let response = request
+        let mut request = request
             .bearer_auth(self.token.expose())
-            .header(VERSION_HEADER, VERSION.to_string())
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+            .header(VERSION_HEADER, VERSION.to_string());
+        // The refresh's trace continues at the connector, as a call within it.
+        if let Some(trace) = crate::trace_context::current() {
+            request = request.header(crate::trace_context::HEADER, trace.child().header_value());
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
         let body = read_body(response)
             .await
