@@ -6,6 +6,7 @@
 mod common;
 
 mod fencing;
+mod first_history;
 mod lifecycle;
 mod mfa;
 mod recording;

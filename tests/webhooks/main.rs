@@ -8,6 +8,7 @@ mod common;
 mod claims;
 mod delivery;
 mod endpoints;
+mod order;
 mod outbox;
 mod retries;
 mod support;
