@@ -63,11 +63,20 @@ export function createLinkIntent(server, country, holderType = 'individual') {
   });
 }
 
-/** A Chilean sandbox link whose bank asks for a second factor (given here) at login. */
+/**
+ * A Chilean sandbox link whose bank asks for a second factor (given here) at login, once its
+ * first history (the `historical` refresh intent its creation started) has ended: a link has
+ * one refresh at a time.
+ */
 export async function createMfaLink(server, password) {
   const link = await apiOk(server, 'POST', '/v1/links', {
     body: { institution_id: 'cl_banco_sandbox', username: '41614850-3', password, mfa_code: '123456' },
   });
+  const token = encodeURIComponent(link.link_token);
+  await eventually(async () => {
+    const intents = await apiOk(server, 'GET', `/v1/refresh_intents?link_token=${token}`);
+    return intents.length > 0 && intents.every((intent) => intent.status !== 'created');
+  }, 'the first history of a new link');
   return link.link_token;
 }
 

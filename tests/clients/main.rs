@@ -180,8 +180,9 @@ both_backends! {
     }
 }
 
-/// A server without cooldown, a link whose bank takes 300 ms a call (a refresh stays in
-/// progress for about a second), and one real signed delivery captured by a receiver.
+/// A server without cooldown, a new link whose bank takes 300 ms a call (a refresh stays in
+/// progress for about a second; its first history may still run), and one real signed
+/// delivery captured by a receiver.
 async fn refresh_and_webhook_env(
     backend: Backend,
     dir: &Path,
@@ -216,14 +217,19 @@ async fn refresh_and_webhook_env(
     let delivery = receiver.wait_for(|r| !r.is_empty()).await.remove(0);
     let body_file = dir.join("delivery.json");
     std::fs::write(&body_file, &delivery.body).unwrap();
-    let (_, link_token) = app
-        .create_link_with(
-            &app.keys.secret_key,
-            "cl_banco_sandbox",
-            "41614850-3",
-            "jonsnow+instant+slow300ms",
+    // Created here and handed over at once: the client waits for its first history itself.
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/links",
+            Some(&app.keys.secret_key),
+            Some(serde_json::json!({"institution_id": "cl_banco_sandbox",
+                "username": "41614850-3", "password": "jonsnow+instant+slow300ms"})),
         )
         .await;
+    let (status, link) = into_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let link_token = link["link_token"].as_str().unwrap().to_owned();
     let env = vec![
         ("FINTOC_BASE_URL", app.base.clone()),
         ("FINTOC_SECRET_KEY", app.keys.secret_key.clone()),

@@ -46,6 +46,24 @@ async fn no_secret_reaches_the_log() {
     .await;
     assert_eq!(status, 201, "{link}");
     let token = link["link_token"].as_str().unwrap().to_owned();
+    // The link's first history runs first: a link has one refresh at a time.
+    loop {
+        let (_, intents) = send(
+            client
+                .get(format!("{base}/v1/refresh_intents?link_token={token}"))
+                .header("Authorization", &key),
+        )
+        .await;
+        if intents
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] != "created")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let (status, endpoint) = send(
         client
             .post(format!("{base}/v1/webhook_endpoints"))

@@ -15,7 +15,8 @@ async fn known_sequence(backend: Backend) {
     let Some(app) = operator_app(backend).await else {
         return;
     };
-    // Two links: one plain, one whose bank asks for an SMS code at every login.
+    // Two links: one plain, one whose bank asks for an SMS code at every login. Each has its
+    // first history (a refresh that lists accounts with the creation's session, no login).
     let (_, plain) = app.create_link("41614850-3").await;
     let (_, with_mfa) = app.create_link_with_mfa("jonsnow+mfa_sms", "123456").await;
     let receiver = Receiver::start().await;
@@ -125,7 +126,8 @@ async fn known_sequence(backend: Backend) {
     ];
     assert_eq!(
         v("refresco_refresh_intents_finished_total", &succeeded),
-        1.0
+        3.0,
+        "the two first histories and the first refresh"
     );
     let failed = [
         ("status", "failed"),
@@ -134,10 +136,10 @@ async fn known_sequence(backend: Backend) {
     ];
     assert_eq!(v("refresco_refresh_intents_finished_total", &failed), 1.0);
     let latency = [("institution", BANK), ("status", "succeeded")];
-    assert_eq!(v("refresco_refresh_duration_seconds", &latency), 1.0);
+    assert_eq!(v("refresco_refresh_duration_seconds", &latency), 3.0);
 
-    // Connector calls: two logins (one asked for the code), one list of accounts; the forced
-    // refresh called nothing.
+    // Connector calls: two logins (one asked for the code), three lists of accounts (the first
+    // refresh's and the two first histories'); the forced refresh called nothing.
     let logins = [
         ("institution", BANK),
         ("operation", "login"),
@@ -149,7 +151,7 @@ async fn known_sequence(backend: Backend) {
         ("operation", "list_accounts"),
         ("result", "ok"),
     ];
-    assert_eq!(v("refresco_connector_calls_total", &lists), 1.0);
+    assert_eq!(v("refresco_connector_calls_total", &lists), 3.0);
     let timed = [("institution", BANK), ("operation", "login")];
     assert_eq!(v("refresco_connector_call_duration_seconds", &timed), 2.0);
 

@@ -81,9 +81,10 @@ async fn a_refresh_carries_its_trace(backend: Backend) {
     else {
         return;
     };
+    let (_, token) = app.create_link("41614850-3").await;
+    // Subscribed after the link's first history ended: it receives the traced refresh first.
     let receiver = Receiver::start().await;
     endpoint(&app, &receiver.url, "link.refresh_intent.succeeded").await;
-    let (_, token) = app.create_link("41614850-3").await;
     let before = seen.lock().unwrap().len();
 
     let response = app

@@ -58,6 +58,11 @@ both_backends! {
         let accounts = link["accounts"].as_array().unwrap();
         assert_eq!(accounts.len(), 2, "{link}");
         assert_eq!(accounts[0]["holder_name"], "Bruno Soto", "{link}");
+        // The movements come with the link's first history, fetched with the login's session:
+        // the bank does not ask for its SMS code again.
+        let history = app.first_history(&app.keys.secret_key, &token).await;
+        assert_eq!(history["status"], "succeeded", "{history}");
+        assert!(history["requires_mfa"].is_null(), "{history}");
         let before = listed(&app, &token).await;
         assert!(before.len() > 20, "the history came in: {}", before.len());
 
@@ -86,14 +91,16 @@ both_backends! {
         assert_eq!(edited.len(), 2, "the edited movements keep their ids: {edited:?}");
         assert!(edited.iter().all(|m| before.iter().any(|b| b["id"] == m["id"])), "{edited:?}");
 
+        // This refresh's events (the first history's came before them).
+        let ours = |e: &Value| e["data"]["id"] == id || e["data"]["refresh_intent_id"] == id;
         let received = receiver
-            .wait_for(|r| r.iter().any(|d| d.json()["type"] == "link.refresh_intent.succeeded"))
+            .wait_for(|r| r.iter().any(|d| d.json()["type"] == "link.refresh_intent.succeeded" && ours(&d.json())))
             .await;
         for delivery in &received {
             verify(delivery, &secret);
         }
         let of_type = |t: &str| -> Vec<Value> {
-            received.iter().map(|d| d.json()).filter(|e| e["type"] == t).collect()
+            received.iter().map(|d| d.json()).filter(|e| e["type"] == t && ours(e)).collect()
         };
         let succeeded = of_type("account.refresh_intent.succeeded");
         assert_eq!(succeeded.len(), 2);

@@ -6,7 +6,8 @@
 // checks the webhooks afterwards.
 
 import {
-  api, apiOk, assert, browserTest, createLinkIntent, eventNames, openHost, openWidget, servers, waitForLog,
+  api, apiOk, assert, browserTest, createLinkIntent, eventNames, eventually, openHost, openWidget, servers,
+  waitForLog,
 } from '../harness.mjs';
 
 const main = servers.main;
@@ -49,6 +50,14 @@ browserTest('Banco Falso: a link from the widget, then a refresh with its SMS co
   const [, success] = await waitForLog(page, 'success');
   assert.equal(success.link.institution.id, 'cl_banco_falso');
   const link = await apiOk(main, 'GET', `/v1/links/exchange?exchange_token=${success.exchangeToken}`);
+  // The movements come with the link's first history, fetched with the widget's session.
+  const token = encodeURIComponent(link.link_token);
+  const [history] = await eventually(async () => {
+    const intents = await apiOk(main, 'GET', `/v1/refresh_intents?link_token=${token}`);
+    return intents.every((i) => i.status !== 'created') && intents;
+  }, 'the first history');
+  assert.equal(history.type, 'historical');
+  assert.equal(history.status, 'succeeded', JSON.stringify(history));
   const before = await movements(link.link_token);
   assert.ok(before.length > 20, `the history came in: ${before.length}`);
 

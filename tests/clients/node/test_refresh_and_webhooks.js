@@ -33,6 +33,18 @@ async function waitFinal(id) {
 }
 
 (async () => {
+  // A new link's movements come with its first history, a historical refresh intent that its
+  // creation started: wait for it as an integration does, then read the movements.
+  const started = await fintoc.refreshIntents.list({ link_token: TOKEN, lazy: false });
+  check('a new link has one intent, its history',
+    started.length === 1 && started[0].type === 'historical', JSON.stringify(started.map((i) => [i.id, i.type])));
+  const history = await waitFinal(started[0].id);
+  check('the history succeeded with movements', history.status === 'succeeded' && history.new_movements > 0,
+    `${history.status} ${history.new_movements}`);
+  const accounts = await fintoc.accounts.list({ link_token: TOKEN, lazy: false });
+  const movements = await fintoc.accounts.movements.list({ account_id: accounts[0].id, link_token: TOKEN, lazy: false });
+  check("the account's movements are there", movements.length > 0, movements.length);
+
   const first = await fintoc.refreshIntents.create({ link_token: TOKEN, refresh_type: 'only_last' });
   check('create (body) answers created', first.status === 'created', first.status);
   check('create has an ri_ id', first.id.startsWith('ri_'), first.id);
@@ -56,8 +68,8 @@ async function waitFinal(id) {
   await waitFinal(second.id);
 
   const intents = await fintoc.refreshIntents.list({ link_token: TOKEN, lazy: false });
-  check('list has both, newest first',
-    JSON.stringify(intents.map((i) => i.id)) === JSON.stringify([second.id, first.id]),
+  check('list has all three, newest first',
+    JSON.stringify(intents.map((i) => i.id)) === JSON.stringify([second.id, first.id, history.id]),
     JSON.stringify(intents.map((i) => i.id)));
 
   const body = fs.readFileSync(process.env.FINTOC_WEBHOOK_BODY_FILE, 'utf8');

@@ -1,8 +1,9 @@
 """The official Python client (fintoc 2.26.0, unmodified) on refresh intents and webhook
 signatures, against a live Refresco.
 
-Environment: FINTOC_BASE_URL, FINTOC_SECRET_KEY, FINTOC_LINK_TOKEN (a link whose bank is slow
-enough that a refresh stays in progress for a moment), FINTOC_WEBHOOK_BODY_FILE (the exact body
+Environment: FINTOC_BASE_URL, FINTOC_SECRET_KEY, FINTOC_LINK_TOKEN (a link just created, whose
+first history may still run, and whose bank is slow enough that a refresh stays in progress
+for a moment), FINTOC_WEBHOOK_BODY_FILE (the exact body
 of a real delivery), FINTOC_WEBHOOK_HEADER (its Fintoc-Signature), FINTOC_WEBHOOK_SECRET.
 Prints one line per check and exits non-zero on any failure.
 """
@@ -43,6 +44,18 @@ def wait_final(intent_id):
     raise AssertionError(f"{intent_id} never finished")
 
 
+# 0. A new link's movements come with its first history, a historical refresh intent that its
+#    creation started: wait for it as an integration does, then read the movements.
+history = client.refresh_intents.list(link_token=TOKEN, lazy=False)
+check("a new link has one intent, its history",
+      len(history) == 1 and history[0].type == "historical", [(i.id, i.type) for i in history])
+history = wait_final(history[0].id)
+check("the history succeeded with movements", history.status == "succeeded" and history.new_movements > 0,
+      f"{history.status} {history.new_movements}")
+account = client.links.get(TOKEN).accounts.list(lazy=False)[0]
+movements = account.movements.list(lazy=False)
+check("the account's movements are there", len(movements) > 0, len(movements))
+
 # 1. Create with link_token in the JSON body.
 first = client.refresh_intents.create(link_token=TOKEN, refresh_type="only_last")
 check("create (body) answers created", first.status == "created", first.status)
@@ -70,7 +83,7 @@ wait_final(second.id)
 
 # 5. List, newest first.
 intents = client.refresh_intents.list(link_token=TOKEN, lazy=False)
-check("list has both, newest first", [i.id for i in intents] == [second.id, first.id],
+check("list has all three, newest first", [i.id for i in intents] == [second.id, first.id, history.id],
       [i.id for i in intents])
 
 # 6. A real delivery verifies; a tampered one does not.
