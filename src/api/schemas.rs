@@ -35,6 +35,7 @@ pub fn enabled_events() -> utoipa::openapi::schema::Array {
     let name = ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(r"^(\*|[a-z_]+(\.[a-z_]+)+)$"))
+        .max_length(Some(100))
         .description(Some(format!(
             "`*`, or an event type. Delivered: {emitted}. Other products' types (not under \
              `account.` or `link.`) are accepted and never delivered."
@@ -63,6 +64,35 @@ pub fn date_or_time() -> Schema {
         .item(with(KnownFormat::DateTime))
         .build()
         .into()
+}
+
+/// A webhook receiver URL, as documented and as checked: http or https (any case), a host name
+/// whose labels start with a letter or a dotted IPv4 address, an optional port (to 65535), a
+/// path and a query of RFC 3986 characters, no fragment, no user info. (IPv6 literals are not
+/// taken.)
+pub const WEBHOOK_URL_PATTERN: &str = concat!(
+    r"^[Hh][Tt][Tt][Pp][Ss]?://",
+    r"([A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*",
+    r"|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))",
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*",
+    r"(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+);
+
+/// A webhook receiver URL ([`WEBHOOK_URL_PATTERN`], at most 2048 characters).
+pub fn webhook_url() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(WEBHOOK_URL_PATTERN))
+        .max_length(Some(2048))
+        .build()
+}
+
+/// [`webhook_url`], or `null` for "unchanged" (in a `PATCH`).
+pub fn webhook_url_or_null() -> Object {
+    let mut url = webhook_url();
+    url.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    url
 }
 
 /// A link id (`link_…`).

@@ -67,6 +67,17 @@ both_backends! {
         let (status, body) = create(key.clone(), json!({"url": "https://example.com/x", "enabled_events": "*"})).await;
         assert_error(status, &body, 400, "invalid_params");
 
+        // The document's URL pattern is what is accepted: queries and sub-delimiters yes; a
+        // fragment, an IPv6 literal or a space no (in test mode too).
+        for url in ["https://example.com/hook?token=abc&v=1", "HTTPS://example.com/a*b", "http://127.0.0.1:9/x"] {
+            let (status, body) = create(key.clone(), json!({"url": url, "enabled_events": ["*"]})).await;
+            assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+        }
+        for url in ["https://example.com/hook#part", "http://[::1]:9/hook", "https://example.com/a b", "https://example.com:99999/"] {
+            let (status, body) = create(key.clone(), json!({"url": url, "enabled_events": ["*"]})).await;
+            assert_error(status, &body, 400, "invalid_url");
+        }
+
         // Live mode: https only, and no internal addresses.
         let live = app.key_pair("acme", refresco::domain::Mode::Live).await;
         // `localhost` is a name that resolves to loopback now: refused at creation too.
