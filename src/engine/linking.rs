@@ -100,13 +100,15 @@ impl NewLinkRequest {
     }
 }
 
-/// The connector of `institution_id`.
+/// The connector of `institution_id`, if it is offered in `mode` (see
+/// [`Registry::with_sandbox_in_live`]).
 pub fn connector_for(
     registry: &Registry,
     institution_id: &str,
+    mode: Mode,
 ) -> Result<Arc<dyn Connector>, LinkingError> {
     registry
-        .get(institution_id)
+        .get_offered(institution_id, mode == Mode::Live)
         .ok_or(LinkingError::UnknownInstitution)
 }
 
@@ -119,7 +121,7 @@ pub async fn create_link(
     principal: &Principal,
     request: NewLinkRequest,
 ) -> Result<CreatedLink, LinkingError> {
-    let connector = connector_for(linker.registry, &request.institution_id)?;
+    let connector = connector_for(linker.registry, &request.institution_id, principal.mode)?;
     let (session, login_mfa) = log_in(
         connector.as_ref(),
         &request.credentials(),
@@ -203,7 +205,7 @@ pub async fn prepare_link(
         },
         holder_type: request.holder_type,
         holder_id,
-        username: request.username.clone(),
+        username: crate::domain::text::normalize_username(&request.username),
         sealed_credentials: linker.keys.seal(id.as_str(), &sealed),
         accounts: bank_accounts.iter().map(account_data).collect(),
         fetched_at,

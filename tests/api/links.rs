@@ -29,7 +29,8 @@ both_backends_and_connector! {
         assert_eq!(link["institution"]["id"], "cl_banco_sandbox");
         assert_eq!(link["institution"]["country"], "cl");
         assert_eq!(link["holder_id"], "416148503");
-        assert_eq!(link["username"], "41614850-3");
+        // As Fintoc shows a RUT login: without dots or hyphen.
+        assert_eq!(link["username"], "416148503");
         assert_eq!(link["mode"], "test");
         assert_eq!(link["active"], true);
         assert_eq!(link["status"], "active");
@@ -157,5 +158,6 @@ both_backends_and_connector! {
         let (status, body) = into_json(response).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         assert_eq!(body["holder_type"], "business");
+        assert_eq!(body["username"], "760864285", "a RUT login as Fintoc shows it");
     }
 }
