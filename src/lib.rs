@@ -96,17 +96,37 @@ pub async fn load_connectors(config: &Config) -> anyhow::Result<(Registry, Pendi
         })
     } else {
         Registry::new()
-    };
+    }
+    .with_sandbox_in_live(config.sandbox_in_live);
     let pending = connectors::protocol::load::load(&registry, &config.connector_targets()?)
         .await
         .context("loading connectors")?;
     Ok((registry, pending))
 }
 
+/// Warns when live keys exist and the master key is the file a process generated in the data
+/// directory: whoever copies that directory (a backup, a disk, a snapshot of the box) then
+/// holds the database's sealed bank credentials and the key that opens them.
+async fn warn_of_a_master_key_beside_live_data(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<()> {
+    if config.master_key.is_none() && store.has_live_keys().await? {
+        tracing::warn!(
+            master_key = %config.data_dir.join("master.key").display(),
+            "live keys exist and the master key is a file in the data directory, beside the \
+             data it protects: keep it elsewhere and give it as REFRESCO_MASTER_KEY or \
+             master_key (docs/deploy.md, \"The master key\")"
+        );
+    }
+    Ok(())
+}
+
 /// Builds the application: opens the database, loads keys and connectors.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
     let keys = load_master_key(&config).context("loading the master key")?;
     let store = open_store(&config).await?;
+    warn_of_a_master_key_beside_live_data(&config, &store).await?;
     let (registry, pending) = load_connectors(&config).await?;
     let (keys, config) = (Arc::new(keys), Arc::new(config));
     let webhooks = Arc::new(WebhookContext {

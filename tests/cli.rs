@@ -11,7 +11,7 @@ mod postgres;
 mod process;
 #[path = "common/receiver.rs"]
 mod receiver;
-use process::{run, spawn, spawn_fresh};
+use process::{run, spawn, spawn_fresh, Server};
 
 async fn get(base: &str, key: &str, path: &str) -> (u16, Value) {
     let response = reqwest::Client::builder()
@@ -397,4 +397,58 @@ fn logs_to_a_pipe_are_plain_text_without_the_configuration() {
     let (_, log) = serve_to_pipes(Some("info,refresco=debug"));
     assert!(log.contains("Config {"), "{log}");
     assert!(!log.contains("\x1b["), "{log:?}");
+}
+
+/// A deployment with live keys whose master key is the generated file in its data directory
+/// is warned at start, with where to keep the key instead; one with test keys only, or with
+/// its master key given from elsewhere, is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_keys_beside_a_generated_master_key_are_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let warned = |server: &Server| {
+        std::fs::read_to_string(&server.stderr)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| {
+                l["level"] == "WARN"
+                    && l["fields"]["message"].as_str().is_some_and(|m| {
+                        m.contains("master key") && m.contains("REFRESCO_MASTER_KEY")
+                    })
+            })
+    };
+    let first = spawn_fresh(dir.path(), "test-only");
+    assert!(!warned(&first), "test keys only: no warning");
+    first.stop();
+
+    let (ok, _, err) = run(
+        &[
+            "keys",
+            "create",
+            "--org",
+            "acme",
+            "--mode",
+            "live",
+            "--data-dir",
+            data_arg,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let live = spawn(dir.path(), "live", &["--data-dir", data_arg], &[]);
+    assert!(warned(&live), "live keys beside the generated master key");
+    live.stop();
+
+    // The same key given by the environment: nothing to warn of.
+    let key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let elsewhere = spawn(
+        dir.path(),
+        "elsewhere",
+        &["--data-dir", data_arg],
+        &[("REFRESCO_MASTER_KEY", key.trim().to_owned())],
+    );
+    assert!(!warned(&elsewhere), "a master key from the environment");
+    elsewhere.stop();
 }

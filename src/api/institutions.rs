@@ -34,18 +34,19 @@ pub struct InstitutionListed {
     pub source: &'static str,
 }
 
-/// Lists every institution, ordered by id.
+/// Lists the institutions offered in the key's mode, ordered by id (in live mode, the sandbox
+/// banks only with `sandbox_in_live`).
 #[utoipa::path(get, path = "/v1/institutions", tag = "institutions",
     responses((status = 200, body = [InstitutionListed]), (status = "4XX", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list_institutions(
     State(state): State<AppState>,
-    _key: SecretKey,
+    SecretKey(principal): SecretKey,
 ) -> Json<Vec<InstitutionListed>> {
     Json(
         state
             .registry
-            .list_with_source()
+            .list_offered(principal.mode == crate::domain::Mode::Live)
             .into_iter()
             .map(|(institution, source)| InstitutionListed {
                 id: institution.id.into_owned(),

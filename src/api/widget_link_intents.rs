@@ -232,7 +232,9 @@ pub async fn list_widget_institutions(
     if q.chars().count() > 100 {
         return Err(ApiError::invalid_param("q", "is too long"));
     }
-    let found = state.registry.search(&q, Some(&intent.country));
+    let found = state
+        .registry
+        .search(&q, Some(&intent.country), intent.mode == Mode::Live);
     Ok(Json(found.iter().map(institution_out).collect()))
 }
 

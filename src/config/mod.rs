@@ -109,6 +109,9 @@ pub struct Config {
     pub sandbox_latency_ms: u64,
     /// Serve the built-in sandbox banks (`false` for a live-only deployment).
     pub sandbox: bool,
+    /// Offer the sandbox banks to live mode too (live keys, live widgets). Off by default: a
+    /// real person choosing their bank must not be offered a fake one.
+    pub sandbox_in_live: bool,
     /// Out-of-process connectors (`[[connectors]]` tables in the file).
     pub connectors: Vec<ConnectorConfig>,
     /// More connectors by URL alone (`--connector URL`, repeatable; `REFRESCO_CONNECTORS`,
@@ -186,6 +189,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             sandbox_latency_ms: 0,
             sandbox: true,
+            sandbox_in_live: false,
             connectors: Vec::new(),
             connector_urls: Vec::new(),
             connector_token: None,

@@ -51,6 +51,8 @@ pub struct Registry {
     // Ordered so `list` is stable without sorting on every call.
     connectors: Arc<RwLock<BTreeMap<String, Entry>>>,
     pending: Arc<AtomicUsize>,
+    /// Whether the sandbox banks are offered to live mode too (`sandbox_in_live`).
+    sandbox_in_live: bool,
 }
 
 impl Registry {
@@ -71,6 +73,19 @@ impl Registry {
                 .expect("the two sandbox banks have distinct ids");
         }
         registry
+    }
+
+    /// This registry, offering its sandbox banks to live mode too when `yes`. By default a
+    /// live key, a live widget and a live link never see them: a real person choosing a bank
+    /// must not be offered a fake one.
+    pub fn with_sandbox_in_live(mut self, yes: bool) -> Self {
+        self.sandbox_in_live = yes;
+        self
+    }
+
+    /// Whether a bank of `source` is offered in live mode (`live`) or test mode.
+    fn offered(&self, source: Source, live: bool) -> bool {
+        !(live && source == Source::Sandbox && !self.sandbox_in_live)
     }
 
     /// Adds connectors, all or none: an id already served (or served twice among them) is
@@ -116,6 +131,26 @@ impl Registry {
         map.get(institution_id).map(|e| e.connector.clone())
     }
 
+    /// The connector for `institution_id`, if it is offered in live mode (`live`) or test mode.
+    pub fn get_offered(&self, institution_id: &str, live: bool) -> Option<Arc<dyn Connector>> {
+        let map = self
+            .connectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(institution_id)
+            .filter(|e| self.offered(e.source, live))
+            .map(|e| e.connector.clone())
+    }
+
+    /// The institutions offered in live mode (`live`) or test mode, with where each is
+    /// served, ordered by id.
+    pub fn list_offered(&self, live: bool) -> Vec<(Institution, Source)> {
+        self.list_with_source()
+            .into_iter()
+            .filter(|(_, source)| self.offered(*source, live))
+            .collect()
+    }
+
     /// Every institution with where it is served, ordered by id.
     pub fn list_with_source(&self) -> Vec<(Institution, Source)> {
         let map = self
@@ -135,12 +170,14 @@ impl Registry {
             .collect()
     }
 
-    /// Institutions whose name or id contains `query` (ignoring case and Spanish accents),
-    /// optionally only those of `country`; an empty query matches all. For the widget's picker.
-    pub fn search(&self, query: &str, country: Option<&str>) -> Vec<Institution> {
+    /// Institutions offered in live mode (`live`) or test mode whose name or id contains
+    /// `query` (ignoring case and Spanish accents), optionally only those of `country`; an
+    /// empty query matches all. For the widget's picker.
+    pub fn search(&self, query: &str, country: Option<&str>, live: bool) -> Vec<Institution> {
         let needle = fold(query.trim());
-        self.list()
+        self.list_offered(live)
             .into_iter()
+            .map(|(i, _)| i)
             .filter(|i| country.is_none_or(|c| i.country.eq_ignore_ascii_case(c)))
             .filter(|i| fold(&i.name).contains(&needle) || fold(&i.id).contains(&needle))
             .collect()
@@ -206,14 +243,26 @@ mod tests {
     #[test]
     fn search_ignores_case_and_accents() {
         let registry = Registry::sandbox(SandboxConfig::default());
-        let found = registry.search("MEXICO", None);
+        let found = registry.search("MEXICO", None, false);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "Banco Sandbox México");
         assert_eq!(
-            registry.search("sandbox", Some("cl"))[0].id,
+            registry.search("sandbox", Some("cl"), false)[0].id,
             "cl_banco_sandbox"
         );
-        assert_eq!(registry.search("", None).len(), 2);
-        assert!(registry.search("santander", None).is_empty());
+        assert_eq!(registry.search("", None, false).len(), 2);
+        assert!(registry.search("santander", None, false).is_empty());
+    }
+
+    #[test]
+    fn live_mode_is_offered_the_sandbox_banks_only_when_configured() {
+        let registry = Registry::sandbox(SandboxConfig::default());
+        assert!(registry.search("", None, true).is_empty());
+        assert!(registry.list_offered(true).is_empty());
+        assert!(registry.get_offered("cl_banco_sandbox", true).is_none());
+        assert!(registry.get_offered("cl_banco_sandbox", false).is_some());
+        let staging = registry.with_sandbox_in_live(true);
+        assert_eq!(staging.search("", None, true).len(), 2);
+        assert!(staging.get_offered("mx_banco_sandbox", true).is_some());
     }
 }

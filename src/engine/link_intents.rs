@@ -110,7 +110,8 @@ pub async fn create(
     country: &str,
     holder_type: HolderType,
 ) -> Result<CreatedLinkIntent, LinkIntentError> {
-    if ctx.registry.search("", Some(country)).is_empty() {
+    let live = principal.mode == Mode::Live;
+    if ctx.registry.search("", Some(country), live).is_empty() {
         return Err(LinkIntentError::InvalidCountry);
     }
     let id = LinkIntentId::generate();

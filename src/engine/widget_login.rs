@@ -59,7 +59,7 @@ pub async fn submit_credentials(
 ) -> Result<WidgetOutcome, LinkIntentError> {
     let step = Step::begin(ctx, principal, token).await?;
     let intent = &step.intent;
-    let connector = linking::connector_for(&ctx.registry, institution_id)?;
+    let connector = linking::connector_for(&ctx.registry, institution_id, intent.mode)?;
     if !connector
         .institution()
         .country
@@ -183,7 +183,7 @@ pub async fn answer_mfa(
         .unseal(intent.id.as_str(), sealed)
         .map_err(internal)?;
     let login: PendingLogin = serde_json::from_slice(&plain).map_err(internal)?;
-    let connector = linking::connector_for(&ctx.registry, &pending.institution_id)?;
+    let connector = linking::connector_for(&ctx.registry, &pending.institution_id, intent.mode)?;
     match connector.answer_mfa(&login.challenge, &answer).await {
         Ok(session) => {
             let request = NewLinkRequest {

@@ -25,6 +25,14 @@ pub struct NewKeyPair {
 }
 
 impl Store {
+    /// Whether any live-mode key exists: the deployment serves real people's banks.
+    pub async fn has_live_keys(&self) -> anyhow::Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM api_keys WHERE mode = 'live' LIMIT 1")
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Whether any organization exists yet (the first `serve` creates one).
     pub async fn has_organizations(&self) -> anyhow::Result<bool> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")

@@ -95,15 +95,31 @@ both_backends! {
         let (status, listed) = app.get("/v1/institutions").await;
         assert_eq!(status, StatusCode::OK, "{listed}");
         assert_eq!(listed, json!(sandbox_banks()));
-        // Any organization's secret key, of either mode, sees the same banks.
+        // Live mode is not offered the sandbox banks: not listed, no live widget for their
+        // countries.
         let live = app.key_pair("globex", refresco::domain::Mode::Live).await;
-        let (status, same) = into_json(app.request(Method::GET, "/v1/institutions", Some(&live.secret_key), None).await).await;
-        assert_eq!((status, same), (StatusCode::OK, listed));
+        let (status, none) = into_json(app.request(Method::GET, "/v1/institutions", Some(&live.secret_key), None).await).await;
+        assert_eq!((status, none), (StatusCode::OK, json!([])));
+        let (status, body) = into_json(app.request(Method::POST, "/v1/link_intents", Some(&live.secret_key),
+            Some(json!({"product": "movements", "country": "cl", "holder_type": "individual"}))).await).await;
+        assert_error(status, &body, 400, "invalid_country");
 
         for key in [None, Some(app.keys.public_key.as_str()), Some("sk_test_doesnotexist")] {
             let (status, body) = into_json(app.request(Method::GET, "/v1/institutions", key, None).await).await;
             assert_error(status, &body, 401, "invalid_api_key");
         }
+    }
+
+    async fn sandbox_in_live_offers_the_sandbox_banks_to_live_mode(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::start_with(backend, |c| c.sandbox_in_live = true).await.unwrap();
+        let live = app.key_pair("globex", refresco::domain::Mode::Live).await;
+        let (status, listed) = into_json(app.request(Method::GET, "/v1/institutions", Some(&live.secret_key), None).await).await;
+        assert_eq!((status, listed), (StatusCode::OK, json!(sandbox_banks())));
+        let (status, body) = into_json(app.request(Method::POST, "/v1/link_intents", Some(&live.secret_key),
+            Some(json!({"product": "movements", "country": "cl", "holder_type": "individual"}))).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
     async fn a_connectors_banks_are_listed_beside_the_built_in_ones(app: TestApp) {
