@@ -11,6 +11,9 @@ use refresco::config::{LogFormat, Role, Secret};
 use refresco::domain::{HolderType, KeyKind, Mode, Principal};
 use refresco::engine::linking::{self, Linker, NewLinkRequest};
 use refresco::{tenants, Config};
+use tenants_cli::{KeysCommand, OrgsCommand};
+
+mod tenants_cli;
 
 /// The process's allocator. Memory here moves between threads all the time (sqlx runs each
 /// SQLite connection on its own thread and hands rows to the runtime's workers); glibc's
@@ -38,7 +41,7 @@ struct Cli {
 
 /// Database selection, shared by every command that touches the database.
 #[derive(Args, Serialize, Default)]
-struct DbArgs {
+pub struct DbArgs {
     /// Data directory of the embedded SQLite database and the master key.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,9 +58,12 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations (needed on PostgreSQL; SQLite migrates on start).
     Migrate(DbArgs),
-    /// Manage API keys.
+    /// Manage API keys: create, list, revoke, rotate.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
     /// Manage links.
     #[command(subcommand)]
     Links(LinksCommand),
@@ -160,24 +166,6 @@ struct ServeArgs {
 }
 
 #[derive(Subcommand)]
-enum KeysCommand {
-    /// Create a secret/public key pair (and the organization, if new).
-    Create {
-        /// Organization name.
-        #[arg(long, default_value = tenants::DEFAULT_ORGANIZATION)]
-        org: String,
-        /// Mode of the keys.
-        #[arg(long, default_value = "test", value_parser = ["test", "live"])]
-        mode: String,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-}
-
-#[derive(Subcommand)]
 enum LinksCommand {
     /// Connect a sandbox bank directly in the database (test mode) and print the link token.
     Create {
@@ -241,27 +229,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Keys(KeysCommand::Create {
-            org,
-            mode,
-            json,
-            db,
-        }) => {
-            let config = Config::load(file, &db)?;
-            let mode = Mode::parse(&mode).context("mode must be test or live")?;
-            let store = refresco::open_store(&config).await?;
-            let keys = refresco::load_master_key(&config)?;
-            let pair = tenants::create_key_pair(&store, &keys, &org, mode).await?;
-            store.close().await;
-            if json {
-                println!("{}", serde_json::to_string(&pair)?);
-            } else {
-                println!("organization: {org} ({})", pair.organization_id);
-                println!("secret key:   {}", pair.secret_key);
-                println!("public key:   {}", pair.public_key);
-            }
-            Ok(())
-        }
+        Command::Keys(command) => tenants_cli::keys(command, file).await,
+        Command::Orgs(command) => tenants_cli::orgs(command, file).await,
         Command::Listen {
             forward_to,
             events,

@@ -1,11 +1,11 @@
-//! Organizations and their API keys: creating key pairs, and the default organization a
-//! newcomer gets on the first `serve`.
+//! Organizations and their API keys: creating key pairs, rotating a key, and the default
+//! organization a newcomer gets on the first `serve`.
 
 use serde::Serialize;
 
 use crate::crypto::{random_token, MasterKey};
-use crate::domain::{KeyKind, Mode, OrganizationId};
-use crate::store::{NewKeyPair, Store};
+use crate::domain::{ApiKeyId, KeyKind, Mode, OrganizationId, Timestamp};
+use crate::store::{ApiKeyRecord, NewKeyPair, ReplacementKey, RotationError, Store};
 
 /// Name of the organization created on the first start.
 pub const DEFAULT_ORGANIZATION: &str = "default";
@@ -85,4 +85,38 @@ pub async fn ensure_default_organization(
     create_key_pair(store, keys, DEFAULT_ORGANIZATION, Mode::Test)
         .await
         .map(Some)
+}
+
+/// A rotation's result: the old key, which works until its `expires_at`, and its
+/// replacement, whose key exists only here.
+#[derive(Debug)]
+pub struct Rotated {
+    /// The old key, with its new end.
+    pub old: ApiKeyRecord,
+    /// The replacement's record.
+    pub new: ApiKeyRecord,
+    /// The replacement key itself, to show once.
+    pub key: String,
+}
+
+/// Rotates the working key `id`: a new key of the same organization, mode and kind, with the
+/// old one still working for `overlap` so that clients can switch without refusals.
+pub async fn rotate_key(
+    store: &Store,
+    keys: &MasterKey,
+    id: &ApiKeyId,
+    overlap: std::time::Duration,
+) -> Result<Rotated, RotationError> {
+    let Some(old) = store.key_by_id(id).await? else {
+        return Err(RotationError::NotFound(id.clone()));
+    };
+    let key = new_key(old.kind, old.mode);
+    let replacement = ReplacementKey {
+        key_hash: keys.hash_token(&key),
+        hint: hint(&key),
+    };
+    let overlap = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+    let until = Timestamp::now().plus_millis(overlap);
+    let (old, new) = store.rotate_key(id, &replacement, until).await?;
+    Ok(Rotated { old, new, key })
 }

@@ -452,3 +452,62 @@ async fn live_keys_beside_a_generated_master_key_are_warned_of() {
     assert!(!warned(&elsewhere), "a master key from the environment");
     elsewhere.stop();
 }
+
+/// `orgs` and `keys` on the box: an organization, its keys listed by hint, a rotation without
+/// overlap and a revocation, seen by a server started afterwards on the same data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_and_keys_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let db = ["--data-dir", data];
+    let cli = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().chain(db.iter()).copied().collect();
+        let (ok, out, err) = run(&all, &[]);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    assert!(cli(&["orgs", "create", "globex"]).contains("globex"));
+    let (ok, _, err) = run(&["orgs", "create", "globex", "--data-dir", data], &[]);
+    assert!(!ok && err.contains("exists"), "{err}");
+    assert!(cli(&["orgs", "list"]).contains("globex"));
+    let pair: Value =
+        serde_json::from_str(cli(&["keys", "create", "--org", "globex", "--json"]).trim()).unwrap();
+    let (secret, public) = (
+        pair["secret_key"].as_str().unwrap(),
+        pair["public_key"].as_str().unwrap(),
+    );
+    let listed = cli(&["keys", "list", "--org", "globex"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        !listed.contains(&secret[8..]) && !listed.contains(&public[8..]),
+        "keys in a listing: {listed}"
+    );
+    let line_of = |prefix: &str| {
+        listed
+            .lines()
+            .find(|l| l.contains(prefix))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (secret_id, public_id) = (line_of("sk_test_"), line_of("pk_test_"));
+
+    let rotated = cli(&["keys", "rotate", &secret_id, "--overlap", "0s"]);
+    let replacement = rotated
+        .lines()
+        .find_map(|l| l.strip_prefix("new key: "))
+        .unwrap()
+        .to_owned();
+    cli(&["keys", "revoke", &public_id]);
+    assert!(cli(&["keys", "list", "--org", "globex"]).contains("revoked"));
+
+    let server = spawn(dir.path(), "serve", &["--data-dir", data], &[]);
+    let (status, _) = get(&server.addr, secret, "/v1/links").await;
+    assert_eq!(status, 401, "rotated without overlap: refused");
+    let (status, _) = get(&server.addr, &replacement, "/v1/links").await;
+    assert_eq!(status, 200, "its replacement works");
+    server.stop();
+}

@@ -2,6 +2,7 @@
 //! middleware stack in one place.
 
 pub mod accounts;
+pub mod admin;
 mod body_text;
 pub mod engine_errors;
 pub mod events;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(widget_link_intents::router())
         .merge(widget_pages::router())
         .merge(crate::operator::metrics::router())
+        .merge(admin::router())
         .merge(crate::dashboard::router())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)

@@ -1,13 +1,13 @@
 //! Principals of recently used API keys, kept in memory so that an authenticated request does
 //! not read its key from the database every time.
 //!
-//! This is safe because a stored key never changes: keys are only ever inserted (there is no
-//! revocation, rotation or deletion of a key or an organization), so a hit can never be stale.
-//! Only hits are kept: a key created after a miss (by `keys create`, or by another process on
-//! the same PostgreSQL database) is found at its first use. Entries still expire after
-//! [`KEY_CACHE_TTL`], so that if keys ever become revocable, a revocation reaches every
-//! process within that time even before the cache learns to forget them explicitly. Entries
-//! are keyed by the keyed hash the database stores, never by the key itself.
+//! A key's principal never changes; what can change is whether the key still works. A process
+//! that revokes or rotates a key forgets it here at once ([`KeyCache::forget`]); other
+//! processes on the same PostgreSQL database trust their entry for at most [`KEY_CACHE_TTL`],
+//! so a revocation reaches every process within that time. A key with an end (a rotated key
+//! in its overlap) is never cached, so it stops at its end everywhere. Only hits are kept: a
+//! key created after a miss (by `keys create`, or by another process) is found at its first
+//! use. Entries are keyed by the keyed hash the database stores, never by the key itself.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,6 +33,12 @@ impl KeyCache {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (principal, stored) = entries.get(key_hash)?;
         (now.saturating_duration_since(*stored) < KEY_CACHE_TTL).then(|| principal.clone())
+    }
+
+    /// Forgets `key_hash` (revoked or rotated here).
+    pub fn forget(&self, key_hash: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(key_hash);
     }
 
     /// Remembers that `key_hash` belongs to `principal`, as read at `now`.

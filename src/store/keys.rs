@@ -122,14 +122,17 @@ impl Store {
                     k.kind AS key_kind, ",
             link_columns!(l),
             ", l.token_hash AS token_hash
+             , k.expires_at AS key_expires_at
              FROM api_keys k
              LEFT JOIN links l ON l.id = $2 AND l.organization_id = k.organization_id
                  AND l.mode = k.mode AND l.deleted_at IS NULL
-             WHERE k.key_hash = $1"
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+               AND (k.expires_at IS NULL OR k.expires_at > $3)"
         );
         let row = sqlx::query(SQL)
             .bind(key_hash)
             .bind(link_id.map(LinkId::as_str))
+            .bind(Timestamp::now().millis())
             .fetch_optional(&self.read)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -144,7 +147,10 @@ impl Store {
                 KeyKind::Public
             },
         };
-        self.key_cache.insert(key_hash, &principal, now);
+        // A key with an end (in a rotation's overlap) is read each time, so it stops at its end.
+        if row.try_get::<Option<i64>, _>("key_expires_at")?.is_none() {
+            self.key_cache.insert(key_hash, &principal, now);
+        }
         let link = match row.try_get::<Option<String>, _>("token_hash")? {
             Some(hash) => Some((link_from_row(&row)?, hash)),
             None => None,

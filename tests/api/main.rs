@@ -9,6 +9,7 @@ mod errors;
 mod idempotency;
 mod institutions;
 mod isolation;
+mod keys;
 mod limits;
 mod links;
 mod movements;
