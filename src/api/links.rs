@@ -150,8 +150,8 @@ pub struct LinkPatch {
     /// Keep refreshing the link (`true`) or stop (`false`).
     #[schema(value_type = Option<bool>)]
     pub active: Option<serde_json::Value>,
-    /// Our addition, test mode: new bank password, to reconnect a link whose credentials the
-    /// bank rejected. Checked by logging in before it is stored.
+    /// Our addition: new bank password, to reconnect a link whose credentials the bank
+    /// rejected (test and live mode). Checked by logging in before it is stored.
     pub password: Option<String>,
     /// With `password`: a new bank login (the link's when absent). Ignored without `password`.
     pub username: Option<String>,
@@ -159,7 +159,7 @@ pub struct LinkPatch {
     pub mfa_code: Option<String>,
 }
 
-/// Activates or deactivates a link, and (test mode) reconnects it with new credentials. Other
+/// Activates or deactivates a link, and reconnects it with new credentials. Other
 /// fields are ignored.
 #[utoipa::path(patch, path = "/v1/links/{link_token}", tag = "links", request_body = LinkPatch,
     params(("link_token" = String, Path, description = "The link token")),
@@ -173,11 +173,8 @@ pub async fn update_link(
 ) -> Result<Json<LinkOut>, ApiError> {
     let mut link = resolve_link_token(&state, &principal, &token).await?;
     if let Some(password) = patch.password.as_deref().filter(|p| !p.is_empty()) {
-        if principal.mode != Mode::Test {
-            return Err(ApiError::test_mode_only(
-                "Reconnecting links through the API",
-            ));
-        }
+        // In both modes: a live link whose credentials the bank refused is reconnected the same
+        // way (the widget's reconnect flow is the other way, for a holder's own screen).
         let request = linking::Reconnection {
             username: patch.username.clone().filter(|u| !u.trim().is_empty()),
             password: Secret::new(password),

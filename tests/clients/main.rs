@@ -230,7 +230,17 @@ async fn refresh_and_webhook_env(
     let (status, link) = into_json(response).await;
     assert_eq!(status, StatusCode::CREATED, "{link}");
     let link_token = link["link_token"].as_str().unwrap().to_owned();
+    // A link whose next refresh the bank rejects, for the reconnection checks.
+    let (_, rejected_token) = app
+        .create_link_with(
+            &app.keys.secret_key,
+            "cl_banco_sandbox",
+            "40427672-7",
+            "jonsnow+invalid@1",
+        )
+        .await;
     let env = vec![
+        ("FINTOC_REJECTED_LINK_TOKEN", rejected_token),
         ("FINTOC_BASE_URL", app.base.clone()),
         ("FINTOC_SECRET_KEY", app.keys.secret_key.clone()),
         ("FINTOC_LINK_TOKEN", link_token),

@@ -222,6 +222,50 @@ mod reconnect {
         }
     }
 
+    mod live {
+        use reqwest::{Method, StatusCode};
+        use serde_json::json;
+
+        use super::super::super::support::*;
+        use crate::both_backends;
+        use crate::common::*;
+
+        both_backends! {
+            async fn a_live_link_is_reconnected_in_place(app: TestApp) {
+                // A live link: a test link of the organization moved to live mode in the database
+                // (live links are otherwise made by a person in the widget).
+                let (link, token) = cl_link(&app, "jonsnow+invalid@1").await;
+                let id = link["id"].as_str().unwrap();
+                crate::common::database::execute(&app, &format!("UPDATE links SET mode = 'live' WHERE id = '{id}'")).await;
+                let live = app.key_pair("acme", refresco::domain::Mode::Live).await;
+                let key = Some(live.secret_key.as_str());
+                let (status, intent) = into_json(app.request(Method::POST, "/v1/refresh_intents", key,
+                    Some(json!({"link_token": token}))).await).await;
+                assert_eq!(status, StatusCode::CREATED, "{intent}");
+                let ended = wait_until_as(&app, &live.secret_key, &token, intent["id"].as_str().unwrap(),
+                    |i| i["status"] != "created").await;
+                assert_eq!(ended["status"], "rejected", "{ended}");
+
+                let path = format!("/v1/links/{token}");
+                let (status, reconnected) = into_json(app.request(Method::PATCH, &path, key,
+                    Some(json!({"password": "jonsnow"}))).await).await;
+                assert_eq!(status, StatusCode::OK, "{reconnected}");
+                assert_eq!((reconnected["id"].as_str(), reconnected["status"].as_str(), reconnected["mode"].as_str()),
+                    (Some(id), Some("active"), Some("live")));
+                let (status, intent) = into_json(app.request(Method::POST, "/v1/refresh_intents", key,
+                    Some(json!({"link_token": token}))).await).await;
+                assert_eq!(status, StatusCode::CREATED, "{intent}");
+                let ended = wait_until_as(&app, &live.secret_key, &token, intent["id"].as_str().unwrap(),
+                    |i| i["status"] != "created").await;
+                assert_eq!(ended["status"], "succeeded", "{ended}");
+                // The same accounts, by id.
+                let (_, accounts) = into_json(app.request(Method::GET, &format!("/v1/accounts?link_token={token}"), key, None).await).await;
+                let ids = |list: &serde_json::Value| list.as_array().unwrap().iter().map(|a| a["id"].clone()).collect::<Vec<_>>();
+                assert_eq!(ids(&accounts), ids(&link["accounts"]));
+            }
+        }
+    }
+
     async fn assert_error_code(app: &TestApp, token: &str, code: &str) {
         let (status, body) = create(app, json!({"link_token": token})).await;
         assert_error(status, &body, 422, code);

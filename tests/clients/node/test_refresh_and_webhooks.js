@@ -22,10 +22,10 @@ function check(name, condition, detail = '') {
   }
 }
 
-async function waitFinal(id) {
+async function waitFinal(id, token = TOKEN) {
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline) {
-    const intent = await fintoc.refreshIntents.get(id, { link_token: TOKEN });
+    const intent = await fintoc.refreshIntents.get(id, { link_token: token });
     if (intent.status !== 'created') return intent;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -89,6 +89,28 @@ async function waitFinal(id) {
   } catch (e) {
     check('verifyHeader refuses a tampered body', e instanceof WebhookSignatureError, String(e));
   }
+
+  // Reconnecting: the bank refuses a link's credentials; new ones reconnect it in place.
+  const REJECTED = process.env.FINTOC_REJECTED_LINK_TOKEN;
+  const refused = await waitFinal((await fintoc.refreshIntents.create({ link_token: REJECTED })).id, REJECTED);
+  check('the refresh is rejected', refused.status === 'rejected', refused.status);
+  const before = await fintoc.links.get(REJECTED);
+  check('the link needs its holder', before.status === 'login_required', before.status);
+  const ids = async () => (await fintoc.accounts.list({ link_token: REJECTED, lazy: false })).map((a) => a.id);
+  const accountsBefore = await ids();
+  try {
+    await fintoc.refreshIntents.create({ link_token: REJECTED });
+    check('a refresh is refused until reconnected', false, 'no exception');
+  } catch (e) {
+    check('a refresh is refused until reconnected', String(e.message).includes('rejected_refresh_intent'), String(e));
+  }
+  const after = await fintoc.links.update(REJECTED, { password: 'jonsnow' });
+  check('reconnected in place', after.id === before.id && after.status === 'active', `${after.id} ${after.status}`);
+  const again = await waitFinal((await fintoc.refreshIntents.create({ link_token: REJECTED })).id, REJECTED);
+  check('it refreshes again', again.status === 'succeeded', again.status);
+  const accountsAfter = await ids();
+  check('the same accounts', JSON.stringify(accountsAfter) === JSON.stringify(accountsBefore),
+    JSON.stringify(accountsAfter));
 
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);

@@ -3,7 +3,8 @@ signatures, against a live Refresco.
 
 Environment: FINTOC_BASE_URL, FINTOC_SECRET_KEY, FINTOC_LINK_TOKEN (a link just created, whose
 first history may still run, and whose bank is slow enough that a refresh stays in progress
-for a moment), FINTOC_WEBHOOK_BODY_FILE (the exact body
+for a moment), FINTOC_REJECTED_LINK_TOKEN (a link whose next refresh the bank rejects),
+FINTOC_WEBHOOK_BODY_FILE (the exact body
 of a real delivery), FINTOC_WEBHOOK_HEADER (its Fintoc-Signature), FINTOC_WEBHOOK_SECRET.
 Prints one line per check and exits non-zero on any failure.
 """
@@ -34,10 +35,10 @@ def check(name, condition, detail=""):
         print(f"FAIL {name}: {detail}")
 
 
-def wait_final(intent_id):
+def wait_final(intent_id, token=TOKEN):
     deadline = time.time() + 60
     while time.time() < deadline:
-        intent = client.refresh_intents.get(intent_id, link_token=TOKEN)
+        intent = client.refresh_intents.get(intent_id, link_token=token)
         if intent.status != "created":
             return intent
         time.sleep(0.05)
@@ -98,6 +99,24 @@ try:
     check("verify_header refuses a tampered body", False, "accepted")
 except WebhookSignatureError:
     check("verify_header refuses a tampered body", True)
+
+# 7. Reconnecting: the bank refuses a link's credentials; new ones reconnect it in place.
+REJECTED = os.environ["FINTOC_REJECTED_LINK_TOKEN"]
+refused = wait_final(client.refresh_intents.create(link_token=REJECTED).id, REJECTED)
+check("the refresh is rejected", refused.status == "rejected", refused.status)
+before = client.links.get(REJECTED)
+check("the link needs its holder", before.status == "login_required", before.status)
+try:
+    client.refresh_intents.create(link_token=REJECTED)
+    check("a refresh is refused until reconnected", False, "no exception")
+except Exception as exc:  # the client's class for link errors varies by version
+    check("a refresh is refused until reconnected", "rejected_refresh_intent" in str(exc), str(exc))
+after = client.links.update(REJECTED, password="jonsnow")
+check("reconnected in place", after.id == before.id and after.status == "active", f"{after.id} {after.status}")
+again = wait_final(client.refresh_intents.create(link_token=REJECTED).id, REJECTED)
+check("it refreshes again", again.status == "succeeded", again.status)
+accounts = [a.id for a in client.links.get(REJECTED).accounts.list(lazy=False)]
+check("the same accounts", accounts == [a.id for a in before.accounts.list(lazy=False)], accounts)
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
