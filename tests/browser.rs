@@ -18,11 +18,11 @@ mod common;
 #[path = "browser/dashboard_fixture.rs"]
 mod dashboard_fixture;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::chromium;
 use common::database::database_url;
 use common::*;
 use refresco::domain::Mode;
@@ -36,35 +36,6 @@ const MARKUP: &str = "<img src=x onerror=\"window.__xss=1\">Banco <b>Markup</b>"
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("REFRESCO_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-/// Whether the tools are here; otherwise a SKIPPED line, or a failure in CI.
-fn tools_ready() -> bool {
-    let missing = if !chromium().exists() {
-        Some(format!(
-            "{} is missing (apt-get install chromium)",
-            chromium().display()
-        ))
-    } else if !repo()
-        .join("tests/browser/node_modules/playwright-core")
-        .exists()
-    {
-        Some("tests/browser/node_modules is missing (npm ci in tests/browser)".to_owned())
-    } else {
-        None
-    };
-    let Some(missing) = missing else { return true };
-    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-        panic!("browser tests: {missing}; CI must run them (.ci/run installs both)");
-    }
-    // Straight to the process's stderr: libtest captures `eprintln!`, and a skip must be seen.
-    let _ = writeln!(std::io::stderr(), "SKIPPED browser tests: {missing}");
-    false
 }
 
 /// A link whose bank name, account names and movement descriptions are markup, as a hostile
@@ -105,7 +76,7 @@ fn test_files() -> Vec<String> {
 }
 
 async fn run_suite(app: TestApp) {
-    if !tools_ready() {
+    if !chromium::ready("browser tests") {
         return;
     }
     let short = TestApp::start_with(app.backend, |c| {
@@ -144,7 +115,7 @@ async fn run_suite(app: TestApp) {
         .env("REFRESCO_OPERATOR_TOKEN", dashboard_fixture::OPERATOR_TOKEN)
         .env("REFRESCO_OPS_HOLDER", &holder)
         .env("REFRESCO_ARTIFACTS", &artifacts)
-        .env("REFRESCO_CHROMIUM", chromium())
+        .env("REFRESCO_CHROMIUM", chromium::chromium())
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
         .env_remove("HTTP_PROXY")

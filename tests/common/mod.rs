@@ -10,6 +10,7 @@
 //! ([`connector::shared`]).
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod connector;
 pub mod database;
 pub mod postgres;
@@ -291,6 +292,21 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code
         "error.message missing: {body}"
     );
     assert_eq!(error["code"], code, "unexpected code: {body}");
+}
+
+/// Fires a sample event of `event_type` (`POST /v1/events/trigger`); returns it.
+pub async fn trigger(app: &TestApp, event_type: &str) -> Value {
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/events/trigger",
+            Some(&app.keys.secret_key),
+            Some(json!({"type": event_type})),
+        )
+        .await;
+    let (status, event) = into_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{event}");
+    event
 }
 
 /// Polls the intent until `done(intent)` holds, failing after 60 s.

@@ -42,13 +42,15 @@ async fn known_sequence(backend: Backend) {
     .await;
     // One webhook delivered.
     trigger(&app, "link.credentials_changed").await;
-    eventually("the attempt is counted", || async {
+    // The attempt is counted when it ends; its delivery is marked delivered just after.
+    eventually("the attempt is counted and its delivery done", || async {
         let (_, scrape) = scrape(&app).await;
         value(
             &scrape,
             "refresco_webhook_attempts_total",
             &[("result", "delivered")],
         ) == 1.0
+            && value(&scrape, "refresco_webhook_deliveries_pending", &[]) == 0.0
     })
     .await;
     assert_eq!(receiver.received().len(), 1);

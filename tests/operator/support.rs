@@ -108,21 +108,6 @@ pub async fn endpoint(app: &TestApp, url: &str, event_type: &str) -> Value {
     body
 }
 
-/// Fires a test event of `event_type`.
-pub async fn trigger(app: &TestApp, event_type: &str) -> Value {
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/events/trigger",
-            Some(&app.keys.secret_key),
-            Some(json!({"type": event_type})),
-        )
-        .await;
-    let (status, event) = into_json(response).await;
-    assert_eq!(status, StatusCode::CREATED, "{event}");
-    event
-}
-
 /// Polls `check` every 20 ms until it holds, failing after 30 s.
 pub async fn eventually<F, Fut>(what: &str, check: F)
 where

@@ -7,49 +7,21 @@
 //! Needs what tests/browser.rs needs (Debian's Chromium, tests/browser/node_modules) and the
 //! connector venv; without them it prints `SKIPPED` and passes, except in CI.
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::common::chromium;
 use crate::common::receiver::{verify, Receiver};
 use crate::process;
 use crate::python::{repo, FakeBank, Venv};
 
 const LIMIT: Duration = Duration::from_secs(240);
 
-fn chromium() -> PathBuf {
-    std::env::var_os("REFRESCO_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-fn browser_ready() -> bool {
-    let missing = if !chromium().exists() {
-        Some(format!("{} is missing", chromium().display()))
-    } else if !repo()
-        .join("tests/browser/node_modules/playwright-core")
-        .exists()
-    {
-        Some("tests/browser/node_modules is missing (npm ci in tests/browser)".to_owned())
-    } else {
-        None
-    };
-    let Some(missing) = missing else { return true };
-    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-        panic!("fake bank browser test: {missing}; CI must run it");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED fake bank browser test: {missing}"
-    );
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fake_bank_through_the_widget_in_chromium() {
-    if !browser_ready() || !Venv::Connectors.ready() {
+    if !chromium::ready("fake bank browser test") || !Venv::Connectors.ready() {
         return;
     }
     let bank = FakeBank::start();
@@ -126,7 +98,7 @@ async fn the_fake_bank_through_the_widget_in_chromium() {
         .env("REFRESCO_MARKUP_REFRESH_LINK_TOKEN", "unused")
         .env("REFRESCO_MARKUP", "unused")
         .env("REFRESCO_ARTIFACTS", &artifacts)
-        .env("REFRESCO_CHROMIUM", chromium())
+        .env("REFRESCO_CHROMIUM", chromium::chromium())
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
         .env_remove("HTTP_PROXY")

@@ -45,21 +45,6 @@ pub async fn receiver_endpoint(app: &TestApp) -> (Receiver, String, String) {
     )
 }
 
-/// Fires a test event; returns it.
-pub async fn trigger(app: &TestApp, event_type: &str) -> Value {
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/events/trigger",
-            Some(&app.keys.secret_key),
-            Some(json!({"type": event_type})),
-        )
-        .await;
-    let (status, event) = into_json(response).await;
-    assert_eq!(status, StatusCode::CREATED, "{event}");
-    event
-}
-
 /// The attempts of an endpoint, oldest first.
 pub async fn attempts(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
     let (status, list) = app
