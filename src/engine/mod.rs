@@ -8,6 +8,7 @@ pub mod link_intents;
 pub mod linking;
 pub mod mfa;
 pub mod refresh;
+pub mod scheduler;
 pub mod widget_login;
 pub mod worker;
 

@@ -34,6 +34,7 @@ mod recording;
 mod refresh;
 mod row_writes;
 mod rows;
+pub mod schedule;
 pub mod seeding;
 mod trace_contexts;
 
