@@ -10,5 +10,6 @@ mod common;
 #[path = "../common/process.rs"]
 mod process;
 
+mod rate_limit;
 mod schedule;
 mod support;
