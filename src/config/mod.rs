@@ -185,10 +185,10 @@ pub struct Config {
     pub max_concurrent_sessions_by_institution: BTreeMap<String, u32>,
     /// Consecutive `unavailable` answers of an institution that open its circuit breaker.
     pub breaker_failures: u32,
-    /// Seconds a breaker stays open the first time; each failed probe doubles it.
-    pub breaker_backoff_secs: u64,
-    /// Longest a breaker stays open before its next probe, in seconds.
-    pub breaker_max_backoff_secs: u64,
+    /// Milliseconds a breaker stays open the first time; each failed probe doubles it.
+    pub breaker_backoff_ms: u64,
+    /// Longest a breaker stays open before its next probe, in milliseconds.
+    pub breaker_max_backoff_ms: u64,
     /// API requests one organization may make per second in one mode, per API process
     /// (a token bucket with this burst); 0 turns the API limit off.
     pub api_rate_limit_per_sec: u32,
@@ -250,8 +250,8 @@ impl Default for Config {
             max_concurrent_sessions: 8,
             max_concurrent_sessions_by_institution: BTreeMap::new(),
             breaker_failures: 5,
-            breaker_backoff_secs: 30,
-            breaker_max_backoff_secs: 30 * 60,
+            breaker_backoff_ms: 30_000,
+            breaker_max_backoff_ms: 30 * 60 * 1000,
             api_rate_limit_per_sec: 100,
             widget_rate_limit: 100,
             widget_rate_limit_period_secs: 130,

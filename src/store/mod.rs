@@ -20,6 +20,7 @@ mod delivery_claims;
 mod events;
 mod group_commit;
 mod idempotency;
+pub mod institution_state;
 mod intents;
 mod jobs;
 mod key_admin;

@@ -10,6 +10,8 @@ mod common;
 #[path = "../common/process.rs"]
 mod process;
 
+mod bank;
+mod institutions;
 mod rate_limit;
 mod schedule;
 mod support;

@@ -61,3 +61,18 @@ pub async fn app_with(
     .await
     .expect("app")
 }
+
+/// Another engine (API, worker and scheduler) over `app`'s database and master key, as a
+/// second process would run, after `prepare` (which registers banks in its registry) and
+/// before it starts. It stops when the returned guard is dropped.
+pub async fn engine_beside(
+    app: &TestApp,
+    prepare: impl FnOnce(&refresco::App),
+) -> tokio_util::sync::DropGuard {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let engine = refresco::build(app.config.clone(), listener).await.unwrap();
+    prepare(&engine);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(engine.run(shutdown.clone()));
+    shutdown.drop_guard()
+}
