@@ -72,7 +72,7 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
         Step::Wait(until) => {
             // Never past the deadline: a job claimed after it ends as `deadline_exceeded`.
             let until = until.min(work.deadline);
-            Ok(if ctx.store.postpone_job(&job, until).await? {
+            Ok(if Box::pin(ctx.store.postpone_job(&job, until)).await? {
                 RunResult::Waiting
             } else {
                 RunResult::LeaseLost
@@ -204,7 +204,9 @@ async fn step(
     };
     let connector = crate::metrics::connector::instrument(connector, ctx.store.metrics());
     let institution = work.link.institution.id.as_str();
-    let pass = match super::politeness::enter(ctx, job, institution).await? {
+    // The gate's and the postponement's futures are boxed, like `park` and the recording: a
+    // refresh waiting on the bank then holds only what waiting needs.
+    let pass = match Box::pin(super::politeness::enter(ctx, job, institution)).await? {
         Ok(pass) => pass,
         Err(until) => return Ok(Step::Wait(until)),
     };
@@ -218,7 +220,7 @@ async fn step(
         Ok(Step::Finish(_) | Step::Parked) => BankHealth::Answered,
         _ => BankHealth::Unknown,
     };
-    pass.leave(ctx, job, health).await;
+    Box::pin(pass.leave(ctx, job, health)).await;
     step
 }
 
