@@ -19,13 +19,15 @@ CREATE TABLE scheduled_refreshes (
 );
 
 -- The session slots of an institution: at most `max_concurrent_sessions` rows are used, so
--- at most that many refreshes hold one. A slot is free when nobody holds it or its holder's
--- job no longer holds the lease it was taken with.
+-- at most that many refreshes hold one. A slot is free when nobody holds it, or when its first
+-- lease has run out (expires_at) and its holder's job no longer holds the lease it was taken
+-- with.
 CREATE TABLE institution_slots (
     institution_id  TEXT NOT NULL,
     slot            INTEGER NOT NULL,
     intent_id       TEXT,
     lease_token     TEXT,
+    expires_at      INTEGER,
     PRIMARY KEY (institution_id, slot)
 );
 

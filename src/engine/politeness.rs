@@ -53,7 +53,11 @@ pub async fn enter(
         return Ok(Err(until));
     }
     let max = ctx.config.max_sessions_for(institution);
-    match ctx.store.take_session_slot(institution, max, job).await? {
+    let taken = ctx
+        .store
+        .take_session_slot(institution, max, job, ctx.lease_millis())
+        .await?;
+    match taken {
         Some(slot) => Ok(Ok(Pass {
             institution: institution.to_owned(),
             slot,

@@ -7,9 +7,11 @@
 //! row, and a row taken by a transaction that committed after the statement began is re-checked
 //! against its committed version before it is locked. So however many processes take slots at
 //! once, each row has one holder, and there are only `max` rows to take. A slot is free when
-//! nobody holds it or its holder's job no longer holds the lease it took it with (the job
-//! ended, parked for a second factor, or its worker died and the lease expired), so a crash
-//! never leaks one. On SQLite the one writer serializes the takes, and a take or a release
+//! nobody holds it, or when the lease it was taken under has run out (`expires_at`, on the row
+//! itself) and its holder's job no longer holds that lease (the job ended, parked for a second
+//! factor, or its worker died), so a crash never leaks one. The row's own `expires_at` is what
+//! the re-check of a row taken meanwhile reads: the look at the holder's job goes through the
+//! statement's snapshot, which may predate that job's claim. On SQLite the one writer serializes the takes, and a take or a release
 //! shares the group writer's commit with the writes queued beside it (see `group_commit`), so
 //! the gate adds no fsync of its own to a refresh.
 //!
@@ -70,11 +72,13 @@ impl Store {
         institution: &str,
         max: u32,
         job: &ClaimedJob,
+        lease_millis: i64,
     ) -> anyhow::Result<Option<i64>> {
         self.write_grouped(TakeSlot {
             institution: institution.to_owned(),
             max,
             job: job.clone(),
+            lease_millis,
         })
         .await
     }
@@ -263,6 +267,7 @@ struct TakeSlot {
     institution: String,
     max: u32,
     job: ClaimedJob,
+    lease_millis: i64,
 }
 
 impl GroupedWrite for TakeSlot {
@@ -282,15 +287,16 @@ impl GroupedWrite for TakeSlot {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
+        let now = Timestamp::now().millis();
         let taken = sqlx::query(&format!(
-            "UPDATE institution_slots SET intent_id = $2, lease_token = $3
+            "UPDATE institution_slots SET intent_id = $2, lease_token = $3, expires_at = $6
              WHERE institution_id = $1 AND slot = (
                  SELECT s.slot FROM institution_slots s
                  WHERE s.institution_id = $1 AND s.slot < $4
-                   AND (s.intent_id IS NULL OR NOT EXISTS (
+                   AND (s.intent_id IS NULL OR (s.expires_at <= $5 AND NOT EXISTS (
                        SELECT 1 FROM refresh_jobs j
                        WHERE j.intent_id = s.intent_id AND j.lease_token = s.lease_token
-                         AND j.state = 'running' AND j.lease_expires_at > $5))
+                         AND j.state = 'running' AND j.lease_expires_at > $5)))
                  ORDER BY s.slot LIMIT 1 {lock})
              RETURNING slot"
         ))
@@ -298,7 +304,8 @@ impl GroupedWrite for TakeSlot {
         .bind(self.job.intent_id.as_str())
         .bind(&self.job.lease_token)
         .bind(i64::from(self.max))
-        .bind(Timestamp::now().millis())
+        .bind(now)
+        .bind(now + self.lease_millis)
         .fetch_optional(&mut *conn)
         .await?;
         Ok(match taken {
@@ -321,7 +328,7 @@ impl GroupedWrite for ReleaseSlot {
 
     async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<()> {
         sqlx::query(
-            "UPDATE institution_slots SET intent_id = NULL, lease_token = NULL
+            "UPDATE institution_slots SET intent_id = NULL, lease_token = NULL, expires_at = NULL
              WHERE institution_id = $1 AND slot = $2 AND lease_token = $3",
         )
         .bind(&self.institution)

@@ -68,6 +68,20 @@ both_backends! {
             assert_eq!(response.status(), StatusCode::OK, "{org} {mode:?}");
             assert_eq!(field(&response, "ratelimit-remaining"), 4);
         }
+        // A herd of twenty at once on a fresh bucket: the burst of five gets through, and
+        // only what the bucket refilled while the herd ran (one every 200 ms) besides.
+        let herd = app.key_pair("herd", Mode::Test).await;
+        let started = std::time::Instant::now();
+        let answers = futures_util::future::join_all((0..20).map(|_| {
+            app.request(Method::GET, "/v1/links", Some(&herd.secret_key), None)
+        }))
+        .await;
+        let refilled = started.elapsed().as_millis() as usize / 200;
+        let ok = answers.iter().filter(|r| r.status() == StatusCode::OK).count();
+        let limited = answers.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!(ok + limited, 20);
+        assert!((5..=5 + refilled).contains(&ok), "{ok} let through, {refilled} refilled");
+
         // A request with no key is not counted (and says nothing of a bucket).
         let response = app.request(Method::GET, "/v1/links", None, None).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
