@@ -148,6 +148,27 @@ both_backends! {
             assert_eq!(intent["status"], "succeeded", "{intent}");
         }
     }
+
+    async fn an_organization_has_its_own_interval(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let app = app_with(backend, |_| {}).await;
+        let (link, _) = app.create_link("41614850-3").await;
+        let acme = app.keys.organization_id.clone();
+        // Off for this organization (on for the others): no schedule, no intent.
+        let off = scheduler_with(&app, |c| { c.refresh_interval_by_organization.insert(acme.clone(), 0); });
+        assert!(off.run_once(hours_ahead(2)).await.unwrap().is_empty());
+        assert!(scheduled(&app, &link).await.is_empty());
+        // Off for every organization but this one, whose interval is two hours: its first due
+        // time is one to two hours after the link's creation.
+        let only = scheduler_with(&app, |c| {
+            c.refresh_interval_ms = 0;
+            c.refresh_interval_by_organization.insert(acme.clone(), 2 * 3_600_000);
+        });
+        assert!(only.run_once(hours_ahead(0)).await.unwrap().is_empty());
+        assert_eq!(only.run_once(hours_ahead(2)).await.unwrap().len(), 1);
+    }
+
 }
 
 /// With the API process and two worker processes scheduling the same PostgreSQL database every
@@ -240,4 +261,25 @@ async fn two_worker_processes_schedule_each_link_once_per_interval() {
         );
         assert!(only_last.len() >= 4);
     }
+}
+
+/// A scheduler of `app`'s engine under another configuration (what another process started
+/// with it would run).
+fn scheduler_with(
+    app: &TestApp,
+    adjust: impl FnOnce(&mut refresco::Config),
+) -> refresco::engine::scheduler::Scheduler {
+    let engine = &app.state.engine;
+    let mut config = (*engine.config).clone();
+    adjust(&mut config);
+    refresco::engine::scheduler::Scheduler::new(std::sync::Arc::new(
+        refresco::engine::EngineContext {
+            store: engine.store.clone(),
+            keys: engine.keys.clone(),
+            registry: engine.registry.clone(),
+            config: std::sync::Arc::new(config),
+            wake: tokio::sync::Notify::new(),
+            webhook_wake: engine.webhook_wake.clone(),
+        },
+    ))
 }
