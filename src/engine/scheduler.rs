@@ -9,8 +9,8 @@
 //! scheduled intent per interval however many workers run. `run_once` is one round, with the
 //! time given, for tests.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -25,12 +25,40 @@ const BATCH: i64 = 200;
 /// The scheduler of one process.
 pub struct Scheduler {
     ctx: Arc<EngineContext>,
+    /// When this scheduler last looked for links without a schedule.
+    seeded_at: Mutex<Option<Instant>>,
 }
 
 impl Scheduler {
     /// A scheduler over `ctx`.
     pub fn new(ctx: Arc<EngineContext>) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            seeded_at: Mutex::new(None),
+        }
+    }
+
+    /// Whether this round looks for new links. That look reads every link (those without a
+    /// schedule are found by an anti-join), so it runs once a minute at most, or every quarter
+    /// of the shortest interval when that is shorter: a link's first due time is at least half
+    /// an interval after its creation, so it is still ahead when the look finds the link.
+    fn seeding_due(&self) -> bool {
+        let config = &self.ctx.config;
+        let shortest = std::iter::once(config.refresh_interval_ms)
+            .chain(config.refresh_interval_by_organization.values().copied())
+            .filter(|ms| *ms > 0)
+            .min()
+            .unwrap_or(0);
+        let period = Duration::from_millis(shortest / 4).min(Duration::from_secs(60));
+        let mut seeded_at = self
+            .seeded_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seeded_at.is_some_and(|at| at.elapsed() < period) {
+            return false;
+        }
+        *seeded_at = Some(Instant::now());
+        true
     }
 
     /// The organizations with a schedule, or `None` when no organization has one.
@@ -57,24 +85,33 @@ impl Scheduler {
         i64::try_from(interval).unwrap_or(i64::MAX)
     }
 
-    /// One round at `now` (the real clock but in tests): gives new links their first due time, then creates the intents of
-    /// the links that are due. Returns the intents this process created.
+    /// One round at `now` (the real clock, but in tests): gives new links their first due
+    /// time, then creates the intents of the links that are due. Returns the intents this
+    /// process created.
     pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<Vec<RefreshIntentId>> {
         let Some(organizations) = self.organizations() else {
             return Ok(Vec::new());
         };
-        for link in self
-            .ctx
-            .store
-            .unscheduled_links(&organizations, BATCH)
-            .await?
-        {
-            let interval = self.interval_millis(&link.organization_id);
-            let first = link.created_at + interval / 2 + jitter(0, interval / 2);
-            self.ctx
-                .store
-                .schedule_link(&link.link_id, Timestamp::from_millis(first))
-                .await?;
+        if self.seeding_due() {
+            // Until none is left: each look takes a batch.
+            loop {
+                let batch = self
+                    .ctx
+                    .store
+                    .unscheduled_links(&organizations, BATCH)
+                    .await?;
+                for link in &batch {
+                    let interval = self.interval_millis(&link.organization_id);
+                    let first = link.created_at + interval / 2 + jitter(0, interval / 2);
+                    self.ctx
+                        .store
+                        .schedule_link(&link.link_id, Timestamp::from_millis(first))
+                        .await?;
+                }
+                if batch.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
         }
         let mut created = Vec::new();
         for due in self.ctx.store.due_links(&organizations, now, BATCH).await? {
