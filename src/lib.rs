@@ -194,6 +194,8 @@ impl App {
         if role != Role::Api {
             let worker = Worker::new(self.state.engine.clone());
             background.push(tokio::spawn(worker.run(shutdown.clone())));
+            let scheduler = engine::scheduler::Scheduler::new(self.state.engine.clone());
+            background.push(tokio::spawn(scheduler.run(shutdown.clone())));
             let dispatcher = Dispatcher::new(self.state.webhooks.clone())?;
             background.push(tokio::spawn(dispatcher.run(shutdown.clone())));
         }

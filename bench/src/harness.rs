@@ -151,6 +151,9 @@ pub async fn prepare(
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse()?,
         migrate: true,
+        // The scenarios measure the server's throughput, not the organization's rate limit.
+        api_rate_limit_per_sec: 0,
+        widget_rate_limit: 0,
         ..Config::default()
     };
     let database = match target {

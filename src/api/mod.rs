@@ -16,6 +16,7 @@ pub mod link_intents;
 pub mod links;
 pub mod openapi;
 pub mod pagination;
+pub mod rate_limit;
 pub mod refresh_intents;
 pub mod schemas;
 pub mod webhook_deliveries;
@@ -90,8 +91,16 @@ pub fn router(state: AppState) -> Router {
         // 4. admission: beyond the requests in flight a 503 costs no database work (so it
         //    comes before idempotency), and a body declared too large is refused unread;
         // 5. bodies over the limit are refused before a handler buffers them;
-        // 6. idempotency runs last, so it sees the final response of the handler.
+        // 6. the organization's rate limit (a 429 is never stored as an idempotent answer);
+        // 7. idempotency runs last, so it sees the final response of the handler.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .layer(from_fn_with_state(
+            (
+                state.clone(),
+                rate_limit::RateLimits::from_config(&state.config),
+            ),
+            rate_limit::limit,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(
             limits::Admission::from_config(&state.config),

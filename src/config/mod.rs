@@ -1,6 +1,7 @@
 //! One typed configuration, layered: defaults < optional TOML file < `REFRESCO_*` environment
 //! < command-line flags. Validated once at start; secrets never appear in `Debug` output.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -168,6 +169,34 @@ pub struct Config {
     /// Also serve `GET /metrics`, and only it, on this address (an internal interface for
     /// Prometheus, say); it still asks for the operator token (`REFRESCO_METRICS_LISTEN`).
     pub metrics_listen: Option<SocketAddr>,
+    /// Milliseconds between two scheduled refreshes of an active link (each due time gets
+    /// a jitter of a tenth either way, so links created together spread out); 0 turns the
+    /// schedule off. See docs/politeness.md.
+    pub refresh_interval_ms: u64,
+    /// `refresh_interval_ms` for some organizations (`org_…` id → milliseconds; 0 turns
+    /// their schedule off).
+    pub refresh_interval_by_organization: BTreeMap<String, u64>,
+    /// How often a scheduler looks for links that are due, in milliseconds.
+    pub scheduler_poll_ms: u64,
+    /// Logins and fetches one institution serves at once, across every worker process of
+    /// the database, unless `max_concurrent_sessions_by_institution` names it.
+    pub max_concurrent_sessions: u32,
+    /// `max_concurrent_sessions` for some institutions (institution id → sessions).
+    pub max_concurrent_sessions_by_institution: BTreeMap<String, u32>,
+    /// Consecutive `unavailable` answers of an institution that open its circuit breaker.
+    pub breaker_failures: u32,
+    /// Milliseconds a breaker stays open the first time; each failed probe doubles it.
+    pub breaker_backoff_ms: u64,
+    /// Longest a breaker stays open before its next probe, in milliseconds.
+    pub breaker_max_backoff_ms: u64,
+    /// API requests one organization may make per second in one mode, per API process
+    /// (a token bucket with this burst); 0 turns the API limit off.
+    pub api_rate_limit_per_sec: u32,
+    /// Requests to the widget's connection endpoints one organization may make per
+    /// `widget_rate_limit_period_secs`, per API process; 0 turns the limit off.
+    pub widget_rate_limit: u32,
+    /// The period of `widget_rate_limit`, in seconds.
+    pub widget_rate_limit_period_secs: u64,
 }
 
 impl Default for Config {
@@ -215,6 +244,17 @@ impl Default for Config {
             webhook_allow_private_in_test: true,
             operator_token: None,
             metrics_listen: None,
+            refresh_interval_ms: 8 * 60 * 60 * 1000,
+            refresh_interval_by_organization: BTreeMap::new(),
+            scheduler_poll_ms: 1000,
+            max_concurrent_sessions: 8,
+            max_concurrent_sessions_by_institution: BTreeMap::new(),
+            breaker_failures: 5,
+            breaker_backoff_ms: 30_000,
+            breaker_max_backoff_ms: 30 * 60 * 1000,
+            api_rate_limit_per_sec: 100,
+            widget_rate_limit: 100,
+            widget_rate_limit_period_secs: 130,
         }
     }
 }
@@ -309,6 +349,21 @@ impl Config {
                     .into(),
             ));
         }
+        if self.max_concurrent_sessions == 0
+            || self
+                .max_concurrent_sessions_by_institution
+                .values()
+                .any(|n| *n == 0)
+            || self.breaker_failures == 0
+            || self.scheduler_poll_ms == 0
+            || self.widget_rate_limit_period_secs == 0
+        {
+            return Err(ConfigError(
+                "max_concurrent_sessions (and each of its overrides), breaker_failures, \
+                 scheduler_poll_ms and widget_rate_limit_period_secs must be at least 1"
+                    .into(),
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));
         }
@@ -373,6 +428,22 @@ impl Config {
             only_last_millis: secs_to_millis(self.cooldown_only_last_secs),
             historical_millis: secs_to_millis(self.cooldown_historical_secs),
         }
+    }
+
+    /// The schedule's interval for links of `organization`, in milliseconds (0: none).
+    pub fn refresh_interval_for(&self, organization: &str) -> u64 {
+        self.refresh_interval_by_organization
+            .get(organization)
+            .copied()
+            .unwrap_or(self.refresh_interval_ms)
+    }
+
+    /// The cap on concurrent sessions at `institution`.
+    pub fn max_sessions_for(&self, institution: &str) -> u32 {
+        self.max_concurrent_sessions_by_institution
+            .get(institution)
+            .copied()
+            .unwrap_or(self.max_concurrent_sessions)
     }
 
     /// Extra latency for sandbox banks.

@@ -7,7 +7,9 @@ pub mod intents;
 pub mod link_intents;
 pub mod linking;
 pub mod mfa;
+pub mod politeness;
 pub mod refresh;
+pub mod scheduler;
 pub mod widget_login;
 pub mod worker;
 

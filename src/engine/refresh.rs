@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use super::convert::{account_data, bank_holder_type, mfa_method, movements, public_error};
 use super::linking::SealedCredentials;
+use super::politeness::BankHealth;
 use super::EngineContext;
 use crate::connectors::{
     BankSession, Connector, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome,
@@ -27,6 +28,9 @@ pub enum RunResult {
     Parked,
     /// Another worker holds the job now; nothing was written.
     LeaseLost,
+    /// The bank was not called: its breaker is open or its sessions are all taken. The job
+    /// waits and runs again (the intent stays `created`).
+    Waiting,
 }
 
 /// Runs one claimed job to its next resting point.
@@ -65,6 +69,15 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
         () = &mut heartbeat => return Ok(RunResult::LeaseLost),
     };
     match outcome {
+        Step::Wait(until) => {
+            // Never past the deadline: a job claimed after it ends as `deadline_exceeded`.
+            let until = until.min(work.deadline);
+            Ok(if Box::pin(ctx.store.postpone_job(&job, until)).await? {
+                RunResult::Waiting
+            } else {
+                RunResult::LeaseLost
+            })
+        }
         Step::Parked => Ok(RunResult::Parked),
         Step::LeaseLost => Ok(RunResult::LeaseLost),
         Step::Finish(outcome) => {
@@ -112,6 +125,8 @@ enum Step {
     Finish(RefreshOutcome),
     Parked,
     LeaseLost,
+    /// Not let through to the bank (see `politeness`) until then.
+    Wait(Timestamp),
 }
 
 fn failure(
@@ -188,7 +203,35 @@ async fn step(
         return Ok(Step::Finish(failure(error, reason, None)));
     };
     let connector = crate::metrics::connector::instrument(connector, ctx.store.metrics());
+    let institution = work.link.institution.id.as_str();
+    // The gate's and the postponement's futures are boxed, like `park` and the recording: a
+    // refresh waiting on the bank then holds only what waiting needs.
+    let pass = match Box::pin(super::politeness::enter(ctx, job, institution)).await? {
+        Ok(pass) => pass,
+        Err(until) => return Ok(Step::Wait(until)),
+    };
+    let step = with_bank(ctx, job, work, connector.as_ref()).await;
+    let health = match &step {
+        Ok(Step::Finish(outcome))
+            if outcome.failure_reason.as_deref() == Some("institution_unavailable") =>
+        {
+            BankHealth::Unavailable
+        }
+        Ok(Step::Finish(_) | Step::Parked) => BankHealth::Answered,
+        _ => BankHealth::Unknown,
+    };
+    Box::pin(pass.leave(ctx, job, health)).await;
+    step
+}
 
+/// The part of a run that calls the bank: log in (or resume), list accounts, fetch movements.
+async fn with_bank(
+    ctx: &Arc<EngineContext>,
+    job: &ClaimedJob,
+    work: &RefreshWork,
+    connector: &dyn Connector,
+) -> anyhow::Result<Step> {
+    let intent = &work.intent;
     // A stored session: the holder answered a second factor, or the login that created the
     // link handed its session to the link's first history.
     let stored = match &work.mfa_session {
@@ -201,7 +244,7 @@ async fn step(
     let from_creation = stored.is_some() && work.refresh_number == 0;
     let mut session = match stored {
         Some(session) => session,
-        None => match log_in(ctx, job, work, connector.as_ref()).await? {
+        None => match log_in(ctx, job, work, connector).await? {
             Ok(session) => session,
             Err(step) => return Ok(step),
         },
@@ -216,7 +259,7 @@ async fn step(
         // The creation's session ended before a worker got to the first history (a long
         // queue, or `refresco links create` with no server running): log in again.
         Err(ConnectorError::SessionExpired { .. }) if from_creation => {
-            session = match log_in(ctx, job, work, connector.as_ref()).await? {
+            session = match log_in(ctx, job, work, connector).await? {
                 Ok(session) => session,
                 Err(step) => return Ok(step),
             };

@@ -20,6 +20,7 @@ mod delivery_claims;
 mod events;
 mod group_commit;
 mod idempotency;
+pub mod institution_state;
 mod intents;
 mod jobs;
 mod key_admin;
@@ -34,6 +35,7 @@ mod recording;
 mod refresh;
 mod row_writes;
 mod rows;
+pub mod schedule;
 pub mod seeding;
 mod trace_contexts;
 

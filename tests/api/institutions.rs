@@ -84,9 +84,11 @@ async fn connector_serving_one_bank(stop: CancellationToken) -> ConnectorConfig 
 fn sandbox_banks() -> [serde_json::Value; 2] {
     [
         json!({"id": "cl_banco_sandbox", "object": "institution", "name": "Banco Sandbox Chile",
-            "country": "cl", "currency": "CLP", "source": "sandbox"}),
+            "country": "cl", "currency": "CLP", "source": "sandbox", "status": "up", "status_since": null,
+            "next_probe_at": null}),
         json!({"id": "mx_banco_sandbox", "object": "institution", "name": "Banco Sandbox México",
-            "country": "mx", "currency": "MXN", "source": "sandbox"}),
+            "country": "mx", "currency": "MXN", "source": "sandbox", "status": "up", "status_since": null,
+            "next_probe_at": null}),
     ]
 }
 
@@ -132,7 +134,8 @@ both_backends! {
         assert_eq!(status, StatusCode::OK, "{listed}");
         let [chile, mexico] = sandbox_banks();
         let served = json!({"id": "cl_banco_conector", "object": "institution",
-            "name": "Banco Conector", "country": "cl", "currency": "CLP", "source": "connector"});
+            "name": "Banco Conector", "country": "cl", "currency": "CLP", "source": "connector",
+            "status": "up", "status_since": null, "next_probe_at": null});
         assert_eq!(listed, json!([served, chile, mexico]), "ordered by id");
 
         // With the built-in banks off, only the connector's.

@@ -67,6 +67,9 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
             migrate: true,
+            // Suites send bursts and poll fast; a test of the limits themselves sets its own.
+            api_rate_limit_per_sec: 1_000_000,
+            widget_rate_limit: 1_000_000,
             ..Config::default()
         };
         let pg_database = match backend {

@@ -29,6 +29,9 @@ pub fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, String)]) -> S
         .arg("serve")
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(args)
+        // Suites send bursts and poll fast; a test of the limits themselves sets its own.
+        .env("REFRESCO_API_RATE_LIMIT_PER_SEC", "1000000")
+        .env("REFRESCO_WIDGET_RATE_LIMIT", "1000000")
         .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
         .env("REFRESCO_WORKER_POLL_MS", "50")
         .env("RUST_LOG", "info")
