@@ -51,6 +51,12 @@ export function later(name, fn, ms) {
   timers[name] = setTimeout(fn, ms);
 }
 
+/** Drops what was due under `name`, if anything. */
+export function cancel(name) {
+  clearTimeout(timers[name]);
+  delete timers[name];
+}
+
 export function cancelTimers() {
   Object.keys(timers).forEach((name) => clearTimeout(timers[name]));
 }
