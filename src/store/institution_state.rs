@@ -105,18 +105,7 @@ impl Store {
         job: &ClaimedJob,
         run_after: Timestamp,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE refresh_jobs SET state = 'ready', run_after = $1, attempts = attempts - 1,
-                 lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
-             WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
-        )
-        .bind(run_after.millis())
-        .bind(Timestamp::now().millis())
-        .bind(job.intent_id.as_str())
-        .bind(&job.lease_token)
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.give_back(job, run_after, true).await
     }
 
     /// What `institution`'s breaker lets a refresh do at `now`. Becoming the probe is one

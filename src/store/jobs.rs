@@ -177,15 +177,27 @@ impl Store {
         job: &ClaimedJob,
         run_after: Timestamp,
     ) -> anyhow::Result<bool> {
+        self.give_back(job, run_after, false).await
+    }
+
+    /// Gives a running job back as ready at `run_after`, fenced by its lease; with
+    /// `refund_attempt` its claim does not count as an attempt. False when the lease was lost.
+    pub(super) async fn give_back(
+        &self,
+        job: &ClaimedJob,
+        run_after: Timestamp,
+        refund_attempt: bool,
+    ) -> anyhow::Result<bool> {
         let done = sqlx::query(
-            "UPDATE refresh_jobs SET state = 'ready', run_after = $1, lease_token = NULL,
-                 lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+            "UPDATE refresh_jobs SET state = 'ready', run_after = $1, attempts = attempts - $5,
+                 lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
              WHERE intent_id = $3 AND lease_token = $4 AND state = 'running'",
         )
         .bind(run_after.millis())
         .bind(Timestamp::now().millis())
         .bind(job.intent_id.as_str())
         .bind(&job.lease_token)
+        .bind(i64::from(refund_attempt))
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() == 1)
