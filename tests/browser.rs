@@ -19,7 +19,6 @@ mod common;
 mod dashboard_fixture;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::chromium;
@@ -95,11 +94,9 @@ async fn run_suite(app: TestApp) {
     let artifacts = repo().join("ci-artifacts/browser").join(&backend);
     let _ = std::fs::remove_dir_all(&artifacts);
 
-    let mut command = tokio::process::Command::new("node");
+    let mut command = chromium::node_test(&artifacts);
     command
-        .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
         .args(test_files())
-        .current_dir(repo().join("tests/browser"))
         .env("REFRESCO_URL", &app.base)
         .env("REFRESCO_SK", &app.keys.secret_key)
         .env("REFRESCO_PK", &app.keys.public_key)
@@ -113,17 +110,7 @@ async fn run_suite(app: TestApp) {
         .env("REFRESCO_MARKUP", MARKUP)
         .env("REFRESCO_OPS_URL", &operator.base)
         .env("REFRESCO_OPERATOR_TOKEN", dashboard_fixture::OPERATOR_TOKEN)
-        .env("REFRESCO_OPS_HOLDER", &holder)
-        .env("REFRESCO_ARTIFACTS", &artifacts)
-        .env("REFRESCO_CHROMIUM", chromium::chromium())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("REFRESCO_OPS_HOLDER", &holder);
     let started = Instant::now();
     let child = command.spawn().expect("node starts");
     let output = tokio::time::timeout(SUITE_LIMIT, child.wait_with_output())

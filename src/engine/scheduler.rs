@@ -19,7 +19,7 @@ use super::EngineContext;
 use crate::domain::*;
 use crate::store::schedule::{DueLink, ScheduledOrganizations};
 
-/// Links looked at per round (the next round takes the rest).
+/// Links looked at per scheduler pass; a later pass takes the rest.
 const BATCH: i64 = 200;
 
 /// The scheduler of one process.
@@ -38,7 +38,7 @@ impl Scheduler {
         }
     }
 
-    /// Whether this round looks for new links. That look reads every link (those without a
+    /// Whether a pass run now looks for new links. That look reads every link (those without a
     /// schedule are found by an anti-join), so it runs once a minute at most, or every quarter
     /// of the shortest interval when that is shorter: a link's first due time is at least half
     /// an interval after its creation, so it is still ahead when the look finds the link.

@@ -40,3 +40,25 @@ pub fn ready(what: &str) -> bool {
     let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {missing}");
     false
 }
+
+/// `node --test` in `tests/browser`, with what every browser test run needs: the Chromium to
+/// drive, where to leave screenshots (`artifacts`), loopback reached without a proxy, its
+/// output piped, and the process killed if the test ends first. The caller adds its test
+/// files and the servers' addresses and keys.
+pub fn node_test(artifacts: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+        .current_dir(repo().join("tests/browser"))
+        .env("REFRESCO_ARTIFACTS", artifacts)
+        .env("REFRESCO_CHROMIUM", chromium())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    command
+}

@@ -7,7 +7,6 @@
 //! Needs what tests/browser.rs needs (Debian's Chromium, tests/browser/node_modules) and the
 //! connector venv; without them it prints `SKIPPED` and passes, except in CI.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -78,13 +77,8 @@ async fn the_fake_bank_through_the_widget_in_chromium() {
     let _ = std::fs::remove_dir_all(&artifacts);
     // The harness reads every server's variables: this suite has one server, so the second
     // points at it and the fixtures it does not use are marked so.
-    let child = tokio::process::Command::new("node")
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            "fakebank/fakebank.test.mjs",
-        ])
-        .current_dir(repo().join("tests/browser"))
+    let child = chromium::node_test(&artifacts)
+        .arg("fakebank/fakebank.test.mjs")
         .env("FAKEBANK_URL", &bank.bank.url)
         .env("REFRESCO_URL", &server.addr)
         .env("REFRESCO_SK", &secret_key)
@@ -97,16 +91,6 @@ async fn the_fake_bank_through_the_widget_in_chromium() {
         .env("REFRESCO_MARKUP_LINK_TOKEN", "unused")
         .env("REFRESCO_MARKUP_REFRESH_LINK_TOKEN", "unused")
         .env("REFRESCO_MARKUP", "unused")
-        .env("REFRESCO_ARTIFACTS", &artifacts)
-        .env("REFRESCO_CHROMIUM", chromium::chromium())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("node starts");
     let output = tokio::time::timeout(LIMIT, child.wait_with_output())
