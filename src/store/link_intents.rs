@@ -277,7 +277,7 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Ok(None);
         }
-        Self::insert_link(&mut tx, new).await?;
+        let created = Self::insert_link(&mut tx, new).await?;
         // After the link row exists: the foreign key is checked at once on both engines.
         sqlx::query("UPDATE link_intents SET link_id = $1, link_token_sealed = $2 WHERE id = $3")
             .bind(new.id.as_str())
@@ -286,7 +286,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.created_link(new).await.map(Some)
+        Ok(Some(created))
     }
 
     /// Uses a succeeded intent's exchange once: marks it exchanged and hands back the link id

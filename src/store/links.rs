@@ -79,27 +79,18 @@ impl Store {
     #[tracing::instrument(skip_all, fields(link_id = %new.id))]
     pub async fn create_link(&self, new: &NewLink) -> anyhow::Result<(Link, Vec<Account>)> {
         let mut tx = self.begin().await?;
-        Self::insert_link(&mut tx, new).await?;
+        let created = Self::insert_link(&mut tx, new).await?;
         tx.commit().await?;
-        self.created_link(new).await
+        Ok(created)
     }
 
-    /// The link just stored from `new`, with its accounts.
-    pub(super) async fn created_link(&self, new: &NewLink) -> anyhow::Result<(Link, Vec<Account>)> {
-        let link = self
-            .link_by_id(&new.organization_id, new.mode, &new.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("link vanished after insert"))?;
-        let accounts = self.accounts_of_link(&new.id).await?;
-        Ok((link, accounts))
-    }
-
-    /// Inserts a new link, its accounts and movements inside the caller's transaction (link
-    /// intents complete in the same one).
+    /// Inserts a new link, its accounts, its `link.created` event and its first history inside
+    /// the caller's transaction (link intents complete in the same one); returns the link and
+    /// its accounts as stored.
     pub(super) async fn insert_link(
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         new: &NewLink,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<(Link, Vec<Account>)> {
         let now = Timestamp::now().millis();
         // Refreshing until its first history is recorded; a link made without one is as its
         // bank listed it.
@@ -144,38 +135,41 @@ impl Store {
             )
             .await?;
         }
-        Self::insert_link_created(tx, new).await?;
+        let created = Self::insert_link_created(tx, new).await?;
         if let Some(history) = &new.first_history {
             Self::insert_first_history(tx, new, history, now).await?;
         }
-        Ok(())
+        Ok(created)
     }
 
     /// The `link.created` event of the link just inserted in `tx`, made from the rows as
-    /// stored, with its deliveries.
+    /// stored, with its deliveries; returns those rows.
     async fn insert_link_created(
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         new: &NewLink,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<(Link, Vec<Account>)> {
         let row = sqlx::query(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1"))
             .bind(new.id.as_str())
             .fetch_one(&mut **tx)
             .await?;
-        let accounts = sqlx::query("SELECT * FROM accounts WHERE link_id = $1 ORDER BY position")
-            .bind(new.id.as_str())
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(account_from_row)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let event = NewEvent::link_created(&link_from_row(&row)?, &accounts)?;
+        let accounts =
+            sqlx::query("SELECT * FROM accounts WHERE link_id = $1 ORDER BY position, id")
+                .bind(new.id.as_str())
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(account_from_row)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+        let link = link_from_row(&row)?;
+        let event = NewEvent::link_created(&link, &accounts)?;
         let subscriptions: Subscriptions =
             sqlx::query_as(subscriptions_sql!("e.organization_id = $1 AND e.mode = $2"))
                 .bind(new.organization_id.as_str())
                 .bind(new.mode.as_str())
                 .fetch_all(&mut **tx)
                 .await?;
-        insert_events(tx, &new.organization_id, new.mode, &[event], &subscriptions).await
+        insert_events(tx, &new.organization_id, new.mode, &[event], &subscriptions).await?;
+        Ok((link, accounts))
     }
 
     /// The first history's intent and its ready job.
