@@ -316,7 +316,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 store: &store,
                 keys: &keys,
                 registry: &registry,
-                refresh_timeout: std::time::Duration::from_secs(config.refresh_timeout_secs),
+                config: &config,
             };
             let principal = Principal {
                 organization_id,

@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::connectors::ConnectorError;
-use crate::domain::CreateIntentError;
+use crate::domain::{CreateIntentError, Timestamp};
 use crate::engine::link_intents::LinkIntentError;
 use crate::engine::linking::LinkingError;
 use crate::engine::mfa::MfaError;
+use crate::engine::politeness::Closed;
 use crate::error::{ApiError, ErrorType};
 
 /// An `invalid_request_error` with a 422 status.
@@ -113,6 +114,7 @@ impl From<MfaError> for ApiError {
                 "unavailable_institution",
                 "The bank could not check the second factor; try again.",
             ),
+            MfaError::InstitutionClosed(closed) => institution_closed(closed),
             MfaError::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -138,6 +140,7 @@ impl From<LinkingError> for ApiError {
             )
             .with_param("mfa_code"),
             LinkingError::Bank(error) => bank_error(&error),
+            LinkingError::InstitutionClosed(closed) => institution_closed(closed),
             LinkingError::LinkNotFound => ApiError::invalid_link_token(),
             LinkingError::Internal(e) => ApiError::Internal(e),
         }
@@ -256,6 +259,30 @@ fn bank_error(error: &ConnectorError) -> ApiError {
         ),
     };
     ApiError::client(status, error_type, code, capitalize(&error.to_string()))
+}
+
+/// A login the gate kept from its bank (docs/politeness.md): 503 `unavailable_institution`,
+/// as when the bank itself is down, with when to try again.
+fn institution_closed(closed: Closed) -> ApiError {
+    let (until, message) = match closed {
+        Closed::Down(until) => (
+            until,
+            "The institution has not been answering; Refresco lets it recover before the next \
+             login. Try again after retry_after_seconds.",
+        ),
+        Closed::Busy(until) => (
+            until,
+            "Every session at the institution is in use; try again after retry_after_seconds.",
+        ),
+    };
+    let seconds = ((until.millis() - Timestamp::now().millis()) + 999).max(1000) / 1000;
+    ApiError::client(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorType::Institution,
+        "unavailable_institution",
+        message,
+    )
+    .with_extra("retry_after_seconds", json!(seconds))
 }
 
 fn capitalize(text: &str) -> String {

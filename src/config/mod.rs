@@ -183,6 +183,12 @@ pub struct Config {
     pub max_concurrent_sessions: u32,
     /// `max_concurrent_sessions` for some institutions (institution id → sessions).
     pub max_concurrent_sessions_by_institution: BTreeMap<String, u32>,
+    /// Milliseconds a login of link creation (API, CLI, widget) waits for a free session
+    /// slot of its institution before it is answered 503 `unavailable_institution`.
+    pub login_slot_wait_ms: u64,
+    /// Seconds a login of link creation may take with the bank calls that follow it (the
+    /// lease of its session slot); past that it is answered 503 `unavailable_institution`.
+    pub login_timeout_secs: u64,
     /// Consecutive `unavailable` answers of an institution that open its circuit breaker.
     pub breaker_failures: u32,
     /// Milliseconds a breaker stays open the first time; each failed probe doubles it.
@@ -249,6 +255,10 @@ impl Default for Config {
             scheduler_poll_ms: 1000,
             max_concurrent_sessions: 8,
             max_concurrent_sessions_by_institution: BTreeMap::new(),
+            login_slot_wait_ms: 10_000,
+            // Three connector calls (login, a second factor given up front, the accounts) at
+            // their default timeout of 60 s each.
+            login_timeout_secs: 180,
             breaker_failures: 5,
             breaker_backoff_ms: 30_000,
             breaker_max_backoff_ms: 30 * 60 * 1000,
@@ -333,9 +343,15 @@ impl Config {
         if self.worker_concurrency == 0 {
             return Err(ConfigError("worker_concurrency must be at least 1".into()));
         }
-        if self.job_lease_secs == 0 || self.mfa_max_attempts == 0 || self.job_max_attempts == 0 {
+        if self.job_lease_secs == 0
+            || self.login_timeout_secs == 0
+            || self.mfa_max_attempts == 0
+            || self.job_max_attempts == 0
+        {
             return Err(ConfigError(
-                "job_lease_secs, mfa_max_attempts and job_max_attempts must be at least 1".into(),
+                "job_lease_secs, login_timeout_secs, mfa_max_attempts and job_max_attempts \
+                 must be at least 1"
+                    .into(),
             ));
         }
         if self.header_read_timeout_secs == 0

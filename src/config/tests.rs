@@ -84,4 +84,10 @@ fn bad_values_are_explained() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("lisen"), "unknown keys are named: {err}");
+    // A login that may take no time at all could never reach its bank.
+    std::fs::write(&file, "login_timeout_secs = 0\n").unwrap();
+    let err = Config::load(Some(&file), &NoFlags {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("login_timeout_secs"), "{err}");
 }

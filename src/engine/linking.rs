@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::convert::{account_data, bank_holder_type};
-use crate::config::Secret;
+use super::politeness::{self, BankHealth, Closed};
+use crate::config::{Config, Secret};
 use crate::connectors::{
     BankSession, Connector, ConnectorError, Credentials, FetchContext, LoginOutcome, MfaAnswer,
     MfaKind, Registry,
@@ -34,6 +35,10 @@ pub enum LinkingError {
     /// The link to reconnect is gone (deleted meanwhile, or of another organization or mode).
     #[error("the link is gone")]
     LinkNotFound,
+    /// The institution takes no login now: its circuit breaker is open, or every session
+    /// slot stayed taken (see [`super::politeness::at_the_bank`]).
+    #[error("the institution takes no login now")]
+    InstitutionClosed(Closed),
     /// Our failure.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -47,8 +52,9 @@ pub struct Linker<'a> {
     pub keys: &'a MasterKey,
     /// Finds the bank.
     pub registry: &'a Registry,
-    /// How long the link's first history may take (`refresh_timeout`).
-    pub refresh_timeout: std::time::Duration,
+    /// The politeness settings of logins, and how long the first history may take
+    /// (`refresh_timeout_secs`).
+    pub config: &'a Config,
 }
 
 /// A request to connect a bank.
@@ -122,20 +128,23 @@ pub async fn create_link(
     request: NewLinkRequest,
 ) -> Result<CreatedLink, LinkingError> {
     let connector = connector_for(linker.registry, &request.institution_id, principal.mode)?;
-    let (session, login_mfa) = log_in(
-        connector.as_ref(),
-        &request.credentials(),
-        request.mfa_code.as_deref(),
-    )
-    .await?;
-    let (new, token) = prepare_link(
-        linker,
-        principal,
-        connector.as_ref(),
-        &request,
-        session,
-        login_mfa,
-    )
+    let (new, token) = at_the_bank(linker, &request.institution_id, async {
+        let (session, login_mfa) = log_in(
+            connector.as_ref(),
+            &request.credentials(),
+            request.mfa_code.as_deref(),
+        )
+        .await?;
+        prepare_link(
+            linker,
+            principal,
+            connector.as_ref(),
+            &request,
+            session,
+            login_mfa,
+        )
+        .await
+    })
     .await?;
     let (link, accounts) = linker.store.create_link(&new).await?;
     tracing::info!(link_id = %link.id, accounts = accounts.len(), "link created");
@@ -179,7 +188,7 @@ pub async fn prepare_link(
     let token = LinkToken::generate(&id);
     let history_id = RefreshIntentId::generate();
     let fetched_at = Timestamp::now();
-    let timeout = i64::try_from(linker.refresh_timeout.as_millis()).unwrap_or(i64::MAX);
+    let timeout = super::secs_to_millis(linker.config.refresh_timeout_secs);
     let first_history = FirstHistory {
         sealed_session: linker.keys.seal(
             history_id.as_str(),
@@ -213,6 +222,31 @@ pub async fn prepare_link(
         first_history: Some(first_history),
     };
     Ok((new, token))
+}
+
+/// Runs `work`, a login with the bank calls that follow it, under a session slot of
+/// `institution` (see [`politeness::at_the_bank`]).
+pub async fn at_the_bank<T>(
+    linker: &Linker<'_>,
+    institution: &str,
+    work: impl std::future::Future<Output = Result<T, LinkingError>>,
+) -> Result<T, LinkingError> {
+    politeness::at_the_bank(
+        linker.store,
+        linker.config,
+        institution,
+        work,
+        |result| match result {
+            Err(LinkingError::Bank(ConnectorError::Unavailable)) => BankHealth::Unavailable,
+            Ok(_) | Err(LinkingError::Bank(_) | LinkingError::MfaRequired(_)) => {
+                BankHealth::Answered
+            }
+            Err(_) => BankHealth::Unknown,
+        },
+        || LinkingError::Bank(ConnectorError::Unavailable),
+    )
+    .await?
+    .map_err(LinkingError::InstitutionClosed)?
 }
 
 /// Logs in, answering the bank's second factor with `mfa_code` when it asks for one. Returns
@@ -281,10 +315,14 @@ pub async fn reconnect(
         password: request.password.expose().to_owned(),
         holder_type: bank_holder_type(link.holder_type),
     };
-    let (_, login_mfa) = log_in(
-        connector.as_ref(),
-        &credentials,
-        request.mfa_code.as_deref(),
+    let (_, login_mfa) = at_the_bank(
+        linker,
+        &link.institution.id,
+        log_in(
+            connector.as_ref(),
+            &credentials,
+            request.mfa_code.as_deref(),
+        ),
     )
     .await?;
     let sealed = serde_json::to_vec(&SealedCredentials {

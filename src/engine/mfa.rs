@@ -2,6 +2,7 @@
 //! from the API (secret key + link token). The answer goes to the bank at once, so the holder
 //! learns immediately whether the code was right; the refresh then resumes on a worker.
 
+use super::politeness::{self, Closed};
 use super::EngineContext;
 use crate::connectors::{ConnectorError, MfaAnswer, MfaChallenge};
 use crate::domain::*;
@@ -39,6 +40,10 @@ pub enum MfaError {
     /// The bank could not check the answer (down, or an unexpected answer).
     #[error("the bank could not check the second factor")]
     BankUnavailable,
+    /// The institution takes no call now (its breaker is open, or every session slot stayed
+    /// taken); the answer was not given to the bank and may be sent again.
+    #[error("the institution takes no call now")]
+    InstitutionClosed(Closed),
     /// Our failure.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -88,7 +93,17 @@ pub async fn answer(
         return Err(MfaError::BankUnavailable);
     };
     let connector = crate::metrics::connector::instrument(connector, ctx.store.metrics());
-    match connector.answer_mfa(&challenge, &answer).await {
+    let answered = politeness::at_the_bank(
+        &ctx.store,
+        &ctx.config,
+        &link.institution.id,
+        connector.answer_mfa(&challenge, &answer),
+        politeness::health_of,
+        || ConnectorError::Unavailable,
+    )
+    .await?
+    .map_err(MfaError::InstitutionClosed)?;
+    match answered {
         Ok(session) => {
             let sealed = ctx.keys.seal(
                 intent.id.as_str(),

@@ -67,11 +67,11 @@ impl EngineContext {
             store: &self.store,
             keys: &self.keys,
             registry: &self.registry,
-            refresh_timeout: std::time::Duration::from_secs(self.config.refresh_timeout_secs),
+            config: &self.config,
         }
     }
 }
 
-fn secs_to_millis(secs: u64) -> i64 {
+pub(crate) fn secs_to_millis(secs: u64) -> i64 {
     i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }

@@ -220,7 +220,7 @@ async fn step(
         Ok(Step::Finish(_) | Step::Parked) => BankHealth::Answered,
         _ => BankHealth::Unknown,
     };
-    Box::pin(pass.leave(ctx, job, health)).await;
+    Box::pin(pass.leave(&ctx.store, &ctx.config, health)).await;
     step
 }
 

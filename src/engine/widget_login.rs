@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::convert::mfa_method;
 use super::link_intents::{ensure_open, internal, open, LinkIntentError};
 use super::linking::{self, LinkingError, NewLinkRequest};
+use super::politeness::{self, BankHealth};
 use super::EngineContext;
 use crate::config::Secret;
 use crate::connectors::{
@@ -74,16 +75,51 @@ pub async fn submit_credentials(
         holder_type: intent.holder_type,
         mfa_code: None,
     };
-    match connector.login(&request.credentials()).await {
-        Ok(LoginOutcome::LoggedIn(session)) => {
-            step.connect(connector.as_ref(), &request, session, None)
-                .await
+    at_the_bank(ctx, institution_id, async {
+        match connector.login(&request.credentials()).await {
+            Ok(LoginOutcome::LoggedIn(session)) => {
+                step.connect(connector.as_ref(), &request, session, None)
+                    .await
+            }
+            Ok(LoginOutcome::MfaRequired(challenge)) => {
+                park(ctx, intent, institution_id, &request, challenge).await
+            }
+            Err(error) => Err(refused(ctx, intent, error).await?),
         }
-        Ok(LoginOutcome::MfaRequired(challenge)) => {
-            park(ctx, intent, institution_id, &request, challenge).await
-        }
-        Err(error) => Err(refused(ctx, intent, error).await?),
-    }
+    })
+    .await
+}
+
+/// Runs a widget step's bank calls under a session slot of `institution`, as link creation
+/// through the API does (see [`politeness::at_the_bank`]).
+async fn at_the_bank(
+    ctx: &EngineContext,
+    institution: &str,
+    work: impl std::future::Future<Output = Result<WidgetOutcome, LinkIntentError>>,
+) -> Result<WidgetOutcome, LinkIntentError> {
+    politeness::at_the_bank(
+        &ctx.store,
+        &ctx.config,
+        institution,
+        work,
+        |result| match result {
+            Err(LinkIntentError::Linking(LinkingError::Bank(ConnectorError::Unavailable))) => {
+                BankHealth::Unavailable
+            }
+            Ok(_)
+            | Err(
+                LinkIntentError::LoginRefused { .. }
+                | LinkIntentError::WrongMfaCode { .. }
+                | LinkIntentError::MfaExpired
+                | LinkIntentError::Linking(LinkingError::Bank(_)),
+            ) => BankHealth::Answered,
+            Err(_) => BankHealth::Unknown,
+        },
+        || LinkingError::Bank(ConnectorError::Unavailable).into(),
+    )
+    .await?
+    .map_err(|closed| LinkingError::InstitutionClosed(closed).into())
+    .and_then(|result| result)
 }
 
 /// The error for a login the bank refused; refusals of the credentials count towards
@@ -184,36 +220,39 @@ pub async fn answer_mfa(
         .map_err(internal)?;
     let login: PendingLogin = serde_json::from_slice(&plain).map_err(internal)?;
     let connector = linking::connector_for(&ctx.registry, &pending.institution_id, intent.mode)?;
-    match connector.answer_mfa(&login.challenge, &answer).await {
-        Ok(session) => {
-            let request = NewLinkRequest {
-                institution_id: pending.institution_id.clone(),
-                username: login.username,
-                password: Secret::new(login.password),
-                holder_type: intent.holder_type,
-                mfa_code: None,
-            };
-            let method = Some(mfa_method(login.challenge.kind));
-            step.connect(connector.as_ref(), &request, session, method)
-                .await
+    at_the_bank(ctx, &pending.institution_id, async {
+        match connector.answer_mfa(&login.challenge, &answer).await {
+            Ok(session) => {
+                let request = NewLinkRequest {
+                    institution_id: pending.institution_id.clone(),
+                    username: login.username,
+                    password: Secret::new(login.password),
+                    holder_type: intent.holder_type,
+                    mfa_code: None,
+                };
+                let method = Some(mfa_method(login.challenge.kind));
+                step.connect(connector.as_ref(), &request, session, method)
+                    .await
+            }
+            Err(ConnectorError::WrongMfaCode { .. }) => {
+                let max = i64::from(ctx.config.mfa_max_attempts);
+                let wrong = ctx
+                    .store
+                    .record_wrong_link_mfa(&intent.id, max)
+                    .await?
+                    .unwrap_or(max);
+                Err(LinkIntentError::WrongMfaCode {
+                    attempts_left: (max - wrong).max(0),
+                })
+            }
+            Err(ConnectorError::MfaExpired) => {
+                ctx.store.drop_link_mfa(&intent.id).await?;
+                Err(LinkIntentError::MfaExpired)
+            }
+            Err(other) => Err(LinkingError::Bank(other).into()),
         }
-        Err(ConnectorError::WrongMfaCode { .. }) => {
-            let max = i64::from(ctx.config.mfa_max_attempts);
-            let wrong = ctx
-                .store
-                .record_wrong_link_mfa(&intent.id, max)
-                .await?
-                .unwrap_or(max);
-            Err(LinkIntentError::WrongMfaCode {
-                attempts_left: (max - wrong).max(0),
-            })
-        }
-        Err(ConnectorError::MfaExpired) => {
-            ctx.store.drop_link_mfa(&intent.id).await?;
-            Err(LinkIntentError::MfaExpired)
-        }
-        Err(other) => Err(LinkingError::Bank(other).into()),
-    }
+    })
+    .await
 }
 
 /// A widget step on an open intent: who asks, and the intent their token opened.

@@ -2,14 +2,16 @@
 //! logins and fetches) and its circuit breaker.
 //!
 //! **Slots.** An institution has `max_concurrent_sessions` rows in `institution_slots`; a
-//! refresh takes one with a single `UPDATE` of a free row before it calls the bank. On
+//! refresh, or a login of link creation, takes one with a single `UPDATE` of a free row before
+//! it calls the bank. On
 //! PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`: two workers never lock the same
 //! row, and a row taken by a transaction that committed after the statement began is re-checked
 //! against its committed version before it is locked. So however many processes take slots at
 //! once, each row has one holder, and there are only `max` rows to take. A slot is free when
 //! nobody holds it, or when the lease it was taken under has run out (`expires_at`, on the row
 //! itself) and its holder's job no longer holds that lease (the job ended, parked for a second
-//! factor, or its worker died), so a crash never leaks one. The row's own `expires_at` is what
+//! factor, or its worker died), so a crash never leaks one. A login has no job: its slot is
+//! free once its `expires_at` has passed, and the login never runs longer than that. The row's own `expires_at` is what
 //! the re-check of a row taken meanwhile reads: the look at the holder's job goes through the
 //! statement's snapshot, which may predate that job's claim. On SQLite the one writer serializes the takes, and a take or a release
 //! shares the group writer's commit with the writes queued beside it (see `group_commit`), so
@@ -22,8 +24,39 @@ use sqlx::{AnyConnection, Row};
 
 use super::group_commit::GroupedWrite;
 use super::{Dialect, Store};
+use crate::crypto::random_token;
 use crate::domain::*;
 use crate::store::ClaimedJob;
+
+/// Who holds a session slot: a refresh's job under its lease, or one login of link creation.
+/// `lease_token` fences the release, so a slot taken over after its expiry is not freed by its
+/// late first holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotHolder {
+    /// The job's intent id, or `login_…` for a login.
+    pub id: String,
+    /// The job's lease token, or a fresh one for a login.
+    pub lease_token: String,
+}
+
+impl SlotHolder {
+    /// A login of link creation (API, CLI or widget); it holds no job.
+    pub fn login() -> Self {
+        SlotHolder {
+            id: format!("login_{}", random_token(16)),
+            lease_token: random_token(24),
+        }
+    }
+}
+
+impl From<&ClaimedJob> for SlotHolder {
+    fn from(job: &ClaimedJob) -> Self {
+        SlotHolder {
+            id: job.intent_id.as_str().to_owned(),
+            lease_token: job.lease_token.clone(),
+        }
+    }
+}
 
 /// An institution's breaker, as `GET /v1/institutions` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,35 +98,36 @@ pub struct BreakerSettings {
 }
 
 impl Store {
-    /// Takes a free session slot of `institution` (of the first `max`) for `job`; its number,
-    /// or `None` when all are taken. On SQLite it joins the group writer's next commit.
+    /// Takes a free session slot of `institution` (of the first `max`) for `holder`, for at
+    /// least `lease_millis`; its number, or `None` when all are taken. On SQLite it joins the
+    /// group writer's next commit.
     pub async fn take_session_slot(
         &self,
         institution: &str,
         max: u32,
-        job: &ClaimedJob,
+        holder: &SlotHolder,
         lease_millis: i64,
     ) -> anyhow::Result<Option<i64>> {
         self.write_grouped(TakeSlot {
             institution: institution.to_owned(),
             max,
-            job: job.clone(),
+            holder: holder.clone(),
             lease_millis,
         })
         .await
     }
 
-    /// Gives back the slot `job` took. On SQLite it joins the group writer's next commit.
+    /// Gives back the slot `holder` took. On SQLite it joins the group writer's next commit.
     pub async fn release_session_slot(
         &self,
         institution: &str,
         slot: i64,
-        job: &ClaimedJob,
+        holder: &SlotHolder,
     ) -> anyhow::Result<()> {
         self.write_grouped(ReleaseSlot {
             institution: institution.to_owned(),
             slot,
-            lease_token: job.lease_token.clone(),
+            lease_token: holder.lease_token.clone(),
         })
         .await
     }
@@ -255,7 +289,7 @@ impl Store {
 struct TakeSlot {
     institution: String,
     max: u32,
-    job: ClaimedJob,
+    holder: SlotHolder,
     lease_millis: i64,
 }
 
@@ -290,8 +324,8 @@ impl GroupedWrite for TakeSlot {
              RETURNING slot"
         ))
         .bind(&self.institution)
-        .bind(self.job.intent_id.as_str())
-        .bind(&self.job.lease_token)
+        .bind(&self.holder.id)
+        .bind(&self.holder.lease_token)
         .bind(i64::from(self.max))
         .bind(now)
         .bind(now + self.lease_millis)

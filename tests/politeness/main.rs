@@ -12,6 +12,7 @@ mod process;
 
 mod bank;
 mod institutions;
+mod logins;
 mod rate_limit;
 mod schedule;
 mod support;
