@@ -251,12 +251,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 refresco::connectors::Registry::sandbox(refresco::connectors::SandboxConfig {
                     latency: std::time::Duration::from_millis(latency_ms),
                 });
+            let stop = CancellationToken::new();
+            cancel_on_signal(stop.clone())?;
             println!(
                 "serving the sandbox banks on http://{}",
                 listener.local_addr()?
             );
-            let stop = CancellationToken::new();
-            tokio::spawn(wait_for_signal(stop.clone()));
             if exit_with_stdin {
                 // A thread of its own: a blocking read on the runtime's pool would hold up the
                 // runtime's shutdown when a signal stops the server first.
@@ -364,9 +364,9 @@ async fn listen(
         );
     }
     let options = refresco::devtools::ListenOptions::new(forward_to, types);
-    println!("Ready. Forwarded events are signed with {}", options.secret);
     let stop = CancellationToken::new();
-    tokio::spawn(wait_for_signal(stop.clone()));
+    cancel_on_signal(stop.clone())?;
+    println!("Ready. Forwarded events are signed with {}", options.secret);
     refresco::devtools::listen(&api.target(), &options, stop).await
 }
 
@@ -395,28 +395,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!();
     }
     let shutdown = CancellationToken::new();
-    tokio::spawn(wait_for_signal(shutdown.clone()));
+    cancel_on_signal(shutdown.clone())?;
     app.run(shutdown).await
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-async fn wait_for_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Cancels `shutdown` on SIGINT or SIGTERM. The handlers are installed before this returns,
+/// so a signal sent as soon as the server says it is serving (a supervisor stopping it at once)
+/// shuts it down cleanly instead of meeting the default action, which kills the process.
+fn cancel_on_signal(shutdown: CancellationToken) -> anyhow::Result<()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+            tracing::info!("shutdown requested");
+            shutdown.cancel();
+        });
     }
-    tracing::info!("shutdown requested");
-    shutdown.cancel();
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("shutdown requested");
+            shutdown.cancel();
+        }
+    });
+    Ok(())
 }
