@@ -129,6 +129,9 @@ enum Step {
     Wait(Timestamp),
 }
 
+/// The `failure_reason` of a scheduled refresh whose bank asked for a second factor.
+pub const UNATTENDED_MFA: &str = "mfa_required_unattended";
+
 fn failure(
     error: PublicError,
     reason: &str,
@@ -348,6 +351,22 @@ async fn log_in(
     };
     Ok(match connector.login(&credentials).await {
         Ok(LoginOutcome::LoggedIn(session)) => Ok(session),
+        Ok(LoginOutcome::MfaRequired(challenge)) if work.scheduled => {
+            // Nobody is there to answer: the refresh ends now rather than wait for its
+            // challenge to expire, and the link's on-demand refreshes ask for the second
+            // factor from now on (docs/politeness.md, "Unattended refreshes").
+            // Boxed, as `park` is: a refresh waiting at the bank holds only what waiting needs.
+            Box::pin(
+                ctx.store
+                    .mark_login_mfa(&work.link.id, mfa_method(challenge.kind)),
+            )
+            .await?;
+            Err(Step::Finish(failure(
+                PublicError::Retryable,
+                UNATTENDED_MFA,
+                None,
+            )))
+        }
         Ok(LoginOutcome::MfaRequired(challenge)) => {
             Err(Box::pin(park(ctx, job, work, &challenge)).await?)
         }

@@ -44,6 +44,8 @@ pub struct RefreshWork {
     pub fetch_day: chrono::NaiveDate,
     /// Wrong second-factor answers so far.
     pub mfa_attempts: i64,
+    /// Whether the schedule made the intent (nobody is there to answer a second factor).
+    pub scheduled: bool,
 }
 
 /// The MFA state of an intent, for the answer endpoints.
@@ -211,7 +213,10 @@ impl Store {
             .ok_or_else(|| anyhow::anyhow!("job without intent {intent_id}"))?;
         let row = sqlx::query(
             "SELECT l.credentials, l.refresh_count, l.deleted_at, i.mfa_challenge, i.mfa_session,
-                    i.deadline_at, i.refresh_number, i.fetch_day, i.mfa_attempts
+                    i.deadline_at, i.refresh_number, i.fetch_day, i.mfa_attempts,
+                    CASE WHEN EXISTS (SELECT 1 FROM scheduled_refreshes s
+                            WHERE s.link_id = i.link_id AND s.intent_id = i.id)
+                         THEN 1 ELSE 0 END AS scheduled
              FROM refresh_intents i
              JOIN links l ON l.id = i.link_id
              JOIN refresh_jobs j ON j.intent_id = i.id
@@ -237,6 +242,7 @@ impl Store {
                 .ok_or_else(|| anyhow::anyhow!("bad fetch_day"))?
                 .date_naive(),
             mfa_attempts: row.try_get("mfa_attempts")?,
+            scheduled: row.try_get::<i64, _>("scheduled")? == 1,
             intent,
         })
     }

@@ -358,6 +358,18 @@ impl Store {
         Ok(())
     }
 
+    /// Records that the link's bank now asks for a second factor at login (`method`), which it
+    /// did not when the link was made: its on-demand refreshes then come with `requires_mfa`,
+    /// and the schedule leaves it alone (docs/politeness.md, "Unattended refreshes").
+    pub async fn mark_login_mfa(&self, id: &LinkId, method: MfaMethod) -> anyhow::Result<()> {
+        sqlx::query("UPDATE links SET login_mfa = $1 WHERE id = $2 AND login_mfa IS NULL")
+            .bind(method.as_str())
+            .bind(id.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes a link: its token stops working at once and it disappears from every list.
     /// Rows are kept (marked deleted) so in-flight work referring to them stays consistent.
     /// Returns false when there was no such live link.

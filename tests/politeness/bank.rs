@@ -31,6 +31,8 @@ pub struct CountingBank {
     pub calls: AtomicUsize,
     /// Answer `unavailable` to every call.
     pub unavailable: AtomicBool,
+    /// Ask for an SMS code (`123456`) at every login, as a bank that changed its policy.
+    pub mfa: AtomicBool,
 }
 
 impl CountingBank {
@@ -49,6 +51,7 @@ impl CountingBank {
             most: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
             unavailable: AtomicBool::new(false),
+            mfa: AtomicBool::new(false),
         });
         bank.register_in(&app.state.registry);
         bank
@@ -84,6 +87,13 @@ impl Connector for CountingBank {
     }
 
     async fn login(&self, creds: &Credentials) -> Result<LoginOutcome, ConnectorError> {
+        if self.mfa.load(Ordering::SeqCst) {
+            let asking = Credentials {
+                password: format!("{}+mfa_sms", creds.password),
+                ..creds.clone()
+            };
+            return self.call(self.inner.login(&asking)).await;
+        }
         self.call(self.inner.login(creds)).await
     }
 

@@ -16,3 +16,4 @@ mod logins;
 mod rate_limit;
 mod schedule;
 mod support;
+mod unattended;
