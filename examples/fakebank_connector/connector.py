@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from refresco_connector import (
+    ActionNeeded,
     BankAccount,
     BankMovement,
     Connector,
@@ -33,7 +34,6 @@ from refresco_connector import (
     OtherError,
     Session,
     SessionExpired,
-    SupportRequired,
     TransferAccount,
     Unavailable,
     WrongMfaCode,
@@ -82,7 +82,7 @@ class FakeBankConnector(Connector):
         if response.url.path == "/login":
             raise SessionExpired("the bank's session expired")
         if response.url.path == "/aviso":
-            raise SupportRequired("the bank asks the holder to accept new terms")
+            raise ActionNeeded("the bank asks the holder to accept new terms")
         return response.text
 
     # --- the protocol ----------------------------------------------------------------------
@@ -102,7 +102,7 @@ class FakeBankConnector(Connector):
                 challenge = MfaChallenge(kind="sms", session=session, hint=parse.sms_hint(page.text))
                 return MfaRequired(challenge=challenge)
             if path == "/aviso":
-                raise SupportRequired("the bank asks the holder to accept new terms")
+                raise ActionNeeded("the bank asks the holder to accept new terms")
             if path == "/cuentas":
                 return LoggedIn(session={"cookies": self._cookies(client)})
             self._refusal(page.text)

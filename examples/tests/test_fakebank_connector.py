@@ -10,6 +10,7 @@ import pytest
 from fakebank.data import SMS_CODE, today
 from fakebank_connector.connector import FakeBankConnector
 from refresco_connector import (
+    ActionNeeded,
     Credentials,
     CredentialsLocked,
     DateWindow,
@@ -21,7 +22,6 @@ from refresco_connector import (
     MfaRequired,
     OtherError,
     SessionExpired,
-    SupportRequired,
     Unavailable,
     WrongMfaCode,
 )
@@ -101,7 +101,7 @@ def test_too_many_wrong_codes_expire_the_challenge(bank, connector) -> None:
         ("11111111-1", "wrong", InvalidCredentials),
         ("99999999-9", "fakepass1", InvalidCredentials),
         ("33333333-3", "fakepass3", CredentialsLocked),
-        ("44444444-4", "fakepass4", SupportRequired),
+        ("44444444-4", "fakepass4", ActionNeeded),
     ],
 )
 def test_refusals(bank, connector, rut, password, error) -> None:

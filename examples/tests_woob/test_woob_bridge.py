@@ -10,6 +10,7 @@ import requests
 from woob.browser.exceptions import BrowserTooManyRequests, ServerError
 from woob.exceptions import (
     ActionNeeded,
+    AuthMethodNotImplemented,
     BrowserIncorrectPassword,
     BrowserPasswordExpired,
     BrowserUnavailable,
@@ -19,6 +20,7 @@ from woob.exceptions import (
 
 from conftest import EXAMPLES
 from fakebank.data import today
+from refresco_connector import ActionNeeded as HolderActionNeeded
 from refresco_connector import (
     Credentials,
     CredentialsLocked,
@@ -31,7 +33,6 @@ from refresco_connector import (
     MfaExpired,
     MfaRequired,
     SessionExpired,
-    SupportRequired,
     Unavailable,
     WrongMfaCode,
 )
@@ -96,7 +97,7 @@ def test_too_many_wrong_codes_is_mfa_expired(bank, bridge) -> None:
     [
         ("11111111-1", "wrong", InvalidCredentials),
         ("33333333-3", "fakepass3", CredentialsLocked),
-        ("44444444-4", "fakepass4", SupportRequired),
+        ("44444444-4", "fakepass4", HolderActionNeeded),
     ],
 )
 def test_refusals(bank, bridge, rut, password, error) -> None:
@@ -136,18 +137,34 @@ def test_changed_data_keeps_ids_of_modified_movements(bank, bridge) -> None:
     [
         (BrowserIncorrectPassword("no"), "invalid_credentials"),
         (BrowserUserBanned("banned"), "credentials_locked"),
-        (ActionNeeded("accept the terms"), "support_required"),
-        (BrowserPasswordExpired("change it"), "support_required"),
+        (ActionNeeded("accept the terms"), "action_needed"),
+        (BrowserPasswordExpired("change it"), "password_expired"),
+        (AuthMethodNotImplemented("no such login"), "support_required"),
         (NeedInteractiveFor2FA(), "support_required"),
         (BrowserUnavailable("maintenance"), "unavailable"),
-        (BrowserTooManyRequests("slow down"), "unavailable"),
+        (BrowserTooManyRequests("slow down"), "rate_limited"),
         (ServerError("502", response=None), "unavailable"),
         (requests.ConnectionError("refused"), "unavailable"),
         (KeyError("a scraper bug"), "other"),
     ],
 )
 def test_woob_exceptions_map_to_protocol_codes(error: Exception, code: str) -> None:
-    assert translate(error).code == code
+    translated = translate(error)
+    assert translated.code == code
+    # Every answer says whose the failure is, as the protocol's reference gives for its code.
+    assert translated.body().model_dump(by_alias=True)["class"] == CLASSES[code]
+
+
+CLASSES = {
+    "invalid_credentials": "person",
+    "credentials_locked": "person",
+    "action_needed": "person",
+    "password_expired": "person",
+    "support_required": "connector",
+    "unavailable": "transient",
+    "rate_limited": "transient",
+    "other": "connector",
+}
 
 
 def test_amounts_become_exact_smallest_units() -> None:

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::connectors::ConnectorError;
+use crate::connectors::{ConnectorError, ErrorClass};
 use crate::domain::{CreateIntentError, Timestamp};
 use crate::engine::link_intents::LinkIntentError;
 use crate::engine::linking::LinkingError;
@@ -250,6 +250,36 @@ fn bank_error(error: &ConnectorError) -> ApiError {
             ErrorType::Institution,
             "unavailable_institution",
         ),
+        ConnectorError::PasswordExpired => (
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorType::Link,
+            "password_expired",
+        ),
+        ConnectorError::ActionNeeded => {
+            (StatusCode::NOT_ACCEPTABLE, ErrorType::Link, "action_needed")
+        }
+        ConnectorError::RateLimited => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Institution,
+            "unavailable_institution",
+        ),
+        ConnectorError::Classified { class, .. } => match class {
+            ErrorClass::Person => (
+                StatusCode::NOT_ACCEPTABLE,
+                ErrorType::Link,
+                "holder_action_required",
+            ),
+            ErrorClass::Transient => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorType::Institution,
+                "unavailable_institution",
+            ),
+            ErrorClass::Connector => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorType::Institution,
+                "support_required",
+            ),
+        },
         ConnectorError::SupportRequired
         | ConnectorError::AccountFailed { .. }
         | ConnectorError::Other(_) => (

@@ -44,9 +44,67 @@ pub enum ConnectorError {
         /// Why, for logs.
         reason: String,
     },
+    /// The bank wants a new password before it lets the holder in.
+    #[error("the holder's password expired; they must change it at the bank")]
+    PasswordExpired,
+    /// The bank wants the holder to do something first (accept new terms, update their
+    /// profile, enable a second factor, call the bank).
+    #[error("the institution asks the holder to take an action at the bank first")]
+    ActionNeeded,
+    /// The bank limits how often it may be called, and that limit was reached.
+    #[error("the institution is limiting requests; try again later")]
+    RateLimited,
+    /// A code this build does not know, with the class the connector gave it: handled as
+    /// its class says.
+    #[error("connector error {code} ({}): {message}", class.as_str())]
+    Classified {
+        /// The connector's code (for logs).
+        code: String,
+        /// Whose the failure is.
+        class: ErrorClass,
+        /// The connector's message (for logs).
+        message: String,
+    },
     /// Anything else a connector hit (a scraper's parse error, an HTTP error...).
     #[error("connector error: {0}")]
     Other(String),
+}
+
+/// Whose a failure is: it decides how a refresh ends and whether the link needs its person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The holder must act (new credentials, unlock, an action at the bank): the refresh is
+    /// `rejected` and the link needs its person.
+    Person,
+    /// It may work later by itself: the refresh is `failed` with `retryable_error`.
+    Transient,
+    /// The connector or the bank's site misbehaved: `failed` with `support_required_error`,
+    /// for an operator to look at.
+    Connector,
+}
+
+impl ErrorClass {
+    /// Every class, in the protocol's order.
+    pub const ALL: [ErrorClass; 3] = [
+        ErrorClass::Person,
+        ErrorClass::Transient,
+        ErrorClass::Connector,
+    ];
+
+    /// The wire name: `person`, `transient` or `connector`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Person => "person",
+            ErrorClass::Transient => "transient",
+            ErrorClass::Connector => "connector",
+        }
+    }
+
+    /// The class of a wire name; `None` for a name this build does not know.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 fn attempts_suffix(attempts_left: Option<u32>) -> String {
@@ -57,32 +115,46 @@ fn attempts_suffix(attempts_left: Option<u32>) -> String {
 }
 
 impl ConnectorError {
-    /// The Fintoc `public_error` of a refresh intent that ended with this error:
-    /// `invalid_credentials_error`, `credentials_locked_error`, `retryable_error` or
-    /// `support_required_error`.
-    pub fn public_error(&self) -> &'static str {
+    /// Whose the failure is. A wrong or late second factor is transient: the holder is there
+    /// and a new refresh with the right code succeeds.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            ConnectorError::InvalidCredentials => "invalid_credentials_error",
-            ConnectorError::CredentialsLocked => "credentials_locked_error",
-            ConnectorError::SupportRequired => "support_required_error",
-            // A wrong or late second factor is not a credentials problem: a new refresh with
-            // the right code succeeds, so the holder may simply retry.
+            ConnectorError::InvalidCredentials
+            | ConnectorError::CredentialsLocked
+            | ConnectorError::PasswordExpired
+            | ConnectorError::ActionNeeded => ErrorClass::Person,
             ConnectorError::Unavailable
+            | ConnectorError::RateLimited
             | ConnectorError::WrongMfaCode { .. }
             | ConnectorError::MfaExpired
             | ConnectorError::SessionExpired { .. }
-            | ConnectorError::AccountFailed { .. }
-            | ConnectorError::Other(_) => "retryable_error",
+            | ConnectorError::AccountFailed { .. } => ErrorClass::Transient,
+            ConnectorError::SupportRequired | ConnectorError::Other(_) => ErrorClass::Connector,
+            ConnectorError::Classified { class, .. } => *class,
         }
     }
 
-    /// Whether the bank refused the credentials themselves: the refresh is `rejected` (not
-    /// `failed`) and the link needs the holder to reconnect.
+    /// The Fintoc `public_error` of a refresh intent that ended with this error:
+    /// `invalid_credentials_error`, `credentials_locked_error`, `retryable_error` or
+    /// `support_required_error`. Fintoc has no word for an action at the bank: the holder must
+    /// act there, as for locked credentials.
+    pub fn public_error(&self) -> &'static str {
+        match self {
+            ConnectorError::CredentialsLocked | ConnectorError::ActionNeeded => {
+                "credentials_locked_error"
+            }
+            _ => match self.class() {
+                ErrorClass::Person => "invalid_credentials_error",
+                ErrorClass::Transient => "retryable_error",
+                ErrorClass::Connector => "support_required_error",
+            },
+        }
+    }
+
+    /// Whether the holder must act: the refresh is `rejected` (not `failed`) and the link
+    /// needs its person.
     pub fn is_rejection(&self) -> bool {
-        matches!(
-            self,
-            ConnectorError::InvalidCredentials | ConnectorError::CredentialsLocked
-        )
+        self.class() == ErrorClass::Person
     }
 }
 

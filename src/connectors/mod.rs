@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use auth::{
     BankSession, Credentials, HolderType, LoginOutcome, MfaAnswer, MfaChallenge, MfaKind,
 };
-pub use error::ConnectorError;
+pub use error::{ConnectorError, ErrorClass};
 pub use model::{
     BankAccount, BankMovement, BankMovementStatus, BankMovementType, DateWindow, FetchContext,
     TransferAccount,

@@ -12,8 +12,8 @@ use super::linking::SealedCredentials;
 use super::politeness::BankHealth;
 use super::EngineContext;
 use crate::connectors::{
-    BankSession, Connector, ConnectorError, Credentials, DateWindow, FetchContext, LoginOutcome,
-    MfaChallenge,
+    BankSession, Connector, ConnectorError, Credentials, DateWindow, ErrorClass, FetchContext,
+    LoginOutcome, MfaChallenge,
 };
 use crate::domain::*;
 use crate::domain::{AccountFetch, FetchedMovements, RefreshOutcome};
@@ -158,7 +158,16 @@ fn bank_failure(error: &ConnectorError) -> RefreshOutcome {
         ConnectorError::MfaExpired => "mfa_expired",
         ConnectorError::WrongMfaCode { .. } => "mfa_wrong_code",
         ConnectorError::SessionExpired { .. } => "bank_session_expired",
-        ConnectorError::AccountFailed { .. } | ConnectorError::Other(_) => "institution_error",
+        ConnectorError::PasswordExpired => "password_expired",
+        ConnectorError::ActionNeeded => "action_needed",
+        ConnectorError::RateLimited => "institution_rate_limited",
+        ConnectorError::AccountFailed { .. } => "institution_error",
+        ConnectorError::Other(_) => "connector_error",
+        ConnectorError::Classified { class, .. } => match class {
+            ErrorClass::Person => "holder_action_required",
+            ErrorClass::Transient => "institution_unavailable",
+            ErrorClass::Connector => "connector_error",
+        },
     };
     failure(public_error(error), reason, None)
 }

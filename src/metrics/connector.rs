@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::Metrics;
 use crate::connectors::{
     BankAccount, BankMovement, BankSession, Connector, ConnectorError, Credentials, DateWindow,
-    FetchContext, Institution, LoginOutcome, MfaAnswer, MfaChallenge,
+    ErrorClass, FetchContext, Institution, LoginOutcome, MfaAnswer, MfaChallenge,
 };
 
 /// Wraps `inner` so its calls are recorded in `metrics`.
@@ -38,7 +38,16 @@ fn result_of<T>(result: &Result<T, ConnectorError>) -> &'static str {
         Err(ConnectorError::MfaExpired) => "mfa_expired",
         Err(ConnectorError::SessionExpired { .. }) => "session_expired",
         Err(ConnectorError::AccountFailed { .. }) => "account_failed",
+        Err(ConnectorError::PasswordExpired) => "password_expired",
+        Err(ConnectorError::ActionNeeded) => "action_needed",
+        Err(ConnectorError::RateLimited) => "rate_limited",
         Err(ConnectorError::Other(_)) => "other",
+        // The connector's own code could be anything: the label says only its class.
+        Err(ConnectorError::Classified { class, .. }) => match class {
+            ErrorClass::Person => "unknown_person",
+            ErrorClass::Transient => "unknown_transient",
+            ErrorClass::Connector => "unknown_connector",
+        },
     }
 }
 

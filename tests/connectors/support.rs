@@ -75,9 +75,14 @@ pub async fn refresh_to_end(app: &TestApp, token: &str) -> Value {
 
 /// Asserts the intent failed with `retryable_error`.
 pub fn assert_retryable(intent: &Value, what: &str) {
+    assert_failed(intent, "retryable_error", what);
+}
+
+/// Asserts the intent failed with `public_error`.
+pub fn assert_failed(intent: &Value, public_error: &str, what: &str) {
     assert_eq!(
         (intent["status"].as_str(), intent["public_error"].as_str()),
-        (Some("failed"), Some("retryable_error")),
+        (Some("failed"), Some(public_error)),
         "{what}: {intent}"
     );
 }

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod error_classes;
 mod fencing;
 mod first_history;
 mod lifecycle;

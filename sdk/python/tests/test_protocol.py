@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from refresco_connector.errors import BY_CODE
+from refresco_connector.errors import (
+    BY_CODE,
+    ActionNeeded,
+    ConnectorError,
+    CustomError,
+    PasswordExpired,
+    RateLimited,
+    SupportRequired,
+)
 from toybank import PASSWORD, SMS_CODE
 
 CONTEXT = {"today": "2026-03-10", "refresh_number": 1}
@@ -204,7 +212,28 @@ def test_a_secret_in_an_error_message_is_masked(client: TestClient) -> None:
     assert answer.json()["error"] == {
         "code": "invalid_credentials",
         "message": "the bank says [redacted] is wrong",
+        "class": "person",
     }
+
+
+@pytest.mark.parametrize(
+    "error, status, code, error_class",
+    [
+        (PasswordExpired(), 403, "password_expired", "person"),
+        (ActionNeeded(), 403, "action_needed", "person"),
+        (RateLimited(), 429, "rate_limited", "transient"),
+        (SupportRequired(), 422, "support_required", "connector"),
+        (CustomError("terms_changed", "person", "new terms"), 500, "terms_changed", "person"),
+    ],
+)
+def test_every_error_says_its_class(error: ConnectorError, status: int, code: str, error_class: str) -> None:
+    body = error.body().model_dump(exclude_none=True, by_alias=True)
+    assert (error.status, body["code"], body["class"]) == (status, code, error_class)
+
+
+def test_a_custom_error_needs_a_known_class() -> None:
+    with pytest.raises(ValueError):
+        CustomError("terms_changed", "the bank's")
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/nowhere"), ("GET", "/login"), ("DELETE", "/manifest")])

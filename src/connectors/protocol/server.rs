@@ -22,7 +22,7 @@ use super::{
     VERSION_HEADER,
 };
 use crate::config::Secret;
-use crate::connectors::{Connector, ConnectorError, LoginOutcome, Registry};
+use crate::connectors::{Connector, ConnectorError, ErrorClass, LoginOutcome, Registry};
 
 /// What the served connectors need.
 #[derive(Clone)]
@@ -86,6 +86,7 @@ fn refused(status: StatusCode, message: String) -> Failure {
             message,
             attempts_left: None,
             bank_id: None,
+            class: Some(ErrorClass::Connector.as_str().to_owned()),
         },
     )
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{ConnectorError, MfaKind};
+use crate::connectors::{ConnectorError, ErrorClass, MfaKind};
 
 /// The only password the sandbox banks accept (before modifiers), as in Fintoc's test mode.
 pub const PASSWORD: &str = "jonsnow";
@@ -28,6 +28,11 @@ pub(crate) enum Failure {
     Locked,
     Unavailable,
     Support,
+    PasswordExpired,
+    ActionNeeded,
+    RateLimited,
+    /// A code no build of Refresco knows, with the class the bank's connector gives it.
+    Unknown(ErrorClass),
 }
 
 impl Failure {
@@ -37,7 +42,29 @@ impl Failure {
             Failure::Locked => ConnectorError::CredentialsLocked,
             Failure::Unavailable => ConnectorError::Unavailable,
             Failure::Support => ConnectorError::SupportRequired,
+            Failure::PasswordExpired => ConnectorError::PasswordExpired,
+            Failure::ActionNeeded => ConnectorError::ActionNeeded,
+            Failure::RateLimited => ConnectorError::RateLimited,
+            Failure::Unknown(class) => ConnectorError::Classified {
+                code: format!("sandbox_unknown_{}", class.as_str()),
+                class,
+                message: "a code of the sandbox bank that Refresco does not know".into(),
+            },
         }
+    }
+
+    /// The failure a modifier names (without its `@n`).
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "invalid" => Failure::Invalid,
+            "locked" => Failure::Locked,
+            "unavailable" => Failure::Unavailable,
+            "support" => Failure::Support,
+            "password_expired" => Failure::PasswordExpired,
+            "action_needed" => Failure::ActionNeeded,
+            "rate_limited" => Failure::RateLimited,
+            _ => Failure::Unknown(ErrorClass::parse(name.strip_prefix("unknown_")?)?),
+        })
     }
 }
 
@@ -104,14 +131,7 @@ impl Scenario {
             Some(_) => return None,
             None => (modifier, None),
         };
-        let failure = match name {
-            "invalid" => Some(Failure::Invalid),
-            "locked" => Some(Failure::Locked),
-            "unavailable" => Some(Failure::Unavailable),
-            "support" => Some(Failure::Support),
-            _ => None,
-        };
-        if let Some(failure) = failure {
+        if let Some(failure) = Failure::named(name) {
             self.triggers.push(Trigger {
                 failure,
                 from_refresh,

@@ -158,6 +158,8 @@ class ErrorBody(_Returned):
     message: str = ""
     attempts_left: int | None = None
     bank_id: str | None = None
+    #: `class` on the wire (a Python keyword, hence the alias).
+    error_class: str | None = Field(default=None, serialization_alias="class")
 
 
 # --- What Refresco sends ---------------------------------------------------------------------

@@ -44,7 +44,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _error(status: int, body: ErrorBody) -> JSONResponse:
-    return JSONResponse({"error": body.model_dump(exclude_none=True)}, status_code=status)
+    body_json = body.model_dump(exclude_none=True, by_alias=True)
+    return JSONResponse({"error": body_json}, status_code=status)
 
 
 def _refused(status: int, message: str) -> JSONResponse:

@@ -35,16 +35,19 @@ from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 import requests
+from woob.browser.exceptions import BrowserTooManyRequests
 from woob.capabilities.bank import Account, AccountType, Transaction
 from woob.capabilities.base import empty
 from woob.core.woob import WoobBase
 from woob.exceptions import (
     ActionNeeded,
     AppValidation,
+    AuthMethodNotImplemented,
     AppValidationCancelled,
     AppValidationExpired,
     BrowserForbidden,
     BrowserIncorrectPassword,
+    BrowserPasswordExpired,
     BrowserQuestion,
     BrowserUnavailable,
     BrowserUserBanned,
@@ -62,11 +65,14 @@ from .errors import (
     InvalidCredentials,
     MfaExpired,
     OtherError,
+    PasswordExpired,
+    RateLimited,
     SessionExpired,
     SupportRequired,
     Unavailable,
     WrongMfaCode,
 )
+from .errors import ActionNeeded as HolderActionNeeded
 from .models import (
     AccountsPage,
     BankAccount,
@@ -150,8 +156,17 @@ def translate(error: Exception) -> ConnectorError:
         return CredentialsLocked(text or "the bank locked the credentials")
     if isinstance(error, BrowserIncorrectPassword):
         return InvalidCredentials(text or "the bank refused the credentials")
-    if isinstance(error, (ActionNeeded, BrowserForbidden, NeedInteractive)):
+    if isinstance(error, BrowserPasswordExpired):
+        return PasswordExpired(text or "the bank wants a new password")
+    # The module cannot do the bank's login: the connector's to fix, not the holder's.
+    if isinstance(error, AuthMethodNotImplemented):
+        return SupportRequired(text or "the woob module cannot log in to this bank")
+    if isinstance(error, ActionNeeded):
+        return HolderActionNeeded(text or "the bank asks the holder to act first")
+    if isinstance(error, (BrowserForbidden, NeedInteractive)):
         return SupportRequired(text or f"the bank needs a person ({type(error).__name__})")
+    if isinstance(error, BrowserTooManyRequests):
+        return RateLimited(text or "the bank is limiting requests")
     if isinstance(error, (BrowserUnavailable, requests.ConnectionError, requests.Timeout)):
         return Unavailable(f"the bank is unavailable ({type(error).__name__})")
     return OtherError(f"the woob module failed ({type(error).__name__})")
