@@ -114,14 +114,14 @@ async fn chile_passes_in_process_and_from_the_binary() {
 
     let report = check::run(&args(&url, CHILE, sandbox::PASSWORD)).await;
     assert_all_pass(&report);
-    assert_eq!(report.outcomes.len(), 18, "{report}");
+    assert_eq!(report.outcomes.len(), 19, "{report}");
     let mfa = report.outcome("login.second_factor").unwrap();
     assert_eq!(mfa.detail, "none asked");
 
     let (ok, out, err) = run_binary(&url, &[]).await;
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("pass  movements.cursors_end"), "{out}");
-    assert!(out.contains("18 passed, 0 failed, 0 skipped"), "{out}");
+    assert!(out.contains("19 passed, 0 failed, 0 skipped"), "{out}");
     assert!(!out.contains(sandbox::PASSWORD) && !err.contains(sandbox::PASSWORD));
 
     stop.cancel();
@@ -450,4 +450,75 @@ async fn an_html_error_for_a_wrong_password_fails() {
     })
     .await;
     assert_only_fails(&report, "errors.invalid_credentials", "not JSON");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_movement_that_changes_between_two_reads_fails() {
+    // The second fetch of each window keeps every bank id but changes one amount.
+    let fetches: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let report = check_rewritten(move |path, asked, status, mut answer| {
+        if path == "/movements" && status.is_success() {
+            let key = format!("{} {}", asked["account"]["bank_id"], asked["window"]);
+            let mut fetches = fetches.lock().unwrap();
+            let nth = fetches.entry(key).or_default();
+            if asked["cursor"].is_null() {
+                *nth += 1;
+            }
+            if *nth > 1 && asked["cursor"].is_null() {
+                if let Some(first) = answer["movements"].get_mut(0) {
+                    let amount = first["amount"].as_i64().unwrap();
+                    first["amount"] = json!(amount + 1);
+                }
+            }
+        }
+        (status, Json(answer)).into_response()
+    })
+    .await;
+    assert_only_fails(&report, "movements.stable_ids", "changed between two reads");
+}
+
+/// The check's wrong login answered with `error` changed by `edit`.
+async fn check_with_wrong_login_error(edit: fn(&mut Value)) -> Report {
+    check_rewritten(move |path, _, status, mut answer| {
+        if path == "/login" && !status.is_success() {
+            edit(&mut answer["error"]);
+        }
+        (status, Json(answer)).into_response()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_of_the_wrong_class_fails() {
+    let report = check_with_wrong_login_error(|error| error["class"] = json!("transient")).await;
+    assert_only_fails(&report, "errors.classes", "of class person, not transient");
+    let report = check_with_wrong_login_error(|error| error["class"] = json!("cosmic")).await;
+    assert_only_fails(&report, "errors.classes", "\"cosmic\" is not a class");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_of_its_own_needs_a_class() {
+    // Without a class, a code the protocol does not list fails; with one, only the wrong
+    // login's own check (it is not invalid_credentials) does.
+    let report = check_with_wrong_login_error(|error| {
+        error["code"] = json!("terms_changed");
+        error.as_object_mut().unwrap().remove("class");
+    })
+    .await;
+    assert_eq!(
+        report.failed(),
+        ["errors.invalid_credentials", "errors.classes"],
+        "{report}"
+    );
+    let detail = &report.outcome("errors.classes").unwrap().detail;
+    assert!(
+        detail.contains("\"terms_changed\" is not the protocol's and has no class"),
+        "{detail}"
+    );
+    let report = check_with_wrong_login_error(|error| {
+        error["code"] = json!("terms_changed");
+        error["class"] = json!("person");
+    })
+    .await;
+    assert_eq!(report.failed(), ["errors.invalid_credentials"], "{report}");
 }

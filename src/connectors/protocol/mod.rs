@@ -226,6 +226,19 @@ impl ErrorCode {
         }
     }
 
+    /// Whose the failure the code names is (the class its connector error has).
+    pub fn class(self) -> ErrorClass {
+        ErrorBody {
+            code: self.as_str().to_owned(),
+            message: String::new(),
+            attempts_left: None,
+            bank_id: None,
+            class: None,
+        }
+        .into_error(None)
+        .class()
+    }
+
     /// The code of a wire name; `None` for a name this build does not know.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == name)

@@ -3,13 +3,13 @@
 //! where a number belongs), and the point here is to name them. Each function returns the
 //! violations it found, in words a connector author can act on; none means the rule holds.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::connectors::protocol::{ErrorCode, VERSION};
-use crate::connectors::{BankAccount, BankMovement, DateWindow};
+use crate::connectors::{BankAccount, BankMovement, DateWindow, ErrorClass};
 
 /// ISO 3166-1 alpha-2 in lower case, as the protocol writes countries.
 pub(super) fn is_country(text: &str) -> bool {
@@ -288,6 +288,68 @@ pub(super) fn unstable_ids(first: &[Value], second: &[Value]) -> Vec<String> {
     .filter(|(ids, _)| !ids.is_empty())
     .map(|(ids, which)| format!("{} in {which}", some_ids(&ids)))
     .collect()
+}
+
+/// Movements with the same bank id in two fetches of one window that differ in content:
+/// a reader would see a movement change without the bank changing anything.
+pub(super) fn changed_movements(first: &[Value], second: &[Value]) -> Vec<String> {
+    let by_id = |list: &[Value]| -> HashMap<String, Value> {
+        list.iter()
+            .filter_map(|m| Some((m.get("bank_id")?.as_str()?.to_owned(), m.clone())))
+            .collect()
+    };
+    let second = by_id(second);
+    let changed: Vec<String> = by_id(first)
+        .into_iter()
+        .filter(|(id, m)| second.get(id).is_some_and(|again| again != m))
+        .map(|(id, _)| id)
+        .collect();
+    if changed.is_empty() {
+        return Vec::new();
+    }
+    let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
+    vec![format!("{} changed between two reads", some_ids(&changed))]
+}
+
+/// Every error answer says whose the failure is, or may leave it to its code: a code the
+/// protocol does not list must come with a class, a class must be one of the protocol's, and
+/// a listed code's class must be the code's own.
+pub(super) fn error_classes(errors: &[(String, Value)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (answer, error) in errors {
+        let code = error
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let class = match error.get("class") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => match ErrorClass::parse(name) {
+                Some(class) => Some(class),
+                None => {
+                    problems.push(format!("{answer}: \"error.class\" {name:?} is not a class"));
+                    continue;
+                }
+            },
+            Some(other) => {
+                problems.push(format!(
+                    "{answer}: \"error.class\" is {other}, not a string"
+                ));
+                continue;
+            }
+        };
+        match (ErrorCode::parse(code), class) {
+            (None, None) => problems.push(format!(
+                "{answer}: the code {code:?} is not the protocol's and has no class"
+            )),
+            (Some(known), Some(class)) if known.class() != class => problems.push(format!(
+                "{answer}: {code:?} is of class {}, not {}",
+                known.class().as_str(),
+                class.as_str()
+            )),
+            _ => {}
+        }
+    }
+    problems
 }
 
 /// Every bank id of the shorter window's fetch is in the longer window's.

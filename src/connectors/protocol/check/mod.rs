@@ -103,6 +103,7 @@ async fn steps(args: &CheckArgs, run: &mut Run) {
         ),
         Err(e) => run.fail(Check::InvalidCredentials, &e),
     }
+    run.record(Check::ErrorClasses, invariants::error_classes(&wire.errors));
     run.record(Check::NotEchoed, wire.leaks.clone());
 }
 

@@ -241,7 +241,11 @@ fn judge(
                 let here = format!("{}, {name}", name_of(account));
                 findings.stable.extend(within(
                     &here,
-                    invariants::unstable_ids(&first.movements, &second.movements),
+                    [
+                        invariants::unstable_ids(&first.movements, &second.movements),
+                        invariants::changed_movements(&first.movements, &second.movements),
+                    ]
+                    .concat(),
                 ));
             }
         }

@@ -106,11 +106,12 @@ pub(super) enum Check {
     StableIds,
     WindowSubset,
     InvalidCredentials,
+    ErrorClasses,
     NotEchoed,
 }
 
 impl Check {
-    pub(super) const ALL: [Check; 18] = [
+    pub(super) const ALL: [Check; 19] = [
         Check::ManifestAnswers,
         Check::ManifestProtocol,
         Check::ManifestInstitutions,
@@ -128,6 +129,7 @@ impl Check {
         Check::StableIds,
         Check::WindowSubset,
         Check::InvalidCredentials,
+        Check::ErrorClasses,
         Check::NotEchoed,
     ];
 
@@ -164,6 +166,7 @@ impl Check {
             Check::StableIds => "movements.stable_ids",
             Check::WindowSubset => "movements.window_subset",
             Check::InvalidCredentials => "errors.invalid_credentials",
+            Check::ErrorClasses => "errors.classes",
             Check::NotEchoed => "credentials.not_echoed",
         }
     }
@@ -193,12 +196,17 @@ impl Check {
             Check::InWindow => "every post_date is inside the window asked for".into(),
             Check::Currency => "every movement is in its account's currency".into(),
             Check::NewestFirst => "newest first: post_date never increases, across pages".into(),
-            Check::StableIds => "fetching a window twice gives the same bank ids".into(),
+            Check::StableIds => {
+                "fetching a window twice gives the same movements, under the same bank ids".into()
+            }
             Check::WindowSubset => {
                 format!("the last {SHORT_DAYS} days are a subset of the last {LONG_DAYS}")
             }
             Check::InvalidCredentials => {
                 "a wrong password gets a protocol error, code invalid_credentials".into()
+            }
+            Check::ErrorClasses => {
+                "every error says its class, or is a protocol code of that class".into()
             }
             Check::NotEchoed => "the password appears in no answer".into(),
         }

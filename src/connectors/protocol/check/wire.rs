@@ -57,6 +57,9 @@ pub(super) struct Wire {
     http: reqwest::Client,
     /// What must never come back, each with how the report names it.
     secrets: Vec<(&'static str, String)>,
+    /// The error objects of the non-2xx answers, with where they came from, for the class
+    /// check.
+    pub(super) errors: Vec<(String, Value)>,
     /// Where a secret came back: one line per answer that carried one.
     pub(super) leaks: Vec<String>,
     /// How many answers were read (and searched).
@@ -90,6 +93,7 @@ impl Wire {
             http,
             secrets,
             leaks: Vec::new(),
+            errors: Vec::new(),
             answers: 0,
         })
     }
@@ -141,6 +145,15 @@ impl Wire {
                 self.leaks.push(format!(
                     "{method} /{path} answered {status} with {name} in it"
                 ));
+            }
+        }
+        if !(200..300).contains(&status) {
+            let error = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|answer| answer.get("error").cloned());
+            if let Some(error) = error {
+                self.errors
+                    .push((format!("{method} /{path} ({status})"), error));
             }
         }
         Ok(Reply { status, body })
