@@ -14,7 +14,8 @@ use refresco::connectors::{
     FetchContext, Institution, LoginOutcome, MfaAnswer, MfaChallenge, SandboxConfig, Source,
 };
 
-use crate::common::TestApp;
+use crate::common::{Backend, TestApp};
+use tokio_util::sync::DropGuard;
 
 /// Its institution id.
 pub const ID: &str = "cl_banco_cortes";
@@ -129,4 +130,28 @@ impl Connector for CountingBank {
 pub async fn link(app: &TestApp, username: &str) -> (serde_json::Value, String) {
     app.create_link_with(&app.keys.secret_key, ID, username, "jonsnow")
         .await
+}
+
+/// A counting bank answering after `latency` in a fresh app on `backend` (after `adjust`).
+/// With `beside`, on PostgreSQL, a second engine over the same database (its own pool,
+/// worker and registry, the bank registered there too) runs as a second process would, while
+/// the returned guard lives: whatever the test shows holds across processes.
+pub async fn app_with_bank(
+    backend: Backend,
+    latency: Duration,
+    beside: bool,
+    adjust: impl FnOnce(&mut refresco::Config),
+) -> (TestApp, Arc<CountingBank>, Option<DropGuard>) {
+    let app = crate::support::app_with(backend, adjust).await;
+    let bank = CountingBank::register(&app, latency);
+    let second = match backend {
+        Backend::Postgres if beside => Some(
+            crate::support::engine_beside(&app, |engine| {
+                bank.register_in(&engine.state().registry)
+            })
+            .await,
+        ),
+        _ => None,
+    };
+    (app, bank, second)
 }

@@ -10,10 +10,9 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::bank::{self, CountingBank};
+use crate::bank::{self, app_with_bank};
 use crate::both_backends;
 use crate::common::{into_json, wait_final, Backend, TestApp};
-use crate::support::app_with;
 
 /// Creates an on-demand refresh of the link `token`; its id.
 async fn refresh(app: &TestApp, token: &str) -> String {
@@ -52,17 +51,12 @@ both_backends! {
     async fn the_session_cap_holds_with_a_herd_of_refreshes(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        // On PostgreSQL a second engine over the same database takes half the jobs: the cap is
+        // the database's, not a process's.
+        let (app, bank, _second) = app_with_bank(backend, Duration::from_millis(40), true, |c| {
             c.max_concurrent_sessions_by_institution.insert(bank::ID.into(), 2);
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::from_millis(40));
-        // On PostgreSQL a second engine over the same database takes half the jobs: the cap is
-        // the database's, not a process's.
-        let _second = match backend {
-            Backend::Postgres => Some(crate::support::engine_beside(&app, |engine| bank.register_in(&engine.state().registry)).await),
-            _ => None,
-        };
         let mut tokens = Vec::new();
         for _ in 0..6 {
             tokens.push(bank::link(&app, "41614850-3").await.1);
@@ -79,13 +73,12 @@ both_backends! {
     async fn the_breaker_opens_probes_and_closes(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        let (app, bank, _) = app_with_bank(backend, Duration::ZERO, false, |c| {
             c.breaker_failures = 2;
             c.breaker_backoff_ms = 300;
             c.breaker_max_backoff_ms = 1000;
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::ZERO);
         let (_, token) = bank::link(&app, "41614850-3").await;
         assert_eq!(listed(&app).await["status"], "up");
 
@@ -130,13 +123,12 @@ both_backends! {
     async fn a_refresh_waiting_on_an_open_breaker_ends_at_its_deadline(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        let (app, bank, _) = app_with_bank(backend, Duration::ZERO, false, |c| {
             c.breaker_failures = 1;
             c.breaker_backoff_ms = 60_000;
             c.refresh_timeout_secs = 1;
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::ZERO);
         let (_, token) = bank::link(&app, "41614850-3").await;
         bank.unavailable.store(true, Ordering::SeqCst);
         wait_final(&app, &token, &refresh(&app, &token).await).await;

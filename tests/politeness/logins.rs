@@ -9,10 +9,9 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::bank::{self, CountingBank};
+use crate::bank::{self, app_with_bank};
 use crate::both_backends;
 use crate::common::{into_json, Backend, TestApp};
-use crate::support::app_with;
 
 /// `POST /v1/links` at the counting bank: the status, the `Retry-After` header and the body.
 async fn create_link(app: &TestApp, password: &str) -> (StatusCode, Option<u64>, Value) {
@@ -72,17 +71,12 @@ both_backends! {
     async fn link_creations_and_refreshes_share_the_session_cap(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        // On PostgreSQL a second engine over the same database runs half the first histories:
+        // its refreshes and this process's logins share one cap.
+        let (app, bank, _second) = app_with_bank(backend, Duration::from_millis(40), true, |c| {
             c.max_concurrent_sessions_by_institution.insert(bank::ID.into(), 2);
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::from_millis(40));
-        // On PostgreSQL a second engine over the same database runs half the first histories:
-        // its refreshes and this process's logins share one cap.
-        let _second = match backend {
-            Backend::Postgres => Some(crate::support::engine_beside(&app, |engine| bank.register_in(&engine.state().registry)).await),
-            _ => None,
-        };
         let (_, existing) = bank::link(&app, "41614850-3").await;
         bank.most.store(0, Ordering::SeqCst);
         // Six link creations (each with its first history right after) and a refresh of an
@@ -105,12 +99,11 @@ both_backends! {
     async fn logins_open_the_breaker_and_are_then_refused_without_calling_the_bank(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        let (app, bank, _) = app_with_bank(backend, Duration::ZERO, false, |c| {
             c.breaker_failures = 2;
             c.breaker_backoff_ms = 60_000;
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::ZERO);
         bank.unavailable.store(true, Ordering::SeqCst);
         for _ in 0..2 {
             let (status, _, body) = create_link(&app, "jonsnow").await;
@@ -136,12 +129,11 @@ both_backends! {
     async fn a_login_that_finds_every_slot_taken_waits_then_is_refused(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        let (app, bank, _) = app_with_bank(backend, Duration::from_millis(1_500), false, |c| {
             c.max_concurrent_sessions_by_institution.insert(bank::ID.into(), 1);
             c.login_slot_wait_ms = 300;
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::from_millis(1_500));
         let first = create_link(&app, "jonsnow");
         let second = async {
             // Once the first login is at the bank.
@@ -163,12 +155,11 @@ both_backends! {
     async fn a_second_factor_answer_is_kept_from_a_bank_whose_breaker_is_open(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |c| {
+        let (app, bank, _) = app_with_bank(backend, Duration::ZERO, false, |c| {
             c.breaker_failures = 1;
             c.breaker_backoff_ms = 60_000;
         })
         .await;
-        let bank = CountingBank::register(&app, Duration::ZERO);
         let (status, link) = create_link_with_code(&app).await;
         assert_eq!(status, StatusCode::CREATED, "{link}");
         let token = link["link_token"].as_str().unwrap().to_owned();

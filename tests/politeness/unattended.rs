@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::bank::{self, CountingBank};
+use crate::bank;
 use crate::both_backends;
 use crate::common::{into_json, wait_final, Backend, TestApp};
 use crate::support::*;
@@ -33,8 +33,7 @@ both_backends! {
     async fn a_scheduled_refresh_that_meets_a_second_factor_ends_and_leaves_it_to_the_person(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let app = app_with(backend, |_| {}).await;
-        let bank = CountingBank::register(&app, Duration::ZERO);
+        let (app, bank, _) = bank::app_with_bank(backend, Duration::ZERO, false, |_| {}).await;
         let (link, token) = bank::link(&app, "41614850-3").await;
         // The bank starts asking for a code at every login.
         bank.mfa.store(true, Ordering::SeqCst);
