@@ -203,10 +203,18 @@ both_backends_and_connector! {
         let (_, intent) = create_intent_with(&app, &app.keys.secret_key,
             reconnect_body(&link_token)).await;
         let token = widget_token(&intent);
-        let (status, asked) = new_password(&app, &app.keys.public_key, &token, "jonsnow+mfa_sms").await;
+        let password = "jonsnow+mfa_sms+long_history";
+        let (status, asked) = new_password(&app, &app.keys.public_key, &token, password).await;
         assert_eq!(status, StatusCode::OK, "{asked}");
         assert_eq!((asked["status"].as_str(), asked["mfa"]["method"].as_str()), (Some("created"), Some("sms")), "{asked}");
         assert_eq!(asked["login_attempts_left"], 4, "a login that asks for a code counts");
+        // Parked with its challenge, the new password is sealed; the intent holds the link's
+        // id, not its token.
+        let link_secret = link_token.rsplit('_').next().unwrap();
+        let raw = database::raw_database(&app).await;
+        assert!(database::contains(&raw, intent["id"].as_str().unwrap()), "the dump holds the intent");
+        assert!(!database::contains(&raw, "long_history"), "the new password in plaintext");
+        assert!(!database::contains(&raw, link_secret), "the link token in plaintext");
         let (status, body) = answer(&app, &token, json!({"code": "000000"})).await;
         assert_error(status, &body, 400, "invalid_mfa_code");
         let (status, done) = answer(&app, &token, json!({"code": "123456"})).await;
@@ -214,6 +222,9 @@ both_backends_and_connector! {
         assert_eq!(done["link"]["id"], link["id"], "{done}");
         let (_, now) = app.get(&format!("/v1/links/{link_token}")).await;
         assert_eq!(now["status"], "active", "{now}");
+        let raw = database::raw_database(&app).await;
+        assert!(!database::contains(&raw, "long_history"), "the new password in plaintext");
+        assert!(!database::contains(&raw, link_secret), "the link token in plaintext");
         // The bank now asks for a second factor at login: the link's refreshes say so.
         let intent = refresh(&app, &app.keys.secret_key, &link_token).await;
         assert!(intent["requires_mfa"]["widget_token"].is_string(), "{intent}");
