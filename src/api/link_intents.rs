@@ -84,7 +84,8 @@ pub struct LinkIntentOut {
     /// `li_<id>_sec_<secret>`: give it to `Fintoc.create({widgetToken})` with your public key.
     /// Only in the creation answer.
     pub widget_token: Option<String>,
-    /// The link the widget created, once succeeded.
+    /// The link the widget created (or reconnected, for an intent made with a `link_token`),
+    /// once succeeded.
     pub link_id: Option<String>,
 }
 
