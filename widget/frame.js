@@ -88,7 +88,8 @@ onHostMessage((data) => {
   } else if (data.type === 'refresco:open') {
     announceOpen();
     const heading = document.querySelector('.step:not([hidden]) h2');
-    const field = document.querySelector('.step:not([hidden]) input');
+    // The first field the person fills (a reconnected link's username is read-only).
+    const field = document.querySelector('.step:not([hidden]) input:not([readonly])');
     (field || heading || $('title')).focus();
   }
 });

@@ -40,15 +40,20 @@ fn invalid_mfa_code(message: String, attempts_left: i64) -> ApiError {
         .with_extra("attempts_left", json!(attempts_left))
 }
 
+/// A refresh or a reconnection asked for a link deactivated with `PATCH active=false`.
+fn inactive_link() -> ApiError {
+    ApiError::bad_request(
+        "invalid_on_demand_link",
+        "This link is inactive; activate it (PATCH active=true) first.",
+    )
+    .with_param("link_token")
+}
+
 impl From<CreateIntentError> for ApiError {
     fn from(error: CreateIntentError) -> Self {
         match error {
             CreateIntentError::UnknownLink => ApiError::invalid_link_token(),
-            CreateIntentError::Inactive => ApiError::bad_request(
-                "invalid_on_demand_link",
-                "This link is inactive; activate it (PATCH active=true) before refreshing it.",
-            )
-            .with_param("link_token"),
+            CreateIntentError::Inactive => inactive_link(),
             CreateIntentError::LoginRequired => ApiError::client(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorType::Link,
@@ -220,6 +225,15 @@ impl From<LinkIntentError> for ApiError {
                 };
                 invalid_mfa_code(message, attempts_left)
             }
+            LinkIntentError::LinkInactive => inactive_link(),
+            // A well-formed value that the stored link contradicts: 422, as other refusals
+            // that depend on the state of things.
+            LinkIntentError::NotTheLinks(param) => unprocessable(
+                "link_mismatch",
+                format!("{param} must be the one of the link being reconnected."),
+            )
+            .with_param(param),
+            LinkIntentError::Missing(param) => ApiError::missing_param(param),
             LinkIntentError::Linking(error) => error.into(),
             LinkIntentError::Internal(e) => ApiError::Internal(e),
         }

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{JsonBody, Query, SecretKey};
+use super::extract::{resolve_link_token, JsonBody, Query, SecretKey};
 use super::links::required;
 use super::wire::{ErrorBody, LinkOut};
 use super::AppState;
@@ -42,12 +42,17 @@ pub struct LinkIntentIn {
     #[schema(required = true, nullable = false, value_type = ProductIn)]
     pub product: Option<String>,
     /// Lowercase ISO country whose banks the widget offers (the sandbox has `cl` and `mx`;
-    /// the served document lists the server's).
+    /// the served document lists the server's). With `link_token`: the link's.
     #[schema(required = true, nullable = false, value_type = String)]
     pub country: Option<String>,
-    /// `individual` or `business`.
+    /// `individual` or `business`. With `link_token`: the link's.
     #[schema(required = true, nullable = false, value_type = super::links::HolderTypeIn)]
     pub holder_type: Option<String>,
+    /// Our addition for the widget's reconnect flow: the token of an active link of this
+    /// organization and mode whose credentials the holder will replace in the widget. The
+    /// link keeps its id, token and accounts; the exchange answers it with `link_token` null.
+    /// Absent or null: a new link.
+    pub link_token: Option<String>,
 }
 
 /// A Link Intent object. `widget_token` and `exchange_token` appear only in the creation
@@ -79,7 +84,8 @@ pub struct LinkIntentOut {
     /// `li_<id>_sec_<secret>`: give it to `Fintoc.create({widgetToken})` with your public key.
     /// Only in the creation answer.
     pub widget_token: Option<String>,
-    /// The link the widget created, once succeeded.
+    /// The link the widget created (or reconnected, for an intent made with a `link_token`),
+    /// once succeeded.
     pub link_id: Option<String>,
 }
 
@@ -103,8 +109,9 @@ impl LinkIntentOut {
     }
 }
 
-/// Starts a bank connection for the widget: answers with the widget token (for the browser)
-/// and the exchange token (for your server).
+/// Starts a bank connection for the widget, or with `link_token` the reconnection of that
+/// link: answers with the widget token (for the browser) and the exchange token (for your
+/// server).
 #[utoipa::path(post, path = "/v1/link_intents", tag = "link_intents", request_body = LinkIntentIn,
     responses((status = 201, body = LinkIntentOut), (status = "4XX", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -128,11 +135,22 @@ pub async fn create_link_intent(
             )
             .with_param("holder_type")
         })?;
+    let reconnect = match body.link_token.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(token) => Some(resolve_link_token(&state, &principal, token).await?),
+        None => None,
+    };
     let CreatedLinkIntent {
         intent,
         widget_token,
         exchange_token,
-    } = link_intents::create(&state, &principal, &country, holder_type).await?;
+    } = link_intents::create(
+        &state,
+        &principal,
+        &country,
+        holder_type,
+        reconnect.as_ref(),
+    )
+    .await?;
     let mut out = LinkIntentOut::new(&intent);
     out.widget_token = Some(widget_token.expose().to_owned());
     out.exchange_token = Some(exchange_token.expose().to_owned());
@@ -163,7 +181,8 @@ pub struct ExchangeQuery {
 }
 
 /// Swaps the exchange token of a succeeded link intent for the link, with its accounts and
-/// its `link_token`. Works once, until `exchange_token_expires_at`.
+/// its `link_token` (null for a reconnected link: the token is not issued again). Works once,
+/// until `exchange_token_expires_at`.
 #[utoipa::path(get, path = "/v1/links/exchange", tag = "links", params(ExchangeQuery),
     responses((status = 200, body = LinkOut), (status = "4XX", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -173,10 +192,10 @@ pub async fn exchange_link(
     Query(query): Query<ExchangeQuery>,
 ) -> Result<Json<LinkOut>, ApiError> {
     let token = required(&query.exchange_token, "exchange_token")?;
-    let created = link_intents::exchange(&state, &principal, token).await?;
+    let exchanged = link_intents::exchange(&state, &principal, token).await?;
     Ok(Json(LinkOut::new(
-        &created.link,
-        Some(&created.accounts),
-        Some(&created.token),
+        &exchanged.link,
+        Some(&exchanged.accounts),
+        exchanged.token.as_ref(),
     )))
 }

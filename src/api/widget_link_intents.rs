@@ -17,8 +17,8 @@ use super::AppState;
 use crate::config::Secret;
 use crate::connectors::Institution;
 use crate::domain::*;
-use crate::engine::link_intents;
 use crate::engine::widget_login::{self, ConnectedLink, WidgetOutcome, MAX_LOGINS};
+use crate::engine::{link_intents, widget_reconnect};
 use crate::error::ApiError;
 
 /// Routes of this resource.
@@ -86,6 +86,15 @@ pub struct WidgetLinkOut {
     pub accounts: Vec<WidgetAccountOut>,
 }
 
+/// The link a reconnecting intent gives new credentials to, as the widget shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetReconnectOut {
+    /// The link's bank: the widget logs in there, without a bank picker.
+    pub institution: InstitutionOut,
+    /// The link's bank login (normalized), shown to the person; only the password is asked.
+    pub username: String,
+}
+
 /// What the widget may see of a link intent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WidgetLinkIntentOut {
@@ -110,6 +119,8 @@ pub struct WidgetLinkIntentOut {
     pub login_attempts_left: i64,
     /// The second factor the bank waits for, if any.
     pub mfa: Option<WidgetMfaOut>,
+    /// For an intent that reconnects a link: its bank and login.
+    pub reconnect: Option<WidgetReconnectOut>,
     /// For `onSuccess`: only in the answer that created the link.
     pub exchange_token: Option<String>,
     /// The created link: only in the answer that created it.
@@ -130,7 +141,21 @@ fn masked(number: &str) -> String {
     format!("••••{tail}")
 }
 
-fn view(state: &AppState, intent: &LinkIntent) -> WidgetLinkIntentOut {
+/// What the widget sees of `intent`, with the link it reconnects.
+async fn view(state: &AppState, intent: &LinkIntent) -> Result<WidgetLinkIntentOut, ApiError> {
+    let reconnect = widget_reconnect::reconnecting(state, intent)
+        .await?
+        .map(|link| WidgetReconnectOut {
+            institution: (&link.institution).into(),
+            username: link.username,
+        });
+    Ok(WidgetLinkIntentOut {
+        reconnect,
+        ..intent_view(state, intent)
+    })
+}
+
+fn intent_view(state: &AppState, intent: &LinkIntent) -> WidgetLinkIntentOut {
     let max_mfa = i64::from(state.config.mfa_max_attempts);
     let now = Timestamp::now();
     // An expired challenge is not shown: the widget goes back to the login.
@@ -156,13 +181,17 @@ fn view(state: &AppState, intent: &LinkIntent) -> WidgetLinkIntentOut {
         expires_at: intent.expires_at.to_wire(),
         login_attempts_left: (MAX_LOGINS - intent.login_attempts).max(0),
         mfa,
+        reconnect: None,
         exchange_token: None,
         link: None,
     }
 }
 
-fn outcome_view(state: &AppState, outcome: WidgetOutcome) -> WidgetLinkIntentOut {
-    let mut out = view(state, &outcome.intent);
+async fn outcome_view(
+    state: &AppState,
+    outcome: WidgetOutcome,
+) -> Result<WidgetLinkIntentOut, ApiError> {
+    let mut out = view(state, &outcome.intent).await?;
     if let Some(ConnectedLink {
         link,
         accounts,
@@ -189,7 +218,7 @@ fn outcome_view(state: &AppState, outcome: WidgetOutcome) -> WidgetLinkIntentOut
                 .collect(),
         });
     }
-    out
+    Ok(out)
 }
 
 /// The link intent a widget token opens, while it is open.
@@ -204,7 +233,7 @@ pub async fn get_widget_link_intent(
 ) -> Result<Json<WidgetLinkIntentOut>, ApiError> {
     let (intent, _) = link_intents::open(&state, &principal, &token).await?;
     link_intents::ensure_open(&intent)?;
-    Ok(Json(view(&state, &intent)))
+    Ok(Json(view(&state, &intent).await?))
 }
 
 /// Query of the institution search.
@@ -241,9 +270,11 @@ pub async fn list_widget_institutions(
 /// Body of the credentials step.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WidgetCredentialsIn {
-    /// The chosen institution.
+    /// The chosen institution. Optional when the intent reconnects a link (the link's; another
+    /// is refused).
     pub institution_id: Option<String>,
-    /// Bank login (a RUT in Chile, an RFC in Mexico).
+    /// Bank login (a RUT in Chile, an RFC in Mexico). Optional when the intent reconnects a
+    /// link (the link's; another is refused).
     pub username: Option<String>,
     /// Bank password. Sealed at rest, never returned.
     pub password: Option<String>,
@@ -262,22 +293,28 @@ pub async fn submit_widget_credentials(
     Path(token): Path<String>,
     JsonBody(body): JsonBody<WidgetCredentialsIn>,
 ) -> Result<Json<WidgetLinkIntentOut>, ApiError> {
-    let institution_id = required(&body.institution_id, "institution_id")?;
-    let username = required(&body.username, "username")?;
+    let blank_is_absent = |v: &Option<String>| -> Option<String> {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let institution_id = blank_is_absent(&body.institution_id);
+    let username = blank_is_absent(&body.username);
     let password = required(&body.password, "password")?;
-    if username.len() > 128 || password.len() > 256 {
+    if username.as_ref().is_some_and(|u| u.len() > 128) || password.len() > 256 {
         return Err(ApiError::invalid_param("password", "is too long"));
     }
     let outcome = widget_login::submit_credentials(
         &state,
         &principal,
         &token,
-        institution_id,
-        username,
+        institution_id.as_deref(),
+        username.as_deref(),
         Secret::new(password),
     )
     .await?;
-    Ok(Json(outcome_view(&state, outcome)))
+    Ok(Json(outcome_view(&state, outcome).await?))
 }
 
 /// Answers the second factor the bank asked for at login: `{"code": "…"}` or
@@ -294,5 +331,5 @@ pub async fn answer_widget_link_mfa(
     JsonBody(body): JsonBody<MfaIn>,
 ) -> Result<Json<WidgetLinkIntentOut>, ApiError> {
     let outcome = widget_login::answer_mfa(&state, &principal, &token, body.answer()?).await?;
-    Ok(Json(outcome_view(&state, outcome)))
+    Ok(Json(outcome_view(&state, outcome).await?))
 }

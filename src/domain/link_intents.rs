@@ -77,8 +77,11 @@ pub struct LinkIntent {
     pub login_attempts: i64,
     /// The second factor the bank waits for, if any.
     pub pending_mfa: Option<PendingMfa>,
-    /// The created link, once succeeded.
+    /// The link the widget created or reconnected, once succeeded.
     pub link_id: Option<LinkId>,
+    /// The link this intent reconnects (new credentials for an existing link), if it is a
+    /// reconnection; `None` for an intent that creates a link.
+    pub reconnect_link_id: Option<LinkId>,
     /// When the exchange token was used.
     pub exchanged_at: Option<Timestamp>,
     /// Creation time.
@@ -118,6 +121,7 @@ mod tests {
             login_attempts: 0,
             pending_mfa: None,
             link_id: None,
+            reconnect_link_id: None,
             exchanged_at: None,
             created_at: Timestamp::from_millis(0),
         }

@@ -12,8 +12,12 @@
 //!    in the transaction that marks the intent succeeded; its token is kept sealed.
 //! 4. The client's server swaps the exchange token for the link and its token, once
 //!    ([`exchange`]).
+//!
+//! An intent created with a link (see [`create`]) reconnects that link
+//! instead: the same login and second factor, then new credentials for the link in step 3
+//! ([`super::widget_reconnect`]), and an exchange that answers the link without a token.
 
-use super::linking::{CreatedLink, LinkingError};
+use super::linking::LinkingError;
 use super::EngineContext;
 use crate::connectors::ConnectorError;
 use crate::domain::*;
@@ -89,6 +93,15 @@ pub enum LinkIntentError {
         /// Answers left before the person must log in again.
         attempts_left: i64,
     },
+    /// The link to reconnect is inactive (`PATCH active=false`): activate it first.
+    #[error("the link to reconnect is inactive")]
+    LinkInactive,
+    /// A field (named) disagrees with the link being reconnected.
+    #[error("{0} is not the link's")]
+    NotTheLinks(&'static str),
+    /// A field (named) this intent needs was not sent.
+    #[error("{0} is missing")]
+    Missing(&'static str),
     /// Link creation failed (unknown bank, a bank failure, ours).
     #[error(transparent)]
     Linking(#[from] LinkingError),
@@ -102,17 +115,25 @@ pub(super) fn internal(e: impl Into<anyhow::Error>) -> LinkIntentError {
     LinkIntentError::Internal(e.into())
 }
 
-/// Creates a link intent for `principal`.
+/// Creates a link intent for `principal`: one that connects a bank of `country` for a holder
+/// of `holder_type`, or with `reconnect` one that gives that link new credentials (the
+/// widget's reconnect flow), whose country and holder type must then be the link's.
 #[tracing::instrument(skip_all, fields(country = %country))]
 pub async fn create(
     ctx: &EngineContext,
     principal: &Principal,
     country: &str,
     holder_type: HolderType,
+    reconnect: Option<&Link>,
 ) -> Result<CreatedLinkIntent, LinkIntentError> {
-    let live = principal.mode == Mode::Live;
-    if ctx.registry.search("", Some(country), live).is_empty() {
-        return Err(LinkIntentError::InvalidCountry);
+    match reconnect {
+        Some(link) => reconnectable(link, country, holder_type)?,
+        None => {
+            let live = principal.mode == Mode::Live;
+            if ctx.registry.search("", Some(country), live).is_empty() {
+                return Err(LinkIntentError::InvalidCountry);
+            }
+        }
     }
     let id = LinkIntentId::generate();
     let widget_token = LinkWidgetToken::generate(&id);
@@ -125,6 +146,7 @@ pub async fn create(
         product: PRODUCT_MOVEMENTS.to_owned(),
         country: country.to_owned(),
         holder_type,
+        reconnect_link_id: reconnect.map(|link| link.id.clone()),
         widget_token_hash: ctx.keys.hash_token(widget_token.expose()),
         exchange_token_hash: ctx.keys.hash_token(exchange_token.expose()),
         exchange_token_sealed: ctx
@@ -134,12 +156,32 @@ pub async fn create(
         expires_at: now.plus_millis(ctx.link_intent_ttl_millis()),
     };
     let intent = ctx.store.create_link_intent(&new).await?;
-    tracing::info!(link_intent_id = %intent.id, "link intent created");
+    tracing::info!(link_intent_id = %intent.id, reconnect_link_id = ?intent.reconnect_link_id,
+        "link intent created");
     Ok(CreatedLinkIntent {
         intent,
         widget_token,
         exchange_token,
     })
+}
+
+/// Refuses to reconnect `link` in an intent for `country` and `holder_type`: an inactive
+/// link, or another country or holder type than the link's.
+fn reconnectable(
+    link: &Link,
+    country: &str,
+    holder_type: HolderType,
+) -> Result<(), LinkIntentError> {
+    if !link.active {
+        return Err(LinkIntentError::LinkInactive);
+    }
+    if !link.institution.country.eq_ignore_ascii_case(country) {
+        return Err(LinkIntentError::NotTheLinks("country"));
+    }
+    if holder_type != link.holder_type {
+        return Err(LinkIntentError::NotTheLinks("holder_type"));
+    }
+    Ok(())
 }
 
 /// A link intent of the principal's organization and mode, by id (for the secret key).
@@ -199,13 +241,25 @@ pub fn ensure_open(intent: &LinkIntent) -> Result<(), LinkIntentError> {
     }
 }
 
-/// Swaps an exchange token for the link it created and the link's token, once.
+/// What an exchange token is swapped for.
+pub struct ExchangedLink {
+    /// The link the widget created or reconnected.
+    pub link: Link,
+    /// Its accounts.
+    pub accounts: Vec<Account>,
+    /// Its token, for a link the widget created; `None` for a reconnected link, whose token
+    /// the client already holds (it is not issued again).
+    pub token: Option<LinkToken>,
+}
+
+/// Swaps an exchange token for the link it created (with the link's token) or reconnected,
+/// once.
 #[tracing::instrument(skip_all)]
 pub async fn exchange(
     ctx: &EngineContext,
     principal: &Principal,
     token: &str,
-) -> Result<CreatedLink, LinkIntentError> {
+) -> Result<ExchangedLink, LinkIntentError> {
     let token = ExchangeToken::parse(token).ok_or(LinkIntentError::InvalidExchangeToken)?;
     let id = &token.owner().0;
     let intent = ctx
@@ -239,21 +293,26 @@ pub async fn exchange(
         .exchange_link_intent(id)
         .await?
         .ok_or(LinkIntentError::ExchangeTokenUsed)?;
-    let plain = ctx.keys.unseal(id.as_str(), &sealed).map_err(internal)?;
-    let link_token = std::str::from_utf8(&plain)
-        .ok()
-        .and_then(LinkToken::parse)
-        .ok_or_else(|| internal(anyhow::anyhow!("stored link token is malformed")))?;
+    let link_token = match sealed {
+        Some(sealed) => {
+            let plain = ctx.keys.unseal(id.as_str(), &sealed).map_err(internal)?;
+            let token = std::str::from_utf8(&plain)
+                .ok()
+                .and_then(LinkToken::parse)
+                .ok_or_else(|| internal(anyhow::anyhow!("stored link token is malformed")))?;
+            Some(token)
+        }
+        None => None,
+    };
     let link = ctx
         .store
         .link_by_id(&principal.organization_id, principal.mode, &link_id)
         .await?
         .ok_or_else(|| LinkIntentError::LinkNotFound(link_id.clone()))?;
     let accounts = ctx.store.accounts_of_link(&link.id).await?;
-    Ok(CreatedLink {
+    Ok(ExchangedLink {
         link,
         accounts,
         token: link_token,
-        first_history: None,
     })
 }

@@ -81,8 +81,7 @@ pub struct CreatedLink {
     pub accounts: Vec<Account>,
     /// Its token, to show once.
     pub token: LinkToken,
-    /// Its first history, the `historical` refresh intent that fetches its movements (known
-    /// where the link is created; not where it is read back, as in a widget's exchange).
+    /// Its first history, the `historical` refresh intent that fetches its movements.
     pub first_history: Option<RefreshIntentId>,
 }
 
@@ -197,11 +196,7 @@ pub async fn prepare_link(
         intent_id: history_id,
         deadline: fetched_at.plus_millis(timeout),
     };
-    let sealed = serde_json::to_vec(&SealedCredentials {
-        username: request.username.clone(),
-        password: request.password.expose().to_owned(),
-    })
-    .map_err(anyhow::Error::from)?;
+    let sealed = seal_credentials(linker.keys, &id, &request.username, &request.password)?;
     let new = NewLink {
         id: id.clone(),
         organization_id: principal.organization_id.clone(),
@@ -215,7 +210,7 @@ pub async fn prepare_link(
         holder_type: request.holder_type,
         holder_id,
         username: crate::domain::text::normalize_username(&request.username),
-        sealed_credentials: linker.keys.seal(id.as_str(), &sealed),
+        sealed_credentials: sealed,
         accounts: bank_accounts.iter().map(account_data).collect(),
         fetched_at,
         login_mfa,
@@ -281,7 +276,8 @@ async fn log_in(
     }
 }
 
-/// New credentials for an existing link (test mode: Fintoc reconnects through the widget).
+/// New credentials for an existing link, sent by the client's server (the widget's reconnect
+/// flow is the other way: [`super::widget_reconnect`]).
 #[derive(Debug)]
 pub struct Reconnection {
     /// Bank login; the link's when absent.
@@ -325,24 +321,32 @@ pub async fn reconnect(
         ),
     )
     .await?;
-    let sealed = serde_json::to_vec(&SealedCredentials {
-        username,
-        password: request.password.expose().to_owned(),
-    })
-    .map_err(anyhow::Error::from)?;
+    let sealed = seal_credentials(linker.keys, &link.id, &username, &request.password)?;
     linker
         .store
-        .update_link_credentials(
-            &link.id,
-            &linker.keys.seal(link.id.as_str(), &sealed),
-            login_mfa,
-        )
+        .update_link_credentials(&link.id, &sealed, login_mfa)
         .await?;
     linker
         .store
         .link_by_id(&link.organization_id, link.mode, &link.id)
         .await?
         .ok_or(LinkingError::LinkNotFound)
+}
+
+/// A link's bank login and password as stored: sealed under the master key, bound to the
+/// link's id.
+pub fn seal_credentials(
+    keys: &MasterKey,
+    link_id: &LinkId,
+    username: &str,
+    password: &Secret,
+) -> Result<Vec<u8>, LinkingError> {
+    let plain = serde_json::to_vec(&SealedCredentials {
+        username: username.to_owned(),
+        password: password.expose().to_owned(),
+    })
+    .map_err(anyhow::Error::from)?;
+    Ok(keys.seal(link_id.as_str(), &plain))
 }
 
 /// Tax ids are shown without dots or hyphens.

@@ -11,6 +11,7 @@ pub mod politeness;
 pub mod refresh;
 pub mod scheduler;
 pub mod widget_login;
+pub mod widget_reconnect;
 pub mod worker;
 
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use super::convert::mfa_method;
 use super::link_intents::{ensure_open, internal, open, LinkIntentError};
 use super::linking::{self, LinkingError, NewLinkRequest};
 use super::politeness::{self, BankHealth};
-use super::EngineContext;
+use super::{widget_reconnect, EngineContext};
 use crate::config::Secret;
 use crate::connectors::{
     BankSession, Connector, ConnectorError, LoginOutcome, MfaAnswer, MfaChallenge,
@@ -21,7 +21,7 @@ use crate::store::{LinkIntentSecrets, ParkedLogin};
 pub const MAX_LOGINS: i64 = 5;
 
 /// Where a widget step left the intent: waiting for a second factor (see its `pending_mfa`), or
-/// succeeded with a new link.
+/// succeeded with a new or reconnected link.
 pub struct WidgetOutcome {
     /// The intent as it is now.
     pub intent: LinkIntent,
@@ -29,9 +29,9 @@ pub struct WidgetOutcome {
     pub connected: Option<ConnectedLink>,
 }
 
-/// A link the widget just created.
+/// A link the widget just created or reconnected.
 pub struct ConnectedLink {
-    /// The new link.
+    /// The link.
     pub link: Link,
     /// Its accounts.
     pub accounts: Vec<Account>,
@@ -48,18 +48,21 @@ struct PendingLogin {
     challenge: MfaChallenge,
 }
 
-/// The widget's login with the person's credentials at `institution_id`.
-#[tracing::instrument(skip_all, fields(institution = %institution_id))]
+/// The widget's login with the person's credentials at `institution_id` (both the link's, and
+/// optional, when the intent reconnects a link).
+#[tracing::instrument(skip_all, fields(institution = ?institution_id))]
 pub async fn submit_credentials(
     ctx: &EngineContext,
     principal: &Principal,
     token: &str,
-    institution_id: &str,
-    username: &str,
+    institution_id: Option<&str>,
+    username: Option<&str>,
     password: Secret,
 ) -> Result<WidgetOutcome, LinkIntentError> {
     let step = Step::begin(ctx, principal, token).await?;
     let intent = &step.intent;
+    let target = widget_reconnect::login_target(ctx, intent, institution_id, username).await?;
+    let (institution_id, username) = (target.institution_id.as_str(), target.username.as_str());
     let connector = linking::connector_for(&ctx.registry, institution_id, intent.mode)?;
     if !connector
         .institution()
@@ -290,6 +293,14 @@ impl<'a> Step<'a> {
         login_mfa: Option<MfaMethod>,
     ) -> Result<WidgetOutcome, LinkIntentError> {
         let (ctx, intent) = (self.ctx, &self.intent);
+        if let Some(link_id) = &intent.reconnect_link_id {
+            // Reconnecting: the login proved the new credentials; the link keeps its data.
+            let stored = widget_reconnect::store(ctx, intent, link_id, request, login_mfa).await?;
+            let Some((link, accounts)) = stored else {
+                return Err(reloaded_error(ctx, intent).await);
+            };
+            return self.succeeded(link, accounts).await;
+        }
         let linker = ctx.linker();
         let (new, token) = linking::prepare_link(
             &linker,
@@ -311,6 +322,18 @@ impl<'a> Step<'a> {
         // The link's first history is ready to run, and its `link.created` to be delivered.
         ctx.wake.notify_one();
         ctx.webhook_wake.notify_one();
+        tracing::info!(link_intent_id = %intent.id, link_id = %link.id, "link created through the widget");
+        self.succeeded(link, accounts).await
+    }
+
+    /// The intent as it is after its success, with the link and the exchange token for the
+    /// widget's `onSuccess`.
+    async fn succeeded(
+        &self,
+        link: Link,
+        accounts: Vec<Account>,
+    ) -> Result<WidgetOutcome, LinkIntentError> {
+        let (ctx, intent) = (self.ctx, &self.intent);
         let exchange_token = ctx
             .keys
             .unseal(intent.id.as_str(), &self.secrets.exchange_token_sealed)
@@ -321,7 +344,6 @@ impl<'a> Step<'a> {
             .link_intent(&intent.id)
             .await?
             .ok_or(LinkIntentError::InvalidWidgetToken)?;
-        tracing::info!(link_intent_id = %intent.id, link_id = %link.id, "link created through the widget");
         Ok(WidgetOutcome {
             intent,
             connected: Some(ConnectedLink {

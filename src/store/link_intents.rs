@@ -27,6 +27,8 @@ pub struct NewLinkIntent {
     pub country: String,
     /// Individual or business.
     pub holder_type: HolderType,
+    /// The link to reconnect, for an intent that reconnects one.
+    pub reconnect_link_id: Option<LinkId>,
     /// Keyed hash of the widget token.
     pub widget_token_hash: String,
     /// Keyed hash of the exchange token.
@@ -38,6 +40,18 @@ pub struct NewLinkIntent {
     pub now: Timestamp,
     /// When both tokens stop working.
     pub expires_at: Timestamp,
+}
+
+/// How [`Store::reconnect_link_for_intent`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IntentReconnection {
+    /// The link has its new credentials and the intent succeeded.
+    Done,
+    /// The intent was no longer open (another request finished it, or it expired): nothing
+    /// changed.
+    IntentClosed,
+    /// The link was deleted before the widget finished: nothing changed.
+    LinkGone,
 }
 
 /// What only the engine may see of a link intent: token hashes and sealed values.
@@ -70,7 +84,7 @@ pub struct ParkedLogin<'a> {
 
 const COLUMNS: &str = "id, organization_id, mode, product, country, holder_type, status, \
     expires_at, login_attempts, institution_id, mfa_kind, mfa_hint, mfa_expires_at, \
-    mfa_attempts, link_id, exchanged_at, created_at";
+    mfa_attempts, link_id, reconnect_link_id, exchanged_at, created_at";
 
 fn intent_from_row(row: &AnyRow) -> anyhow::Result<LinkIntent> {
     let text = |col: &str| -> anyhow::Result<String> { Ok(row.try_get::<String, _>(col)?) };
@@ -103,6 +117,9 @@ fn intent_from_row(row: &AnyRow) -> anyhow::Result<LinkIntent> {
         link_id: row
             .try_get::<Option<String>, _>("link_id")?
             .map(LinkId::from_trusted),
+        reconnect_link_id: row
+            .try_get::<Option<String>, _>("reconnect_link_id")?
+            .map(LinkId::from_trusted),
         exchanged_at: get_time(row, "exchanged_at")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })
@@ -115,8 +132,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO link_intents (id, organization_id, mode, product, country, holder_type,
                 status, widget_token_hash, exchange_token_hash, exchange_token_sealed, expires_at,
-                created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                created_at, reconnect_link_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(new.id.as_str())
         .bind(new.organization_id.as_str())
@@ -130,6 +147,7 @@ impl Store {
         .bind(new.exchange_token_sealed.clone())
         .bind(new.expires_at.millis())
         .bind(new.now.millis())
+        .bind(new.reconnect_link_id.as_ref().map(LinkId::as_str))
         .execute(&self.write)
         .await?;
         self.link_intent(&new.id)
@@ -263,18 +281,7 @@ impl Store {
         sealed_link_token: &[u8],
     ) -> anyhow::Result<Option<(Link, Vec<Account>)>> {
         let mut tx = self.begin().await?;
-        // Claim the intent first, so a loser of a race does no work: on PostgreSQL a racing
-        // transaction waits on this row and then finds it no longer open.
-        let claimed = sqlx::query(
-            "UPDATE link_intents SET status = 'succeeded', institution_id = NULL, mfa_kind = NULL,
-                 mfa_hint = NULL, pending_login = NULL, mfa_expires_at = NULL
-             WHERE id = $1 AND status = 'created' AND expires_at > $2",
-        )
-        .bind(intent_id.as_str())
-        .bind(Timestamp::now().millis())
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() != 1 {
+        if !Self::claim_success(&mut tx, intent_id).await? {
             return Ok(None);
         }
         let created = Self::insert_link(&mut tx, new).await?;
@@ -289,19 +296,66 @@ impl Store {
         Ok(Some(created))
     }
 
+    /// Gives the intent's link its new credentials and marks the intent succeeded, in one
+    /// transaction: no new link, no new accounts.
+    #[tracing::instrument(skip_all, fields(link_intent_id = %intent_id, link_id = %link_id))]
+    pub async fn reconnect_link_for_intent(
+        &self,
+        intent_id: &LinkIntentId,
+        link_id: &LinkId,
+        sealed_credentials: &[u8],
+        login_mfa: Option<MfaMethod>,
+    ) -> anyhow::Result<IntentReconnection> {
+        let mut tx = self.begin().await?;
+        if !Self::claim_success(&mut tx, intent_id).await? {
+            return Ok(IntentReconnection::IntentClosed);
+        }
+        if !Self::replace_credentials(&mut *tx, link_id, sealed_credentials, login_mfa).await? {
+            return Ok(IntentReconnection::LinkGone);
+        }
+        sqlx::query("UPDATE link_intents SET link_id = $1 WHERE id = $2")
+            .bind(link_id.as_str())
+            .bind(intent_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(IntentReconnection::Done)
+    }
+
+    /// Marks an open intent succeeded inside `tx`. Claimed first, so a loser of a race does no
+    /// work: on PostgreSQL a racing transaction waits on this row and then finds it no longer
+    /// open. False when it was not open.
+    async fn claim_success(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        intent_id: &LinkIntentId,
+    ) -> anyhow::Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE link_intents SET status = 'succeeded', institution_id = NULL, mfa_kind = NULL,
+                 mfa_hint = NULL, pending_login = NULL, mfa_expires_at = NULL
+             WHERE id = $1 AND status = 'created' AND expires_at > $2",
+        )
+        .bind(intent_id.as_str())
+        .bind(Timestamp::now().millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
     /// Uses a succeeded intent's exchange once: marks it exchanged and hands back the link id
-    /// and the sealed link token (which is forgotten). `None` when it is not succeeded, was
-    /// already exchanged or expired.
+    /// and the sealed link token (which is forgotten; a reconnection has none: the client
+    /// already holds the token). `None` when it is not succeeded, was already exchanged or
+    /// expired.
     pub async fn exchange_link_intent(
         &self,
         id: &LinkIntentId,
-    ) -> anyhow::Result<Option<(LinkId, Vec<u8>)>> {
+    ) -> anyhow::Result<Option<(LinkId, Option<Vec<u8>>)>> {
         let now = Timestamp::now().millis();
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "SELECT link_id, link_token_sealed FROM link_intents
              WHERE id = $1 AND status = 'succeeded' AND exchanged_at IS NULL AND expires_at > $2
-               AND link_token_sealed IS NOT NULL",
+               AND link_id IS NOT NULL
+               AND (link_token_sealed IS NOT NULL OR reconnect_link_id IS NOT NULL)",
         )
         .bind(id.as_str())
         .bind(now)
@@ -320,7 +374,7 @@ impl Store {
             return Ok(None);
         }
         let link_id = LinkId::from_trusted(row.try_get("link_id")?);
-        let sealed: Vec<u8> = row.try_get("link_token_sealed")?;
+        let sealed: Option<Vec<u8>> = row.try_get("link_token_sealed")?;
         tx.commit().await?;
         Ok(Some((link_id, sealed)))
     }

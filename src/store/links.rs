@@ -346,16 +346,28 @@ impl Store {
         sealed_credentials: &[u8],
         login_mfa: Option<MfaMethod>,
     ) -> anyhow::Result<()> {
-        sqlx::query(
+        Self::replace_credentials(&self.write, id, sealed_credentials, login_mfa).await?;
+        Ok(())
+    }
+
+    /// The one statement that gives a live link new credentials (the API's reconnection, and
+    /// the widget's inside its intent's transaction). False when the link is gone.
+    pub(super) async fn replace_credentials<'e>(
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        id: &LinkId,
+        sealed_credentials: &[u8],
+        login_mfa: Option<MfaMethod>,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
             "UPDATE links SET credentials = $1, login_mfa = $2, credential_status = 'active'
              WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(sealed_credentials.to_vec())
         .bind(login_mfa.map(MfaMethod::as_str))
         .bind(id.as_str())
-        .execute(&self.write)
+        .execute(executor)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records that the link's bank now asks for a second factor at login (`method`), which it

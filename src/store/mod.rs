@@ -61,7 +61,7 @@ pub use idempotency::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFI
 pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use key_admin::{ApiKeyRecord, Organization, ReplacementKey, RotationError};
 pub use keys::NewKeyPair;
-pub use link_intents::{LinkIntentSecrets, NewLinkIntent, ParkedLogin};
+pub use link_intents::{IntentReconnection, LinkIntentSecrets, NewLinkIntent, ParkedLogin};
 pub use links::{FirstHistory, LinkPage, NewLink};
 pub use movements::MovementFilter;
 pub use refresh::NewRefreshIntent;

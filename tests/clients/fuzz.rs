@@ -88,7 +88,8 @@ async fn fuzz_seed(app: &TestApp, receiver_url: &str) -> FuzzSeed {
 /// factor (422) on `POST /v1/links` and `PATCH /v1/links/{link_token}`; a refresh is already in
 /// progress, or the link's credentials were rejected (422), on `POST /v1/refresh_intents`; the
 /// intent has ended or asks for no second factor (422) on its `mfa`; the holder has not
-/// finished in the widget (422) on `GET /v1/links/exchange`.
+/// finished in the widget (422) on `GET /v1/links/exchange`; the link to reconnect has another
+/// country or holder type than the ones sent (422) on `POST /v1/link_intents`.
 fn fuzz_config(seed: &FuzzSeed) -> String {
     let list = |values: &[String]| {
         let quoted: Vec<String> = values
@@ -158,6 +159,11 @@ checks.positive_data_acceptance.expected-statuses = {world_refusals}
 
 [[operations]]
 include-path = "/v1/links/exchange"
+checks.positive_data_acceptance.expected-statuses = {world_refusals}
+
+[[operations]]
+include-path-regex = "^/v1/link_intents$"
+include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = {world_refusals}
 "#,
         link_tokens = one(&seed.link_token),

@@ -10,5 +10,6 @@ mod common;
 mod exchange;
 mod flow;
 mod pages;
+mod reconnect;
 mod support;
 mod tokens;

@@ -1,4 +1,5 @@
-// The login form (movements): the chosen bank's username (RUT or RFC) and password.
+// The login form (movements): the chosen bank's username (RUT or RFC) and password. When a
+// link is reconnected, its username is shown, read-only, and only the password is asked.
 
 import { FATAL, api, explain, linkIntentPath } from './api.js';
 import { $, setBusy, setError, setStatus, show } from './dom.js';
@@ -20,11 +21,21 @@ export function showCredentials(next) {
   $('username-label').textContent = t('usernameLabel', mx ? 'RFC' : 'RUT', business);
   const example = mx ? (business ? 'SAN990401XY9' : 'SAND800101AB1')
     : (business ? '76.000.006-K' : '41614850-3');
-  // A sandbox user whose data changes, so that a later refresh brings new movements.
-  $('username-help').textContent = state.mode === 'test'
-    ? t('testCredentials', example, 'jonsnow+changes') : '';
+  const reconnect = state.reconnect;
+  // A username typed earlier stays (logging in again after a second factor failed).
+  if (reconnect) $('username').value = reconnect.username;
+  $('username').readOnly = Boolean(reconnect);
+  $('back').hidden = Boolean(reconnect);
+  if (reconnect) {
+    $('username-help').textContent = t('reconnectHelp') +
+      (state.mode === 'test' ? ' ' + t('testPassword', 'jonsnow') : '');
+  } else {
+    // A sandbox user whose data changes, so that a later refresh brings new movements.
+    $('username-help').textContent = state.mode === 'test'
+      ? t('testCredentials', example, 'jonsnow+changes') : '';
+  }
   $('password').value = '';
-  show('login', 'username');
+  show('login', reconnect ? 'password' : 'username');
   emit('on_authentication_form');
 }
 

@@ -32,7 +32,8 @@ export function flushSuccess() {
   send('success', { payload });
 }
 
-/** A link intent succeeded: the bank, the holder and the accounts (numbers masked). */
+/** A link intent succeeded (a link created or reconnected): the bank, the holder and the
+ * accounts (numbers masked). */
 export function showLinkCreated(view) {
   emit('link_created');
   const ul = $('accounts');
@@ -47,8 +48,10 @@ export function showLinkCreated(view) {
     li.append(name, ' ', number);
     ul.appendChild(li);
   });
-  succeed(t('linkedTitle'), t('linkedText', view.link.holder_name, view.link.institution.name),
-    t('linkedStatus'), {
+  const reconnected = Boolean(state.reconnect);
+  succeed(t(reconnected ? 'reconnectedTitle' : 'linkedTitle'),
+    t('linkedText', view.link.holder_name, view.link.institution.name),
+    t(reconnected ? 'reconnectedStatus' : 'linkedStatus'), {
       exchangeToken: view.exchange_token,
       linkIntentId: view.id,
       link: {

@@ -1,8 +1,10 @@
 // Connecting a bank (product 'movements', a link intent's li_… token): choose a bank, log in,
-// answer a second factor if the bank asks, then onSuccess with the exchange token.
+// answer a second factor if the bank asks, then onSuccess with the exchange token. An intent
+// that reconnects a link (`reconnect` in its view) skips the picker: the link's bank and
+// username are given, and only the new password is asked.
 
 import { FATAL, api, linkIntentPath } from './api.js';
-import { setBusy, setError, setStatus } from './dom.js';
+import { $, setBusy, setError, setStatus } from './dom.js';
 import { showCredentials } from './credentials.js';
 import { showLinkCreated } from './done.js';
 import { fail, fatal } from './failed.js';
@@ -15,10 +17,17 @@ export function startLink() {
   api('GET', linkIntentPath()).then((view) => {
     state.config.country = view.country;
     state.config.holderType = view.holder_type;
+    if (view.reconnect) {
+      state.reconnect = { username: view.reconnect.username };
+      state.chosen = view.reconnect.institution;
+      $('title').textContent = t('reconnectTitle');
+    }
     // Reopened while the bank waits for a second factor: go straight to it.
     if (view.mfa) {
       state.chosen = view.mfa.institution;
       askMfa(view.mfa);
+    } else if (state.reconnect) {
+      logIn();
     } else {
       chooseBank();
     }

@@ -13,4 +13,6 @@ export const state = {
   failure: null,
   // The bank the person chose (or the one asking for a second factor).
   chosen: null,
+  // Reconnecting a link: {username} of the link (its bank is `chosen`); null when creating one.
+  reconnect: null,
 };
