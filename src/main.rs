@@ -371,7 +371,16 @@ async fn listen(
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    refresco::telemetry::init(config.log_format);
+    let exporting = refresco::telemetry::init_server(&config);
+    let served = serve_until_stopped(config).await;
+    // The spans of the last moments (the drain included) are sent before the process ends.
+    if let Some(exporting) = exporting {
+        exporting.shutdown().await;
+    }
+    served
+}
+
+async fn serve_until_stopped(config: Config) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), role = ?config.role, "starting");
     // The whole configuration (secrets redacted) only when asked for: `RUST_LOG=debug`.
     tracing::debug!(?config, "configuration");

@@ -8,14 +8,27 @@
 //! that carried a `traceparent`). Log lines carry the trace id as a span field
 //! (`trace_id`), next to the request's method and path; never the query string, which may hold
 //! a link token.
+//!
+//! That task-local is the one source of the trace a piece of work belongs to, exported or
+//! not. When spans are exported over OTLP (`crate::telemetry`), the spans where a context
+//! enters (a request, a refresh's run, a webhook attempt) take it as their parent
+//! ([`TraceParent::adopt`]), and what is sent onwards names the current exported span
+//! ([`TraceParent::onward`]), so a connector's or receiver's spans hang under ours. Without
+//! export, the same code sends a fresh span id. Parsing and writing the header are
+//! OpenTelemetry's propagator's.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use rand::RngCore;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::domain::{Event, RefreshIntentId};
 use crate::store::Store;
@@ -23,13 +36,10 @@ use crate::store::Store;
 /// The header's name.
 pub const HEADER: &str = "traceparent";
 
-/// A parsed `traceparent`: version 00's four fields.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceParent {
-    trace_id: String,
-    parent_id: String,
-    flags: String,
-}
+/// A valid `traceparent`: a trace id, the id of the span it names and its flags, as
+/// OpenTelemetry's [`SpanContext`] (which the exported spans' parents are made of).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceParent(SpanContext);
 
 fn is_hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -38,29 +48,22 @@ fn is_hex(text: &str, len: usize) -> bool {
 impl TraceParent {
     /// Parses a header value; `None` when it is not a valid context (which is then ignored,
     /// as the specification asks, and a trace is not started for it).
+    ///
+    /// OpenTelemetry's propagator reads it (versions, field counts, zero ids, flags); it takes
+    /// hex of any length up to a field's size and with a sign, so the fields' exact shape (two,
+    /// 32, 16 and two lowercase hex digits) is checked before.
     pub fn parse(value: &str) -> Option<Self> {
-        let mut fields = value.trim().split('-');
-        let (version, trace_id, parent_id, flags) = (
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-        );
-        // Version 00 has exactly four fields; a later version may add more after them.
-        if !is_hex(version, 2) || version == "ff" || (version == "00" && fields.next().is_some()) {
-            return None;
+        let value = value.trim();
+        let mut fields = value.split('-');
+        for len in [2, 32, 16, 2] {
+            if !is_hex(fields.next()?, len) {
+                return None;
+            }
         }
-        if !is_hex(trace_id, 32) || !is_hex(parent_id, 16) || !is_hex(flags, 2) {
-            return None;
-        }
-        if trace_id.bytes().all(|b| b == b'0') || parent_id.bytes().all(|b| b == b'0') {
-            return None;
-        }
-        Some(Self {
-            trace_id: trace_id.to_owned(),
-            parent_id: parent_id.to_owned(),
-            flags: flags.to_owned(),
-        })
+        let carrier = HashMap::from([(HEADER.to_owned(), value.to_owned())]);
+        let context = TraceContextPropagator::new().extract(&carrier);
+        let span = context.span().span_context().clone();
+        span.is_valid().then_some(Self(span))
     }
 
     /// The context of `headers`, if they carry a valid one.
@@ -69,8 +72,8 @@ impl TraceParent {
     }
 
     /// The trace's id (32 hex digits).
-    pub fn trace_id(&self) -> &str {
-        &self.trace_id
+    pub fn trace_id(&self) -> String {
+        self.0.trace_id().to_string()
     }
 
     /// A context for a call made within this one: the same trace, a new span id.
@@ -79,16 +82,45 @@ impl TraceParent {
         while span.iter().all(|b| *b == 0) {
             rand::thread_rng().fill_bytes(&mut span);
         }
-        Self {
-            trace_id: self.trace_id.clone(),
-            parent_id: hex::encode(span),
-            flags: self.flags.clone(),
-        }
+        Self(SpanContext::new(
+            self.0.trace_id(),
+            SpanId::from_bytes(span),
+            self.0.trace_flags(),
+            true,
+            self.0.trace_state().clone(),
+        ))
     }
 
     /// The header value, version 00.
     pub fn header_value(&self) -> String {
-        format!("00-{}-{}-{}", self.trace_id, self.parent_id, self.flags)
+        let context = opentelemetry::Context::new().with_remote_span_context(self.0.clone());
+        let mut carrier = HashMap::new();
+        TraceContextPropagator::new().inject_context(&context, &mut carrier);
+        carrier.remove(HEADER).unwrap_or_default()
+    }
+
+    /// Makes `span` (not entered yet) a child of this context in the exported spans. Without
+    /// the export layer (OTLP off) it does nothing.
+    pub fn adopt(&self, span: &tracing::Span) {
+        let parent = opentelemetry::Context::new().with_remote_span_context(self.0.clone());
+        // Refused only without the layer, or for a span already entered: the export loses
+        // the link then, not the request.
+        let _ = span.set_parent(parent);
+    }
+
+    /// The context to send to a call made now within this one: when spans are exported, the
+    /// current span's (so the callee's spans hang under it); otherwise a new span id.
+    pub fn onward(&self) -> Self {
+        let exported = tracing::Span::current()
+            .context()
+            .span()
+            .span_context()
+            .clone();
+        if exported.is_valid() && exported.trace_id() == self.0.trace_id() {
+            Self(exported)
+        } else {
+            self.child()
+        }
     }
 }
 
@@ -99,6 +131,12 @@ tokio::task_local! {
 /// The context the current task runs in, if any.
 pub fn current() -> Option<TraceParent> {
     CURRENT.try_with(Clone::clone).ok()
+}
+
+/// The context to send with a call made now (to a connector service): the current one, with
+/// the span id of the call ([`TraceParent::onward`]).
+pub fn outgoing() -> Option<TraceParent> {
+    current().map(|context| context.onward())
 }
 
 /// Runs `future` in `context` (as it is when `None`).
@@ -116,21 +154,38 @@ pub async fn accept(request: Request, next: Next) -> Response {
 }
 
 /// The span of one request (for `TraceLayer`): method, path (not the query string: it may
-/// hold a link token) and the trace id when the request carried one.
+/// hold a link token) and the trace id when the request carried one; exported as a child of
+/// the span the `traceparent` names.
 pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let context = TraceParent::from_headers(request.headers());
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         trace_id = context.as_ref().map(TraceParent::trace_id),
-    )
+    );
+    if let Some(context) = &context {
+        context.adopt(&span);
+    }
+    span
+}
+
+/// The span a piece of work resumed in `context` runs in: `span`, with the trace id recorded
+/// (its field `trace_id`) and, when exported, `context`'s span as its parent. Call it before
+/// the span is entered: an exported span's parent is fixed when it starts.
+pub fn resumed(span: tracing::Span, context: Option<&TraceParent>) -> tracing::Span {
+    if let Some(context) = context {
+        span.record("trace_id", context.trace_id());
+        context.adopt(&span);
+    }
+    span
 }
 
 /// Keeps the current context for the refresh intent about to be created, so its job resumes
-/// it. Best effort: a failure is logged, and the refresh goes on untraced.
+/// it (as a child of the current span, when spans are exported). Best effort: a failure is
+/// logged, and the refresh goes on untraced.
 pub async fn remember(store: &Store, intent: &RefreshIntentId) {
-    let Some(context) = current() else { return };
+    let Some(context) = outgoing() else { return };
     if let Err(e) = store
         .remember_trace_context(intent.as_str(), &context.header_value())
         .await
@@ -139,17 +194,20 @@ pub async fn remember(store: &Store, intent: &RefreshIntentId) {
     }
 }
 
-/// The context a refresh intent was created in, recorded on the current span as `trace_id`.
+/// The context a refresh intent was created in, if it was traced.
 pub async fn resume(store: &Store, intent: &RefreshIntentId) -> Option<TraceParent> {
-    let context = match store.trace_context(intent.as_str()).await {
-        Ok(stored) => stored.as_deref().and_then(TraceParent::parse)?,
+    match store.trace_context(intent.as_str()).await {
+        Ok(stored) => stored.as_deref().and_then(TraceParent::parse),
         Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "reading the trace context failed");
-            return None;
+            // Read before the work's span exists: the intent is named here.
+            tracing::warn!(
+                intent_id = %intent,
+                error = format!("{e:#}"),
+                "reading the trace context failed"
+            );
+            None
         }
-    };
-    tracing::Span::current().record("trace_id", context.trace_id());
-    Some(context)
+    }
 }
 
 /// The context of the refresh an event is about (its data names the intent), if it was traced.

@@ -169,6 +169,12 @@ pub struct Config {
     /// Also serve `GET /metrics`, and only it, on this address (an internal interface for
     /// Prometheus, say); it still asks for the operator token (`REFRESCO_METRICS_LISTEN`).
     pub metrics_listen: Option<SocketAddr>,
+    /// Export spans over OTLP/HTTP (protobuf) to the collector at this base URL, for example
+    /// `http://127.0.0.1:4318` (spans go to `…/v1/traces`; `REFRESCO_OTLP_ENDPOINT`). Unset,
+    /// spans are exported only when OpenTelemetry's own `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set. Credentials go in
+    /// `OTEL_EXPORTER_OTLP_HEADERS`, never in the URL. See docs/operations.md, "Traces".
+    pub otlp_endpoint: Option<String>,
     /// Milliseconds between two scheduled refreshes of an active link (each due time gets
     /// a jitter of a tenth either way, so links created together spread out); 0 turns the
     /// schedule off. See docs/politeness.md.
@@ -250,6 +256,7 @@ impl Default for Config {
             webhook_allow_private_in_test: true,
             operator_token: None,
             metrics_listen: None,
+            otlp_endpoint: None,
             refresh_interval_ms: 8 * 60 * 60 * 1000,
             refresh_interval_by_organization: BTreeMap::new(),
             scheduler_poll_ms: 1000,
@@ -394,6 +401,9 @@ impl Config {
             }
         }
         self.connector_targets()?;
+        if let Some(endpoint) = &self.otlp_endpoint {
+            check_otlp_endpoint(endpoint)?;
+        }
         if self
             .operator_token
             .as_ref()
@@ -466,6 +476,26 @@ impl Config {
     pub fn sandbox_latency(&self) -> Duration {
         Duration::from_millis(self.sandbox_latency_ms)
     }
+}
+
+/// An OTLP endpoint is an http(s) URL without credentials (which the debug log of the
+/// configuration would show) and without a query.
+fn check_otlp_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(endpoint)
+        .map_err(|e| ConfigError(format!("otlp_endpoint is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError(
+            "otlp_endpoint must start with http:// or https://".into(),
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+        return Err(ConfigError(
+            "otlp_endpoint must hold no credentials and no query: give a collector's token \
+             as OTEL_EXPORTER_OTLP_HEADERS"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn secs_to_millis(secs: u64) -> i64 {

@@ -91,3 +91,49 @@ fn bad_values_are_explained() {
         .to_string();
     assert!(err.contains("login_timeout_secs"), "{err}");
 }
+
+#[test]
+fn otlp_export_is_off_by_default_and_its_endpoint_is_checked() {
+    assert_eq!(Config::default().otlp_endpoint, None);
+    let with = |endpoint: &str| Config {
+        otlp_endpoint: Some(endpoint.to_owned()),
+        ..Config::default()
+    };
+    assert!(with("http://127.0.0.1:4318").validate().is_ok());
+    assert!(with("https://collector.example/otlp").validate().is_ok());
+    for bad in [
+        "not a url",
+        "grpc://127.0.0.1:4317",
+        "https://user:hunter2@collector.example",
+        "https://collector.example?token=hunter2",
+    ] {
+        let err = with(bad).validate().unwrap_err().to_string();
+        assert!(err.contains("otlp_endpoint"), "{bad}: {err}");
+        assert!(!err.contains("hunter2"), "{bad}: {err}");
+    }
+}
+
+#[test]
+// Jail's closure must return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
+fn the_otlp_endpoint_comes_from_the_file_or_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "refresco.toml",
+            "otlp_endpoint = \"http://10.0.0.1:4318\"\n",
+        )?;
+        let file = jail.directory().join("refresco.toml");
+        let config = Config::load(Some(&file), &NoFlags {}).map_err(|e| e.to_string())?;
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://10.0.0.1:4318")
+        );
+        jail.set_env("REFRESCO_OTLP_ENDPOINT", "http://127.0.0.1:4318");
+        let config = Config::load(Some(&file), &NoFlags {}).map_err(|e| e.to_string())?;
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4318")
+        );
+        Ok(())
+    });
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tracing::Instrument;
 
 use super::convert::{account_data, bank_holder_type, mfa_method, movements, public_error};
 use super::linking::SealedCredentials;
@@ -33,9 +34,26 @@ pub enum RunResult {
     Waiting,
 }
 
-/// Runs one claimed job to its next resting point.
-#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id, attempt = job.attempts, trace_id = tracing::field::Empty))]
+/// Runs one claimed job to its next resting point, in the `run_job` span, which continues the
+/// trace the intent was created in (so it is read first: an exported span's parent is set
+/// before it starts).
 pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Result<RunResult> {
+    let trace = crate::trace_context::resume(&ctx.store, &job.intent_id).await;
+    let span = tracing::info_span!(
+        "run_job",
+        intent_id = %job.intent_id,
+        attempt = job.attempts,
+        trace_id = tracing::field::Empty,
+    );
+    let span = crate::trace_context::resumed(span, trace.as_ref());
+    run(ctx, job, trace).instrument(span).await
+}
+
+async fn run(
+    ctx: &Arc<EngineContext>,
+    job: ClaimedJob,
+    trace: Option<crate::trace_context::TraceParent>,
+) -> anyhow::Result<RunResult> {
     let work = ctx.store.refresh_work(&job.intent_id).await?;
     let lease = ctx.lease_millis();
     // Keeps the lease from the claim until the outcome is recorded (also while the recording
@@ -56,7 +74,6 @@ pub async fn run_job(ctx: &Arc<EngineContext>, job: ClaimedJob) -> anyhow::Resul
     let until_deadline = Duration::from_millis(
         u64::try_from(work.deadline.millis() - Timestamp::now().millis()).unwrap_or(0),
     );
-    let trace = crate::trace_context::resume(&ctx.store, &job.intent_id).await;
     let step = tokio::time::timeout(
         until_deadline,
         crate::trace_context::scope(trace, step(ctx, &job, &work)),

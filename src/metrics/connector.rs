@@ -1,10 +1,13 @@
 //! A [`Connector`] that times and counts every call of the one it wraps, so each bank's
-//! latency and errors show in the metrics whatever the connector is (built in or remote).
+//! latency and errors show in the metrics whatever the connector is (built in or remote), and
+//! runs each in a `connector_call` span (exported over OTLP when configured; a connector
+//! service's `traceparent` names it).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 
 use super::Metrics;
 use crate::connectors::{
@@ -52,6 +55,15 @@ fn result_of<T>(result: &Result<T, ConnectorError>) -> &'static str {
 }
 
 impl Instrumented {
+    /// The span of one call: which bank and which operation, nothing the call carries.
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "connector_call",
+            institution = %self.inner.institution().id,
+            operation,
+        )
+    }
+
     fn record<T>(
         &self,
         operation: &'static str,
@@ -75,7 +87,7 @@ impl Connector for Instrumented {
 
     async fn login(&self, creds: &Credentials) -> Result<LoginOutcome, ConnectorError> {
         let started = Instant::now();
-        let result = self.inner.login(creds).await;
+        let result = self.inner.login(creds).instrument(self.span("login")).await;
         self.record("login", started, &result);
         result
     }
@@ -86,7 +98,11 @@ impl Connector for Instrumented {
         answer: &MfaAnswer,
     ) -> Result<BankSession, ConnectorError> {
         let started = Instant::now();
-        let result = self.inner.answer_mfa(challenge, answer).await;
+        let result = self
+            .inner
+            .answer_mfa(challenge, answer)
+            .instrument(self.span("answer_mfa"))
+            .await;
         self.record("answer_mfa", started, &result);
         result
     }
@@ -97,7 +113,11 @@ impl Connector for Instrumented {
         ctx: &FetchContext,
     ) -> Result<Vec<BankAccount>, ConnectorError> {
         let started = Instant::now();
-        let result = self.inner.list_accounts(session, ctx).await;
+        let result = self
+            .inner
+            .list_accounts(session, ctx)
+            .instrument(self.span("list_accounts"))
+            .await;
         self.record("list_accounts", started, &result);
         result
     }
@@ -113,6 +133,7 @@ impl Connector for Instrumented {
         let result = self
             .inner
             .fetch_movements(session, account, window, ctx)
+            .instrument(self.span("fetch_movements"))
             .await;
         self.record("fetch_movements", started, &result);
         result

@@ -63,7 +63,8 @@ pub mod names {
     pub const WEBHOOK_DURATION: &str = "refresco_webhook_attempt_duration_seconds";
     /// Histogram: writes committed together by SQLite's group writer.
     pub const GROUP_COMMIT_BATCH: &str = "refresco_group_commit_batch_size";
-    /// Histogram: seconds a write transaction waited for its connection.
+    /// Histogram: seconds a query or transaction waited for a connection, by `pool` (`read`,
+    /// `write`).
     pub const DB_ACQUIRE: &str = "refresco_db_pool_acquire_seconds";
     /// Gauge: database connections, by `pool` (`read`, `write`) and `state` (`in_use`,
     /// `idle`).
@@ -182,7 +183,7 @@ impl Metrics {
             ),
             (
                 names::DB_ACQUIRE,
-                "Seconds a write transaction waited for a database connection.",
+                "Seconds a query or transaction waited for a database connection, by pool.",
             ),
         ] {
             self.recorder
@@ -366,11 +367,11 @@ impl Metrics {
         self.histogram(names::GROUP_COMMIT_BATCH, Vec::new(), writes as f64);
     }
 
-    /// A write transaction waited `took` for its connection.
-    pub fn db_acquire(&self, took: Duration) {
+    /// A query or transaction waited `took` for a connection of `pool` (`read` or `write`).
+    pub fn db_acquire(&self, pool: &'static str, took: Duration) {
         self.histogram(
             names::DB_ACQUIRE,
-            vec![Label::new("pool", "write")],
+            vec![Label::new("pool", pool)],
             took.as_secs_f64(),
         );
     }

@@ -26,9 +26,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sqlx::{Acquire, AnyConnection, AnyPool};
+use sqlx::{Acquire, AnyConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::pool::Pool;
 use super::Store;
 use crate::metrics::Metrics;
 
@@ -66,7 +67,7 @@ pub(super) struct GroupWriter {
 
 impl GroupWriter {
     /// Starts the writer task over the (single-connection) SQLite write pool.
-    pub(super) fn start(write: AnyPool, metrics: Arc<Metrics>) -> Self {
+    pub(super) fn start(write: Pool, metrics: Arc<Metrics>) -> Self {
         let (queue, requests) = mpsc::unbounded_channel();
         tokio::spawn(run(write, requests, metrics));
         Self { queue }
@@ -165,7 +166,7 @@ impl<W: GroupedWrite> Queued for Pending<W> {
 }
 
 async fn run(
-    write: AnyPool,
+    write: Pool,
     mut requests: mpsc::UnboundedReceiver<Box<dyn Queued>>,
     metrics: Arc<Metrics>,
 ) {
@@ -179,7 +180,7 @@ async fn run(
 
 /// One transaction for the whole group; answers after `COMMIT`.
 #[tracing::instrument(skip_all, fields(batch = batch.len()))]
-async fn commit_batch(write: &AnyPool, mut batch: Vec<Box<dyn Queued>>) {
+async fn commit_batch(write: &Pool, mut batch: Vec<Box<dyn Queued>>) {
     let committed = match write_batch(write, &mut batch, false).await {
         Some(committed) => committed,
         None => write_batch(write, &mut batch, true)
@@ -200,7 +201,7 @@ async fn commit_batch(write: &AnyPool, mut batch: Vec<Box<dyn Queued>>) {
 /// without, a failing one rolls back the whole transaction and `None` is returned, for the
 /// group to be written again with them.
 async fn write_batch(
-    write: &AnyPool,
+    write: &Pool,
     batch: &mut [Box<dyn Queued>],
     in_savepoints: bool,
 ) -> Option<anyhow::Result<()>> {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::client::WebhookClients;
 use super::recorder::AttemptRecorder;
@@ -165,13 +166,35 @@ struct Response {
     error: Option<String>,
 }
 
-/// Makes one attempt of `delivery` and records it.
-#[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, endpoint_id = %delivery.endpoint_id, event_id = %delivery.event.id, trace_id = tracing::field::Empty))]
+/// Makes one attempt of `delivery` and records it, in the `webhook_attempt` span, which
+/// continues the trace of the refresh the event is about (read first: an exported span's
+/// parent is set before it starts).
 async fn attempt(
     ctx: &WebhookContext,
     clients: &WebhookClients,
     recorder: &AttemptRecorder,
     delivery: DueDelivery,
+) -> anyhow::Result<AfterAttempt> {
+    let trace = crate::trace_context::of_event(&ctx.store, &delivery.event).await;
+    let span = tracing::info_span!(
+        "webhook_attempt",
+        delivery_id = %delivery.id,
+        endpoint_id = %delivery.endpoint_id,
+        event_id = %delivery.event.id,
+        trace_id = tracing::field::Empty,
+    );
+    let span = crate::trace_context::resumed(span, trace.as_ref());
+    attempt_in(ctx, clients, recorder, delivery, trace)
+        .instrument(span)
+        .await
+}
+
+async fn attempt_in(
+    ctx: &WebhookContext,
+    clients: &WebhookClients,
+    recorder: &AttemptRecorder,
+    delivery: DueDelivery,
+    trace: Option<crate::trace_context::TraceParent>,
 ) -> anyhow::Result<AfterAttempt> {
     let config = &ctx.config;
     let secret = ctx
@@ -179,7 +202,6 @@ async fn attempt(
         .unseal(delivery.endpoint_id.as_str(), &delivery.sealed_secret)?;
     let secret = String::from_utf8(secret.to_vec())?;
     let body = event_body(&delivery.event)?;
-    let trace = crate::trace_context::of_event(&ctx.store, &delivery.event).await;
     let started = Instant::now();
     let attempted_at = Timestamp::now();
     let allow_internal = config.webhook_allow_private
@@ -212,7 +234,7 @@ async fn attempt(
                 headers.insert(name, HeaderValue::from_str(&value)?);
             }
             if let Some(trace) = &trace {
-                let value = HeaderValue::from_str(&trace.child().header_value())?;
+                let value = HeaderValue::from_str(&trace.onward().header_value())?;
                 headers.insert(crate::trace_context::HEADER, value);
             }
             send(client.post(&delivery.url).headers(headers).body(body)).await

@@ -12,5 +12,6 @@ mod dashboard;
 mod gate;
 mod logs;
 mod metrics;
+mod pool_waits;
 mod support;
 mod traces;

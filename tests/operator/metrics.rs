@@ -199,7 +199,7 @@ async fn known_sequence(backend: Backend) {
     assert_eq!(v("refresco_webhook_endpoints_disabled", &[]), 0.0);
     assert_eq!(v("refresco_webhook_deliveries_pending", &[]), 0.0);
 
-    // The database: the pools' connections, the write waits, and SQLite's group commits.
+    // The database: the pools' connections, the waits for them, and SQLite's group commits.
     let pools: &[&str] = match backend {
         Backend::Postgres => &["shared"],
         _ => &["read", "write"],
@@ -215,10 +215,12 @@ async fn known_sequence(backend: Backend) {
         );
         assert!(idle + in_use >= 1.0, "{pool}: {text}");
     }
-    assert!(
-        v("refresco_db_pool_acquire_seconds", &[("pool", "write")]) >= 1.0,
-        "{text}"
-    );
+    for pool in ["read", "write"] {
+        assert!(
+            v("refresco_db_pool_acquire_seconds", &[("pool", pool)]) >= 1.0,
+            "{pool}: {text}"
+        );
+    }
     let grouped = v("refresco_group_commit_batch_size", &[]);
     match backend {
         Backend::Postgres => assert_eq!(grouped, 0.0),

@@ -115,8 +115,8 @@ impl ConnectorService {
             .bearer_auth(self.token.expose())
             .header(VERSION_HEADER, VERSION.to_string());
         // The refresh's trace continues at the connector, as a call within it.
-        if let Some(trace) = crate::trace_context::current() {
-            request = request.header(crate::trace_context::HEADER, trace.child().header_value());
+        if let Some(trace) = crate::trace_context::outgoing() {
+            request = request.header(crate::trace_context::HEADER, trace.header_value());
         }
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();

@@ -120,8 +120,11 @@ impl Store {
             }
         };
         match self.dialect {
-            Dialect::Sqlite => vec![reading("read", &self.read), reading("write", &self.write)],
-            Dialect::Postgres => vec![reading("shared", &self.read)],
+            Dialect::Sqlite => vec![
+                reading("read", self.read.inner()),
+                reading("write", self.write.inner()),
+            ],
+            Dialect::Postgres => vec![reading("shared", self.read.inner())],
         }
     }
 }
