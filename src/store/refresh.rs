@@ -139,13 +139,18 @@ macro_rules! new_intent {
 }
 
 /// The row of a keyed create's `Idempotency-Key` with its answer, up to its `FROM` (the intent
-/// just inserted, so a refused create stores nothing). A key already stored fails the insert
-/// on the table's primary key, and the whole create with it (`IdempotencyKeyTaken`).
+/// `i` just inserted, so a refused create stores nothing). A key already stored fails the
+/// insert on the table's primary key, and the whole create with it (`IdempotencyKeyTaken`).
+/// The answer was written for an intent without a second factor; for one with (`mfa_kind`),
+/// the key is stored in progress and [`insert_intent`] writes the answer next. On PostgreSQL
+/// that is a statement of its own (the create runs without a transaction): a crash between
+/// leaves the key in progress, never with a wrong answer.
 macro_rules! keyed_answer {
     () => {
         "INSERT INTO idempotency_keys (organization_id, mode, idempotency_key, fingerprint,
         status_code, response_body, created_at)
-     SELECT $2, $3, $16, $17, $18, $19, $10"
+     SELECT $2, $3, $16, $17, CASE WHEN i.mfa_kind IS NULL THEN $18 END,
+        CASE WHEN i.mfa_kind IS NULL THEN $19 END, $10"
     };
 }
 
@@ -189,7 +194,7 @@ const CREATE_SCRIPT: &str = concat!(
      SELECT $1, 'ready', $10, 0, $10 WHERE EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
     ",
     keyed_answer!(),
-    " FROM refresh_intents WHERE id = $1 AND $16 IS NOT NULL;
+    " FROM refresh_intents i WHERE i.id = $1 AND $16 IS NOT NULL;
     UPDATE links SET refresh_status = 'refreshing'
      WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
     UPDATE accounts SET refresh_status = 'refreshing'
@@ -246,7 +251,7 @@ const PG_CREATE: &str = concat!(
     ), keyed AS (
         ",
     keyed_answer!(),
-    " FROM intent WHERE $16 IS NOT NULL
+    " FROM intent i WHERE $16 IS NOT NULL
     )
     SELECT l.active, l.credential_status, l.in_progress, l.last_kind, l.last_finished, i.*
     FROM link l LEFT JOIN intent i ON TRUE"
@@ -300,7 +305,7 @@ async fn insert_intent(
     keyed: Option<&KeyedCreate>,
 ) -> Result<RefreshIntent, CreateIntentError> {
     // The answer is stored by the insert, written for the intent as expected; the rare intent
-    // stored otherwise (its bank asks for a second factor) has its answer corrected below.
+    // stored otherwise (its bank asks for a second factor) has its answer written below.
     let expected = keyed.map(|k| k.answer.body(&new.as_created()));
     let stored = keyed
         .zip(expected.as_ref())
@@ -308,11 +313,13 @@ async fn insert_intent(
     let intent = insert_keyed(conn, new, cooldowns, keyed.zip(stored.as_deref())).await?;
     if let Some((keyed, expected)) = keyed.zip(expected) {
         let body = keyed.answer.body(&intent);
-        if body != expected {
+        // Stored in progress by the insert (`keyed_answer!`), or with another answer.
+        if body != expected || intent.mfa_pending.is_some() {
             sqlx::query(
-                "UPDATE idempotency_keys SET response_body = $1
-                 WHERE organization_id = $2 AND mode = $3 AND idempotency_key = $4",
+                "UPDATE idempotency_keys SET status_code = $1, response_body = $2
+                 WHERE organization_id = $3 AND mode = $4 AND idempotency_key = $5",
             )
+            .bind(i64::from(keyed.status))
             .bind(keyed.answer.stored(&body))
             .bind(new.organization_id.as_str())
             .bind(new.mode.as_str())
@@ -479,12 +486,11 @@ impl Store {
                 writer.ask(create).await?
             }
             None => {
-                let mut tx = self.begin().await?;
-                let intent = insert_intent(&mut tx, new, cooldowns, keyed).await?;
-                tx.commit()
-                    .await
-                    .map_err(|e| create_failed(e, &new.link_id))?;
-                Ok(intent)
+                // PostgreSQL: one statement, atomic alone, so no `BEGIN` and `COMMIT` round
+                // trips around it (a keyed create of a second-factor link completes its key's
+                // answer in a second statement: see `keyed_answer!`).
+                let mut conn = self.write.acquire().await.map_err(anyhow::Error::from)?;
+                insert_intent(&mut conn, new, cooldowns, keyed).await
             }
         }
     }
