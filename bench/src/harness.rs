@@ -287,6 +287,7 @@ pub struct CreateRequests {
     url: String,
     key: String,
     tokens: std::sync::Arc<Vec<String>>,
+    idempotency_keys: bool,
 }
 
 impl CreateRequests {
@@ -295,15 +296,44 @@ impl CreateRequests {
         self.tokens.len()
     }
 
+    /// The same requests, each with a new random `Idempotency-Key`, as the official Python
+    /// and Node clients send every POST.
+    pub fn with_idempotency_keys(mut self) -> Self {
+        self.idempotency_keys = true;
+        self
+    }
+
     /// The create request for the n-th link (without a link token past the last one, which
     /// the server refuses).
     pub fn nth(&self, n: u64) -> reqwest::RequestBuilder {
         let token = usize::try_from(n).ok().and_then(|n| self.tokens.get(n));
-        self.client
+        let request = self
+            .client
             .post(&self.url)
             .header("Authorization", &self.key)
-            .json(&json!({ "link_token": token }))
+            .json(&json!({ "link_token": token }));
+        if self.idempotency_keys {
+            request.header("Idempotency-Key", random_uuid())
+        } else {
+            request
+        }
     }
+}
+
+/// A random (version 4) UUID, as the official clients make their idempotency keys.
+fn random_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 impl Server {
@@ -318,6 +348,7 @@ impl Server {
             url: format!("{}/v1/refresh_intents", self.base),
             key: self.keys.secret_key.clone(),
             tokens,
+            idempotency_keys: false,
         }
     }
 

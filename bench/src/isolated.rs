@@ -204,6 +204,6 @@ mod tests {
             runs(&args),
             [(S1, Sqlite), (S4, Sqlite), (S1, Postgres), (S4, Postgres)]
         );
-        assert_eq!(runs(&BenchArgs::default()).len(), 5);
+        assert_eq!(runs(&BenchArgs::default()).len(), 6);
     }
 }

@@ -10,6 +10,7 @@
 //! | `s3` in flight | 10,000 refreshes waiting on a bank with 30 s latency per call: peak RSS and CPU while waiting |
 //! | `s4` read | `per_page=300` pages of movements on a database of ≥ 5 million movements |
 //! | `s5` webhooks | a backlog of 100,000 events to one endpoint: signed deliveries per second, attempts recorded |
+//! | `s6` links | `POST /v1/links` on the sandbox bank's default history: links per second, and links whose first history succeeded |
 //!
 //! Every scenario checks its own correctness (every answer expected, every refresh ended, every
 //! delivery recorded) and lists what went wrong in [`ScenarioResult::problems`]; the smoke test
@@ -24,6 +25,7 @@ mod harness;
 pub mod isolated;
 mod load;
 mod machine;
+mod pg_ceiling;
 mod receiver;
 mod report;
 mod s1_create;
@@ -31,6 +33,7 @@ mod s2_refresh;
 mod s3_in_flight;
 mod s4_read;
 mod s5_webhooks;
+mod s6_links;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +55,8 @@ pub enum Scenario {
     S4,
     /// A backlog of webhook deliveries.
     S5,
+    /// Link creation, with the first history.
+    S6,
     /// Every scenario, in order.
     All,
 }
@@ -74,7 +79,7 @@ pub enum BackendChoice {
 #[derive(Clone, Debug, Default, PartialEq, clap::Parser)]
 #[command(name = "refresco-bench", version)]
 pub struct BenchArgs {
-    /// Scenarios to run: s1 s2 s3 s4 s5, or all (the default).
+    /// Scenarios to run: s1 s2 s3 s4 s5 s6, or all (the default).
     #[arg(value_enum)]
     pub scenarios: Vec<Scenario>,
     /// Database to run on.
@@ -99,7 +104,7 @@ pub struct BenchArgs {
     /// Concurrent client connections (the client's pool holds exactly this many).
     #[arg(long)]
     pub connections: Option<usize>,
-    /// Links seeded for s1 (at least 50,000 in a full run) and s2.
+    /// Links seeded for s1 (at least 50,000 in a full run) and s2; a cap on s6's.
     #[arg(long)]
     pub links: Option<usize>,
     /// Refreshes for s3 (10,000), or a cap on s2's.
@@ -139,6 +144,7 @@ impl BenchArgs {
             Scenario::S3,
             Scenario::S4,
             Scenario::S5,
+            Scenario::S6,
         ];
         if self.scenarios.is_empty() || self.scenarios.contains(&Scenario::All) {
             return all.to_vec();
@@ -209,6 +215,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
                 Scenario::S3 => s3_in_flight::run(args, &target).await?,
                 Scenario::S4 => s4_read::run(args, &target).await?,
                 Scenario::S5 => s5_webhooks::run(args, &target).await?,
+                Scenario::S6 => s6_links::run(args, &target).await?,
                 Scenario::All => unreachable!("expanded by selected()"),
             };
             eprint!("{}", report::render_one(&result));
@@ -233,6 +240,7 @@ fn scenario_name(scenario: Scenario) -> &'static str {
         Scenario::S3 => "S3 in flight",
         Scenario::S4 => "S4 read",
         Scenario::S5 => "S5 webhooks",
+        Scenario::S6 => "S6 links",
         Scenario::All => "all",
     }
 }
@@ -282,6 +290,6 @@ mod tests {
             ..BenchArgs::default()
         };
         assert_eq!(args.selected(), vec![Scenario::S1, Scenario::S4]);
-        assert_eq!(BenchArgs::default().selected().len(), 5);
+        assert_eq!(BenchArgs::default().selected().len(), 6);
     }
 }

@@ -55,7 +55,7 @@ pub struct TargetCheck {
 /// One scenario on one backend.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScenarioResult {
-    /// `s1` … `s5`.
+    /// `s1` … `s6`.
     pub scenario: &'static str,
     /// Its title.
     pub title: &'static str,

@@ -31,7 +31,7 @@ fn figure(result: &ScenarioResult, name: &str) -> f64 {
 /// Asserts correctness only.
 fn check(report: &Report, backend: &str) {
     let scenarios: Vec<&str> = report.results.iter().map(|r| r.scenario).collect();
-    assert_eq!(scenarios, ["s1", "s2", "s3", "s4", "s5"]);
+    assert_eq!(scenarios, ["s1", "s2", "s3", "s4", "s5", "s6"]);
     for result in &report.results {
         assert_eq!(result.backend, backend);
         assert!(
@@ -42,10 +42,12 @@ fn check(report: &Report, backend: &str) {
         );
         assert!(result.targets.is_empty(), "smoke runs judge no target");
     }
-    let [s1, s2, s3, s4, s5] = &report.results[..] else {
+    let [s1, s2, s3, s4, s5, s6] = &report.results[..] else {
         unreachable!()
     };
     assert_eq!(figure(s1, "create errors"), 0.0);
+    assert_eq!(figure(s1, "keyed create errors"), 0.0);
+    assert!(figure(s1, "keyed create throughput") > 0.0);
     assert!(figure(s1, "links used") > 0.0);
     assert!(figure(s1, "healthz throughput (ceiling)") > 0.0);
     assert_eq!(
@@ -71,6 +73,8 @@ fn check(report: &Report, backend: &str) {
     assert!(figure(s4, "page throughput") > 0.0);
     assert_eq!(figure(s5, "deliveries recorded delivered"), 500.0);
     assert!(figure(s5, "attempts recorded") >= 500.0);
+    assert_eq!(figure(s6, "links created"), 20.0);
+    assert_eq!(figure(s6, "first histories succeeded"), 20.0);
     assert!(report.all_correct());
     assert!(report.render().contains("S5 webhook backlog"));
 }

@@ -78,6 +78,12 @@ impl From<CreateIntentError> for ApiError {
             )
             .with_extra("next_refresh_at", json!(next_refresh_at.to_wire()))
             .with_extra("retry_after_seconds", json!(retry_after_seconds)),
+            // The idempotency layer answers this itself from the stored key; this is the
+            // answer if it ever reaches a client, the same as a key still in use.
+            CreateIntentError::IdempotencyKeyTaken => conflict(
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still being processed; retry later.",
+            ),
             CreateIntentError::Internal(e) => ApiError::Internal(e),
         }
     }

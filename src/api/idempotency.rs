@@ -2,6 +2,12 @@
 //! and mode and replayed for 24 hours; the same key with a different request is an error.
 //! Nothing is stored when authentication fails. A request that ends in a 5xx releases its key,
 //! so a retry (the point of an idempotency key) really runs again; see `docs/api.md`.
+//!
+//! `POST /v1/refresh_intents`, which the official clients send with a key every time, does not
+//! claim its key first: its create stores the key with its answer in the create's own
+//! transaction ([`KeyedCreate`]), so a keyed create costs the same one write as an unkeyed one.
+//! A create that finds its key stored writes nothing, and the request is then answered like
+//! any keyed request from what the key holds; a refused create (4xx) stores its answer after.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -15,13 +21,53 @@ use super::extract::{authenticate, body_too_large};
 use super::limits::{body_timed_out, is_body_timeout};
 use super::AppState;
 use crate::crypto::MasterKey;
+use crate::domain::wire::RefreshIntentOut;
+use crate::domain::{Mode, OrganizationId, RefreshIntent};
 use crate::error::{ApiError, ErrorType};
-use crate::store::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFIX};
+use crate::store::{
+    Fingerprint, IdempotencyClaim, IntentAnswer, KeyedCreate, StoredResponse, KEYED_PREFIX,
+};
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
 /// Responses larger than this are answered but not kept for replay.
 const MAX_STORED_BODY: usize = 1024 * 1024;
+/// The route whose handler stores its own key's answer.
+const SELF_STORING: &str = "/v1/refresh_intents";
+
+/// Given to the create of a keyed `POST /v1/refresh_intents` (a request extension).
+#[derive(Clone)]
+pub struct KeyedIntent(pub KeyedCreate);
+
+/// On the response of a create that stored its key's answer itself.
+#[derive(Clone, Copy)]
+pub struct AnswerStored;
+
+/// On the response of a create that found its key already stored and wrote nothing.
+#[derive(Clone, Copy)]
+pub struct KeyTaken;
+
+/// The answer to a created intent, as `POST /v1/refresh_intents` writes it, sealed for its key.
+struct SealedIntentAnswer {
+    keys: std::sync::Arc<MasterKey>,
+    owner: String,
+}
+
+impl IntentAnswer for SealedIntentAnswer {
+    fn body(&self, intent: &RefreshIntent) -> Vec<u8> {
+        intent_body(&self.keys, intent)
+    }
+
+    fn stored(&self, body: &[u8]) -> String {
+        BASE64.encode(self.keys.seal(&self.owner, body))
+    }
+}
+
+/// The body of a created intent's answer, keyed or not (`requires_mfa` shows the widget token
+/// while the second factor is pending).
+pub fn intent_body(keys: &MasterKey, intent: &RefreshIntent) -> Vec<u8> {
+    serde_json::to_vec(&RefreshIntentOut::new(keys, intent)).expect("a refresh intent serializes")
+}
 
 /// The middleware.
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -57,6 +103,38 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     let fingerprint = fingerprint(&state.keys, &parts.method, &parts.uri, &bytes);
     let store = &state.store;
     let (org, mode) = (&principal.organization_id, principal.mode);
+    parts.extensions.insert(principal.clone());
+    if parts.uri.path() == SELF_STORING {
+        let mut first = parts.clone();
+        let keyed = KeyedCreate {
+            key: key.clone(),
+            fingerprint: fingerprint.keyed.clone(),
+            status: StatusCode::CREATED.as_u16(),
+            answer: std::sync::Arc::new(SealedIntentAnswer {
+                keys: state.keys.clone(),
+                owner: seal_owner(org, mode, &key),
+            }),
+        };
+        first.extensions.insert(KeyedIntent(keyed));
+        let response = next
+            .clone()
+            .run(Request::from_parts(first, Body::from(bytes.clone())))
+            .await;
+        let taken = response.extensions().get::<KeyTaken>().is_some();
+        if response.extensions().get::<AnswerStored>().is_some()
+            || response.status().is_server_error()
+        {
+            return response;
+        }
+        if !taken {
+            if let Ok(response) =
+                store_answer(&state, org, mode, &key, &fingerprint.keyed, response).await
+            {
+                return response;
+            }
+        }
+        // The key is someone else's (or was, and expired): answer from what it holds.
+    }
     match store
         .claim_idempotency_key(org, mode, &key, &fingerprint)
         .await
@@ -87,7 +165,6 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         Ok(IdempotencyClaim::Claimed) => {}
     }
 
-    parts.extensions.insert(principal.clone());
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -124,6 +201,42 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     Response::from_parts(parts, Body::from(body))
 }
 
+/// Stores `response`, the answer of a create that wrote nothing, for its key; or, when another
+/// request stored the key first, `Err` (the request is then answered from what that one stored).
+async fn store_answer(
+    state: &AppState,
+    org: &OrganizationId,
+    mode: Mode,
+    key: &str,
+    fingerprint: &str,
+    response: Response,
+) -> Result<Response, ()> {
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_STORED_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(
+                ApiError::Internal(anyhow::anyhow!("response too large to store: {e}"))
+                    .into_response(),
+            )
+        }
+    };
+    let stored = StoredResponse {
+        status: status.as_u16(),
+        body: BASE64.encode(state.keys.seal(&seal_owner(org, mode, key), &body)),
+    };
+    match state
+        .store
+        .record_idempotency_answer(org, mode, key, fingerprint, &stored)
+        .await
+    {
+        Ok(true) => Ok(Response::from_parts(parts, Body::from(body))),
+        Ok(false) => Err(()),
+        Err(e) => Ok(ApiError::Internal(e).into_response()),
+    }
+}
+
 /// What makes two requests "the same": method, path, query and the body's JSON meaning
 /// (key order and whitespace do not matter, since clients serialize differently). The body may
 /// hold a bank password, so what is stored is keyed with the master key ([`Fingerprint`]).
@@ -154,14 +267,14 @@ fn fingerprint(
 }
 
 /// What a stored answer is sealed to.
-fn seal_owner(org: &crate::domain::OrganizationId, mode: crate::domain::Mode, key: &str) -> String {
+fn seal_owner(org: &OrganizationId, mode: Mode, key: &str) -> String {
     format!("idempotency:{org}:{}:{key}", mode.as_str())
 }
 
 fn unseal_body(
     state: &AppState,
-    org: &crate::domain::OrganizationId,
-    mode: crate::domain::Mode,
+    org: &OrganizationId,
+    mode: Mode,
     key: &str,
     stored: &str,
 ) -> anyhow::Result<Vec<u8>> {

@@ -2,16 +2,17 @@
 //! with the secret key.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, LinkScope, Query, SecretKey};
+use super::idempotency::{intent_body, AnswerStored, KeyTaken, KeyedIntent};
 use super::pagination::{PageQuery, PageResponse};
-use super::wire::{ErrorBody, RefreshIntentOut, RequiresMfaOut};
+use super::wire::{ErrorBody, RefreshIntentOut};
 use super::AppState;
 use crate::connectors::MfaAnswer;
 use crate::domain::*;
@@ -81,6 +82,7 @@ pub struct RefreshIntentIn {
 pub async fn create_refresh_intent(
     State(state): State<AppState>,
     SecretKey(principal): SecretKey,
+    keyed: Option<Extension<KeyedIntent>>,
     Query(query): Query<RefreshIntentIn>,
     JsonBody(body): JsonBody<RefreshIntentIn>,
 ) -> Result<Response, ApiError> {
@@ -116,14 +118,45 @@ pub async fn create_refresh_intent(
         ),
     };
     let token = LinkToken::parse(&token).ok_or_else(ApiError::invalid_link_token)?;
-    let created = intents::create(&state, &principal, &token, refresh_type, forced).await?;
-    let mut out = RefreshIntentOut::new(&state.keys, &created.intent);
-    if let Some(token) = &created.widget_token {
-        out.requires_mfa = Some(RequiresMfaOut {
-            widget_token: token.expose().to_owned(),
-        });
+    let keyed = keyed.map(|Extension(KeyedIntent(keyed))| keyed);
+    let created = match intents::create(
+        &state,
+        &principal,
+        &token,
+        refresh_type,
+        forced,
+        keyed.as_ref(),
+    )
+    .await
+    {
+        Err(CreateIntentError::IdempotencyKeyTaken) => {
+            let mut response =
+                ApiError::from(CreateIntentError::IdempotencyKeyTaken).into_response();
+            response.extensions_mut().insert(KeyTaken);
+            return Ok(response);
+        }
+        created => created?,
+    };
+    // The same bytes as the answer a keyed create stored (`requires_mfa` comes from the
+    // stored intent's sealed widget token, the one `created.widget_token` holds).
+    debug_assert_eq!(
+        created.intent.mfa_pending.is_some(),
+        created.widget_token.is_some()
+    );
+    let body = intent_body(&state.keys, &created.intent);
+    let mut response = (
+        StatusCode::CREATED,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if keyed.is_some() {
+        response.extensions_mut().insert(AnswerStored);
     }
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(response)
 }
 
 /// The one value of a parameter that may come in the query string, the body, or both; two

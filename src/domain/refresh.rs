@@ -273,6 +273,10 @@ pub enum CreateIntentError {
         /// Whole seconds from the create until then (at least 1).
         retry_after_seconds: i64,
     },
+    /// The create's `Idempotency-Key` is already stored (by an earlier or concurrent request);
+    /// the create wrote nothing.
+    #[error("the idempotency key is already in use")]
+    IdempotencyKeyTaken,
     /// The database failed.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -3,7 +3,7 @@
 
 use super::EngineContext;
 use crate::domain::*;
-use crate::store::NewRefreshIntent;
+use crate::store::{KeyedCreate, NewRefreshIntent};
 
 /// A created intent, with its widget token when the bank will ask for a second factor.
 pub struct CreatedIntent {
@@ -16,6 +16,7 @@ pub struct CreatedIntent {
 /// Creates an intent for the link `token` opens (of the principal's organization and mode), or
 /// says which rule forbids it. The token and the link are checked by the create itself, in
 /// one write with no read before it (see `store::refresh`), so the errors come from there.
+/// With `keyed`, that write also stores the answer to the request's `Idempotency-Key`.
 #[tracing::instrument(skip_all, fields(link_id = %token.link_id(), intent_id = tracing::field::Empty))]
 pub async fn create(
     ctx: &EngineContext,
@@ -23,6 +24,7 @@ pub async fn create(
     token: &LinkToken,
     refresh_type: RefreshType,
     forced_result: Option<IntentStatus>,
+    keyed: Option<&KeyedCreate>,
 ) -> Result<CreatedIntent, CreateIntentError> {
     let id = RefreshIntentId::generate();
     tracing::Span::current().record("intent_id", id.as_str());
@@ -46,7 +48,7 @@ pub async fn create(
     crate::trace_context::remember(&ctx.store, &id).await;
     let intent = ctx
         .store
-        .create_refresh_intent(&new, ctx.config.cooldowns())
+        .create_refresh_intent(&new, ctx.config.cooldowns(), keyed)
         .await?;
     ctx.store.metrics().intent_created(principal.mode.as_str());
     ctx.wake.notify_one();

@@ -1,5 +1,6 @@
-//! Group commit of the most frequent writes on SQLite: refresh-intent creates, job heartbeats,
-//! the recordings of finished refreshes, and the claims of jobs and of webhook deliveries.
+//! Group commit of the most frequent writes on SQLite: refresh-intent creates, link creations,
+//! job heartbeats, the recordings of finished refreshes, and the claims of jobs and of webhook
+//! deliveries.
 //!
 //! SQLite has one writer and, with `synchronous = FULL`, every commit waits for an fsync of the
 //! WAL (about a millisecond on common disks): one write per commit caps these writes at roughly

@@ -114,8 +114,8 @@ async fn a_create_failing_halfway_leaves_nothing_and_spares_its_batch() {
         .unwrap();
     assert_ne!(before, "refreshing");
     let (failed, created) = tokio::join!(
-        store.create_refresh_intent(&failing, COOLDOWNS),
-        store.create_refresh_intent(&kept, COOLDOWNS)
+        store.create_refresh_intent(&failing, COOLDOWNS, None),
+        store.create_refresh_intent(&kept, COOLDOWNS, None)
     );
     assert!(failed.is_err());
     created.unwrap();
@@ -163,7 +163,7 @@ async fn racing_creates_commit_in_groups_and_refusals_roll_back_alone() {
             let (store, new) = (store.clone(), intent(&organization_id, link_id));
             racing.spawn(async move {
                 store
-                    .create_refresh_intent(&new, COOLDOWNS)
+                    .create_refresh_intent(&new, COOLDOWNS, None)
                     .await
                     .map(|created| created.id)
             });
@@ -198,7 +198,10 @@ async fn racing_recordings_commit_together_and_a_failing_one_rolls_back_alone() 
     let (_dir, _target, store, organization_id, links) = sqlite_with_links(8).await;
     for link_id in &links {
         let new = intent(&organization_id, link_id);
-        store.create_refresh_intent(&new, COOLDOWNS).await.unwrap();
+        store
+            .create_refresh_intent(&new, COOLDOWNS, None)
+            .await
+            .unwrap();
     }
     let jobs = store.claim_jobs("w", "lease", 100, 60_000).await.unwrap();
     assert_eq!(jobs.len(), links.len());
@@ -284,7 +287,7 @@ async fn a_claim_in_a_group_written_again_holds_exactly_the_jobs_it_was_given() 
     let (_dir, _target, store, organization_id, links) = sqlite_with_links(4).await;
     for link_id in &links {
         store
-            .create_refresh_intent(&intent(&organization_id, link_id), COOLDOWNS)
+            .create_refresh_intent(&intent(&organization_id, link_id), COOLDOWNS, None)
             .await
             .unwrap();
     }

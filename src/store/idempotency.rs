@@ -1,9 +1,11 @@
 //! Idempotency records: the first response to each `Idempotency-Key`, replayed for 24 hours.
 
+use std::sync::Arc;
+
 use sqlx::Row;
 
 use super::Store;
-use crate::domain::{Mode, OrganizationId, Timestamp};
+use crate::domain::{Mode, OrganizationId, RefreshIntent, Timestamp};
 
 /// How long a key is remembered, as Fintoc documents.
 pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
@@ -68,7 +70,86 @@ pub enum IdempotencyClaim {
     Mismatch,
 }
 
+/// An `Idempotency-Key` whose answer a create stores itself, in its own transaction: the key's
+/// row is the create's claim of the key (a key already stored makes the create write nothing:
+/// [`crate::domain::CreateIntentError::IdempotencyKeyTaken`]) and holds the answer at once, so
+/// the key costs no write of its own and a crash cannot separate the intent from its answer.
+#[derive(Clone)]
+pub struct KeyedCreate {
+    /// The key as the client sent it.
+    pub key: String,
+    /// The request's keyed fingerprint ([`Fingerprint::keyed`]).
+    pub fingerprint: String,
+    /// The answer's status.
+    pub status: u16,
+    /// How the answer to an intent is written and stored.
+    pub answer: Arc<dyn IntentAnswer>,
+}
+
+impl std::fmt::Debug for KeyedCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedCreate")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a created intent, as the API writes it: the store asks for it before the
+/// insert (for the intent it expects to store) and again after (for the intent stored), and
+/// corrects the stored copy in the same transaction when the two differ.
+pub trait IntentAnswer: Send + Sync {
+    /// The response body for `intent`.
+    fn body(&self, intent: &RefreshIntent) -> Vec<u8>;
+    /// `body` as stored for replay (sealed).
+    fn stored(&self, body: &[u8]) -> String;
+}
+
 impl Store {
+    /// Stores `response` as the answer to `key` if the key is free (or expired): false when
+    /// another request holds it. For a keyed request that ran without claiming its key first
+    /// (a refused create, which wrote nothing).
+    pub async fn record_idempotency_answer(
+        &self,
+        organization_id: &OrganizationId,
+        mode: Mode,
+        key: &str,
+        fingerprint: &str,
+        response: &StoredResponse,
+    ) -> anyhow::Result<bool> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3
+               AND created_at < $4",
+        )
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .bind(key)
+        .bind(now - RETENTION_MILLIS)
+        .execute(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys
+                (organization_id, mode, idempotency_key, fingerprint, status_code,
+                 response_body, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (organization_id, mode, idempotency_key) DO NOTHING",
+        )
+        .bind(organization_id.as_str())
+        .bind(mode.as_str())
+        .bind(key)
+        .bind(fingerprint)
+        .bind(i64::from(response.status))
+        .bind(&response.body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
     /// Claims `key` for a request with `fingerprint` (its keyed form is stored), or reports what
     /// an earlier use left.
     /// Keys older than the retention period count as new.

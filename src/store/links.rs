@@ -1,7 +1,7 @@
 //! Links: creation with their first accounts and movements, lookup scoped to a principal,
 //! activation and deletion.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::events::{insert_events, subscriptions_sql, Subscriptions};
 use super::rows::{account_from_row, bind_account_data, link_from_row};
@@ -9,7 +9,7 @@ use super::{flag, PageRequest, Paged, Store};
 use crate::domain::*;
 
 /// Everything a new link is created with, in one transaction.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NewLink {
     /// Its id (also inside its token).
     pub id: LinkId,
@@ -45,7 +45,7 @@ pub struct NewLink {
 /// A new link's first `historical` refresh, created in the link's transaction with its job.
 /// It is the link's refresh number 0 (the sandbox's "state at creation"), and it does not count
 /// for the cooldowns: an on-demand refresh may follow it at once.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct FirstHistory {
     /// The intent's id.
     pub intent_id: RefreshIntentId,
@@ -54,6 +54,17 @@ pub struct FirstHistory {
     pub sealed_session: Vec<u8>,
     /// When the refresh must be over.
     pub deadline: Timestamp,
+}
+
+/// A link's creation, in the group writer's next transaction on SQLite.
+struct CreateLink(NewLink);
+
+impl super::group_commit::GroupedWrite for CreateLink {
+    type Output = (Link, Vec<Account>);
+
+    async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Self::Output> {
+        Store::insert_link(conn, &self.0).await
+    }
 }
 
 /// A page of links.
@@ -75,20 +86,20 @@ pub(super) use link_columns;
 pub(super) const LINK_COLUMNS: &str = link_columns!();
 
 impl Store {
-    /// Stores a new link, its accounts and movements atomically.
+    /// Stores a new link, its accounts, its `link.created` event and its first history
+    /// atomically. On SQLite, links created together share one commit with the other grouped
+    /// writes (see [`super::group_commit`]): a link is about ten statements, and each link in
+    /// a transaction of its own waited for the writer and an fsync of its own.
     #[tracing::instrument(skip_all, fields(link_id = %new.id))]
     pub async fn create_link(&self, new: &NewLink) -> anyhow::Result<(Link, Vec<Account>)> {
-        let mut tx = self.begin().await?;
-        let created = Self::insert_link(&mut tx, new).await?;
-        tx.commit().await?;
-        Ok(created)
+        self.write_grouped(CreateLink(new.clone())).await
     }
 
     /// Inserts a new link, its accounts, its `link.created` event and its first history inside
     /// the caller's transaction (link intents complete in the same one); returns the link and
     /// its accounts as stored.
     pub(super) async fn insert_link(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: &mut AnyConnection,
         new: &NewLink,
     ) -> anyhow::Result<(Link, Vec<Account>)> {
         let now = Timestamp::now().millis();
@@ -121,11 +132,11 @@ impl Store {
         .bind(last_refreshed)
         .bind(now)
         .bind(new.login_mfa.map(MfaMethod::as_str))
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
         for (position, account) in new.accounts.iter().enumerate() {
             Self::insert_account(
-                tx,
+                conn,
                 &new.id,
                 &AccountId::generate(),
                 position,
@@ -135,27 +146,27 @@ impl Store {
             )
             .await?;
         }
-        let created = Self::insert_link_created(tx, new).await?;
+        let created = Self::insert_link_created(conn, new).await?;
         if let Some(history) = &new.first_history {
-            Self::insert_first_history(tx, new, history, now).await?;
+            Self::insert_first_history(conn, new, history, now).await?;
         }
         Ok(created)
     }
 
-    /// The `link.created` event of the link just inserted in `tx`, made from the rows as
+    /// The `link.created` event of the link just inserted on `conn`, made from the rows as
     /// stored, with its deliveries; returns those rows.
     async fn insert_link_created(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: &mut AnyConnection,
         new: &NewLink,
     ) -> anyhow::Result<(Link, Vec<Account>)> {
         let row = sqlx::query(&format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1"))
             .bind(new.id.as_str())
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
         let accounts =
             sqlx::query("SELECT * FROM accounts WHERE link_id = $1 ORDER BY position, id")
                 .bind(new.id.as_str())
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await?
                 .iter()
                 .map(account_from_row)
@@ -166,15 +177,22 @@ impl Store {
             sqlx::query_as(subscriptions_sql!("e.organization_id = $1 AND e.mode = $2"))
                 .bind(new.organization_id.as_str())
                 .bind(new.mode.as_str())
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await?;
-        insert_events(tx, &new.organization_id, new.mode, &[event], &subscriptions).await?;
+        insert_events(
+            conn,
+            &new.organization_id,
+            new.mode,
+            &[event],
+            &subscriptions,
+        )
+        .await?;
         Ok((link, accounts))
     }
 
     /// The first history's intent and its ready job.
     async fn insert_first_history(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: &mut AnyConnection,
         new: &NewLink,
         history: &FirstHistory,
         now: i64,
@@ -199,7 +217,7 @@ impl Store {
         .bind(history.deadline.millis())
         .bind(fetch_day.millis())
         .bind(history.sealed_session.clone())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
         sqlx::query(
             "INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
@@ -207,13 +225,13 @@ impl Store {
         )
         .bind(history.intent_id.as_str())
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
 
     async fn insert_account(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: &mut AnyConnection,
         link_id: &LinkId,
         account_id: &AccountId,
         position: usize,
@@ -236,7 +254,7 @@ impl Store {
         bind_account_data(query, account)
             .bind(fetched_at.millis())
             .bind(status.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }

@@ -58,7 +58,9 @@ use crate::config::DatabaseTarget;
 
 pub use deliveries::{AfterAttempt, DueDelivery};
 pub use events::EventFilter;
-pub use idempotency::{Fingerprint, IdempotencyClaim, StoredResponse, KEYED_PREFIX};
+pub use idempotency::{
+    Fingerprint, IdempotencyClaim, IntentAnswer, KeyedCreate, StoredResponse, KEYED_PREFIX,
+};
 pub use jobs::{ClaimedJob, MfaState, RefreshWork};
 pub use key_admin::{ApiKeyRecord, Organization, ReplacementKey, RotationError};
 pub use keys::NewKeyPair;

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::group_commit::GroupedWrite;
+use super::idempotency::KeyedCreate;
 use super::intents::{intent_columns, intent_from_row};
 use super::rows::{get_flag, get_time};
 use super::Store;
@@ -39,13 +40,44 @@ pub struct NewRefreshIntent {
     pub deadline: Timestamp,
 }
 
-/// What a database error means for a create of an intent of `link`: the partial unique index
-/// refusing a second intent in progress (a create that raced another past the rules), or a
-/// failure.
+impl NewRefreshIntent {
+    /// The intent as its create stores it when the link's bank asks for no second factor (the
+    /// usual case): what a keyed create's answer is written from before the insert.
+    fn as_created(&self) -> RefreshIntent {
+        RefreshIntent {
+            id: self.id.clone(),
+            organization_id: self.organization_id.clone(),
+            mode: self.mode,
+            link_id: self.link_id.clone(),
+            refresh_type: self.refresh_type,
+            status: IntentStatus::Created,
+            new_movements: 0,
+            public_error: None,
+            failure_reason: None,
+            mfa_pending: None,
+            mfa_expires_at: None,
+            forced_result: self.forced_result,
+            created_at: self.now,
+            started_at: None,
+            finished_at: None,
+            widget_token_sealed: None,
+        }
+    }
+}
+
+/// What a database error means for a create of an intent of `link`: the create's
+/// `Idempotency-Key` already stored, the partial unique index refusing a second intent in
+/// progress (a create that raced another past the rules), or a failure.
 fn create_failed(e: sqlx::Error, link: &LinkId) -> CreateIntentError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            CreateIntentError::InProgress(link.clone())
+            // SQLite names the table's columns in its message, PostgreSQL the constraint.
+            let names_key = |text: &str| text.contains("idempotency_keys");
+            if names_key(db.message()) || db.constraint().is_some_and(names_key) {
+                CreateIntentError::IdempotencyKeyTaken
+            } else {
+                CreateIntentError::InProgress(link.clone())
+            }
         }
         _ => CreateIntentError::Internal(e.into()),
     }
@@ -106,13 +138,31 @@ macro_rules! new_intent {
     };
 }
 
+/// The row of a keyed create's `Idempotency-Key` with its answer, up to its `FROM` (the intent
+/// `i` just inserted, so a refused create stores nothing). A key already stored fails the
+/// insert on the table's primary key, and the whole create with it (`IdempotencyKeyTaken`).
+/// The answer was written for an intent without a second factor; for one with (`mfa_kind`),
+/// the key is stored in progress and [`insert_intent`] writes the answer next. On PostgreSQL
+/// that is a statement of its own (the create runs without a transaction): a crash between
+/// leaves the key in progress, never with a wrong answer.
+macro_rules! keyed_answer {
+    () => {
+        "INSERT INTO idempotency_keys (organization_id, mode, idempotency_key, fingerprint,
+        status_code, response_body, created_at)
+     SELECT $2, $3, $16, $17, CASE WHEN i.mfa_kind IS NULL THEN $18 END,
+        CASE WHEN i.mfa_kind IS NULL THEN $19 END, $10"
+    };
+}
+
 /// SQLite's create: the four writes (the intent, its job, the link's and its accounts' status),
 /// in one numbering of parameters: `$1` id, `$2` organization, `$3` mode, `$4` link, `$5`
 /// refresh type, `$6` forced result, `$7` widget token hash, `$8` sealed widget token, `$9`
 /// the presented link token's hash, `$10` now, `$11` deadline, `$12` fetch day, and for the
 /// cooldown `$13` `'historical'` as stored, `$14` and `$15` the times after which a last
-/// success of `historical` and of `only_last` blocks the create ([`Cooldowns::blocks_after`]).
-/// Every statement is bound with all fifteen (`bind_create`): SQLite's script shares them, and
+/// success of `historical` and of `only_last` blocks the create ([`Cooldowns::blocks_after`]);
+/// for a create with an `Idempotency-Key`, `$16` the key, `$17` the request's fingerprint, `$18`
+/// and `$19` the answer's status and stored body (all four null without a key).
+/// Every statement is bound with all nineteen (`bind_create`): SQLite's script shares them, and
 /// PostgreSQL accepts parameters a statement does not use, since sqlx declares each one's type.
 ///
 /// Everything that can refuse a create is part of the intent's insert: the token must be the
@@ -142,6 +192,9 @@ const CREATE_SCRIPT: &str = concat!(
     ";
     INSERT INTO refresh_jobs (intent_id, state, run_after, attempts, updated_at)
      SELECT $1, 'ready', $10, 0, $10 WHERE EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
+    ",
+    keyed_answer!(),
+    " FROM refresh_intents i WHERE i.id = $1 AND $16 IS NOT NULL;
     UPDATE links SET refresh_status = 'refreshing'
      WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_intents WHERE id = $1);
     UPDATE accounts SET refresh_status = 'refreshing'
@@ -195,6 +248,10 @@ const PG_CREATE: &str = concat!(
     ), accounts_refreshing AS (
         UPDATE accounts SET refresh_status = 'refreshing'
         WHERE link_id = $4 AND removed_from_link = 0 AND EXISTS (SELECT 1 FROM intent)
+    ), keyed AS (
+        ",
+    keyed_answer!(),
+    " FROM intent i WHERE $16 IS NOT NULL
     )
     SELECT l.active, l.credential_status, l.in_progress, l.last_kind, l.last_finished, i.*
     FROM link l LEFT JOIN intent i ON TRUE"
@@ -206,6 +263,7 @@ fn bind_create<'q>(
     new: &'q NewRefreshIntent,
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
+    keyed: Option<(&'q KeyedCreate, &'q str)>,
 ) -> super::rows::AnyQuery<'q> {
     sqlx::query(sql)
         .bind(new.id.as_str())
@@ -231,15 +289,55 @@ fn bind_create<'q>(
                 .blocks_after(RefreshType::OnlyLast, new.now)
                 .millis(),
         )
+        .bind(keyed.map(|(k, _)| k.key.as_str()))
+        .bind(keyed.map(|(k, _)| k.fingerprint.as_str()))
+        .bind(keyed.map(|(k, _)| i64::from(k.status)))
+        .bind(keyed.map(|(_, stored)| stored))
 }
 
 /// Checks the rules on create and writes the intent, its job and the link's refresh status on
-/// `conn`, inside the caller's transaction; returns the intent as stored. A refused create
-/// writes nothing.
+/// `conn`, inside the caller's transaction, with the answer to its `Idempotency-Key` if it has
+/// one; returns the intent as stored. A refused create writes nothing.
 async fn insert_intent(
     conn: &mut sqlx::AnyConnection,
     new: &NewRefreshIntent,
     cooldowns: Cooldowns,
+    keyed: Option<&KeyedCreate>,
+) -> Result<RefreshIntent, CreateIntentError> {
+    // The answer is stored by the insert, written for the intent as expected; the rare intent
+    // stored otherwise (its bank asks for a second factor) has its answer written below.
+    let expected = keyed.map(|k| k.answer.body(&new.as_created()));
+    let stored = keyed
+        .zip(expected.as_ref())
+        .map(|(k, b)| k.answer.stored(b));
+    let intent = insert_keyed(conn, new, cooldowns, keyed.zip(stored.as_deref())).await?;
+    if let Some((keyed, expected)) = keyed.zip(expected) {
+        let body = keyed.answer.body(&intent);
+        // Stored in progress by the insert (`keyed_answer!`), or with another answer.
+        if body != expected || intent.mfa_pending.is_some() {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status_code = $1, response_body = $2
+                 WHERE organization_id = $3 AND mode = $4 AND idempotency_key = $5",
+            )
+            .bind(i64::from(keyed.status))
+            .bind(keyed.answer.stored(&body))
+            .bind(new.organization_id.as_str())
+            .bind(new.mode.as_str())
+            .bind(keyed.key.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| CreateIntentError::Internal(e.into()))?;
+        }
+    }
+    Ok(intent)
+}
+
+/// [`insert_intent`] with the answer to store, if keyed.
+async fn insert_keyed(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewRefreshIntent,
+    cooldowns: Cooldowns,
+    keyed: Option<(&KeyedCreate, &str)>,
 ) -> Result<RefreshIntent, CreateIntentError> {
     // What the bank will be asked about is fixed now, so a retried job asks the same
     // question: the day here, and in the insert which refresh of the link this is.
@@ -255,7 +353,7 @@ async fn insert_intent(
     } else {
         cooldowns
     };
-    let bind = |sql| bind_create(sql, new, cooldowns, fetch_day);
+    let bind = |sql| bind_create(sql, new, cooldowns, fetch_day, keyed);
     let failed = |e| create_failed(e, &new.link_id);
     if !super::is_sqlite(conn) {
         let row = bind(PG_CREATE).fetch_optional(&mut *conn).await;
@@ -306,7 +404,7 @@ async fn refusal(
     cooldowns: Cooldowns,
     fetch_day: Timestamp,
 ) -> anyhow::Result<CreateIntentError> {
-    match bind_create(RULES, new, cooldowns, fetch_day)
+    match bind_create(RULES, new, cooldowns, fetch_day, None)
         .fetch_optional(&mut *conn)
         .await?
     {
@@ -348,6 +446,7 @@ fn refused_by(
 struct CreateIntent {
     new: NewRefreshIntent,
     cooldowns: Cooldowns,
+    keyed: Option<KeyedCreate>,
 }
 
 impl GroupedWrite for CreateIntent {
@@ -355,7 +454,7 @@ impl GroupedWrite for CreateIntent {
     const UNDOES_ITSELF: bool = true;
 
     async fn write(&self, conn: &mut AnyConnection) -> anyhow::Result<Self::Output> {
-        Ok(insert_intent(conn, &self.new, self.cooldowns).await)
+        Ok(insert_intent(conn, &self.new, self.cooldowns, self.keyed.as_ref()).await)
     }
 
     fn stands_without_commit(output: &Self::Output) -> bool {
@@ -367,29 +466,31 @@ impl Store {
     /// Creates an intent and its job in one transaction, unless the token does not open the
     /// link, the link is inactive or its credentials were refused, another intent of the link
     /// is in progress (the database's partial unique index decides races) or the link is
-    /// cooling down after a success. On SQLite, creates that arrive together share one commit (see
+    /// cooling down after a success. With `keyed`, the answer to its `Idempotency-Key` is
+    /// stored in the same transaction, unless the key is already stored. On SQLite, creates that arrive together share one commit (see
     /// [`super::group_commit`]); either way the intent is durable when this returns.
     #[tracing::instrument(skip_all, fields(intent_id = %new.id, link_id = %new.link_id))]
     pub async fn create_refresh_intent(
         &self,
         new: &NewRefreshIntent,
         cooldowns: Cooldowns,
+        keyed: Option<&KeyedCreate>,
     ) -> Result<RefreshIntent, CreateIntentError> {
         match &self.group_writer {
             Some(writer) => {
                 let create = CreateIntent {
                     new: new.clone(),
                     cooldowns,
+                    keyed: keyed.cloned(),
                 };
                 writer.ask(create).await?
             }
             None => {
-                let mut tx = self.begin().await?;
-                let intent = insert_intent(&mut tx, new, cooldowns).await?;
-                tx.commit()
-                    .await
-                    .map_err(|e| create_failed(e, &new.link_id))?;
-                Ok(intent)
+                // PostgreSQL: one statement, atomic alone, so no `BEGIN` and `COMMIT` round
+                // trips around it (a keyed create of a second-factor link completes its key's
+                // answer in a second statement: see `keyed_answer!`).
+                let mut conn = self.write.acquire().await.map_err(anyhow::Error::from)?;
+                insert_intent(&mut conn, new, cooldowns, keyed).await
             }
         }
     }

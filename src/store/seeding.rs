@@ -66,6 +66,8 @@ pub struct Counts {
     pub attempts: i64,
     /// Movement rows.
     pub movements: i64,
+    /// `Idempotency-Key`s stored with their answer.
+    pub idempotent_answers: i64,
 }
 
 impl Counts {
@@ -371,6 +373,10 @@ impl Seeding<'_> {
             .await?,
             attempts: count("SELECT COUNT(*) FROM webhook_attempts").await?,
             movements: count("SELECT COUNT(*) FROM movements").await?,
+            idempotent_answers: count(
+                "SELECT COUNT(*) FROM idempotency_keys WHERE response_body IS NOT NULL",
+            )
+            .await?,
         })
     }
 

@@ -7,6 +7,7 @@ mod common;
 
 mod errors;
 mod idempotency;
+mod idempotent_creates;
 mod institutions;
 mod isolation;
 mod keys;
