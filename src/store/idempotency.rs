@@ -116,38 +116,18 @@ impl Store {
         fingerprint: &str,
         response: &StoredResponse,
     ) -> anyhow::Result<bool> {
-        let now = Timestamp::now().millis();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "DELETE FROM idempotency_keys
-             WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3
-               AND created_at < $4",
+        let inserted = insert_free_key(
+            &mut tx,
+            organization_id,
+            mode,
+            key,
+            fingerprint,
+            Some(response),
         )
-        .bind(organization_id.as_str())
-        .bind(mode.as_str())
-        .bind(key)
-        .bind(now - RETENTION_MILLIS)
-        .execute(&mut *tx)
         .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys
-                (organization_id, mode, idempotency_key, fingerprint, status_code,
-                 response_body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (organization_id, mode, idempotency_key) DO NOTHING",
-        )
-        .bind(organization_id.as_str())
-        .bind(mode.as_str())
-        .bind(key)
-        .bind(fingerprint)
-        .bind(i64::from(response.status))
-        .bind(&response.body)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
         tx.commit().await?;
-        Ok(inserted == 1)
+        Ok(inserted)
     }
 
     /// Claims `key` for a request with `fingerprint` (its keyed form is stored), or reports what
@@ -160,35 +140,17 @@ impl Store {
         key: &str,
         fingerprint: &Fingerprint,
     ) -> anyhow::Result<IdempotencyClaim> {
-        let now = Timestamp::now().millis();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "DELETE FROM idempotency_keys
-             WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3
-               AND created_at < $4",
+        let inserted = insert_free_key(
+            &mut tx,
+            organization_id,
+            mode,
+            key,
+            &fingerprint.keyed,
+            None,
         )
-        .bind(organization_id.as_str())
-        .bind(mode.as_str())
-        .bind(key)
-        .bind(now - RETENTION_MILLIS)
-        .execute(&mut *tx)
         .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys
-                (organization_id, mode, idempotency_key, fingerprint, status_code,
-                 response_body, created_at)
-             VALUES ($1, $2, $3, $4, NULL, NULL, $5)
-             ON CONFLICT (organization_id, mode, idempotency_key) DO NOTHING",
-        )
-        .bind(organization_id.as_str())
-        .bind(mode.as_str())
-        .bind(key)
-        .bind(&fingerprint.keyed)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let claim = if inserted == 1 {
+        let claim = if inserted {
             IdempotencyClaim::Claimed
         } else {
             let row = sqlx::query(
@@ -257,4 +219,47 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Inserts `key` with `fingerprint` (and `answer`, when the request already has one) unless
+/// another request holds it; a key older than the retention period is dropped first, so it
+/// counts as free. True when inserted.
+async fn insert_free_key(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &OrganizationId,
+    mode: Mode,
+    key: &str,
+    fingerprint: &str,
+    answer: Option<&StoredResponse>,
+) -> anyhow::Result<bool> {
+    let now = Timestamp::now().millis();
+    sqlx::query(
+        "DELETE FROM idempotency_keys
+         WHERE organization_id = $1 AND mode = $2 AND idempotency_key = $3
+           AND created_at < $4",
+    )
+    .bind(organization_id.as_str())
+    .bind(mode.as_str())
+    .bind(key)
+    .bind(now - RETENTION_MILLIS)
+    .execute(&mut *conn)
+    .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys
+            (organization_id, mode, idempotency_key, fingerprint, status_code,
+             response_body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (organization_id, mode, idempotency_key) DO NOTHING",
+    )
+    .bind(organization_id.as_str())
+    .bind(mode.as_str())
+    .bind(key)
+    .bind(fingerprint)
+    .bind(answer.map(|a| i64::from(a.status)))
+    .bind(answer.map(|a| a.body.as_str()))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }

@@ -15,16 +15,22 @@ use crate::common::{into_json, Backend, TestApp};
 
 /// `POST /v1/links` at the counting bank: the status, the `Retry-After` header and the body.
 async fn create_link(app: &TestApp, password: &str) -> (StatusCode, Option<u64>, Value) {
+    create_link_with(app, json!({"password": password})).await
+}
+
+/// `POST /v1/links` at the counting bank with `fields` (the password, a second factor) added
+/// to the holder's login.
+async fn create_link_with(app: &TestApp, fields: Value) -> (StatusCode, Option<u64>, Value) {
+    let mut body = json!({"institution_id": bank::ID, "username": "41614850-3"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
     let response = app
         .request(
             Method::POST,
             "/v1/links",
             Some(&app.keys.secret_key),
-            Some(json!({
-                "institution_id": bank::ID,
-                "username": "41614850-3",
-                "password": password,
-            })),
+            Some(body),
         )
         .await;
     let retry_after = response
@@ -160,7 +166,8 @@ both_backends! {
             c.breaker_backoff_ms = 60_000;
         })
         .await;
-        let (status, link) = create_link_with_code(&app).await;
+        let (status, _, link) =
+            create_link_with(&app, json!({"password": "jonsnow+mfa_sms", "mfa_code": "123456"})).await;
         assert_eq!(status, StatusCode::CREATED, "{link}");
         let token = link["link_token"].as_str().unwrap().to_owned();
         let (_, history) = app.get(&format!("/v1/refresh_intents?link_token={token}")).await;
@@ -189,23 +196,4 @@ both_backends! {
         assert_unavailable(status, &body);
         assert_eq!(bank.calls.load(Ordering::SeqCst), calls, "the answer did not reach the bank");
     }
-}
-
-/// `POST /v1/links` at the counting bank for a holder whose bank asks for an SMS code, with
-/// the code.
-async fn create_link_with_code(app: &TestApp) -> (StatusCode, Value) {
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/links",
-            Some(&app.keys.secret_key),
-            Some(json!({
-                "institution_id": bank::ID,
-                "username": "41614850-3",
-                "password": "jonsnow+mfa_sms",
-                "mfa_code": "123456",
-            })),
-        )
-        .await;
-    into_json(response).await
 }
