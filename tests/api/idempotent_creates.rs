@@ -24,8 +24,9 @@ async fn post_intent(app: &TestApp, idem: &str, body: Value) -> (u16, Value, boo
     (status.as_u16(), body, replayed)
 }
 
-/// The intents of the link `token` opens that are still `created`.
-async fn in_progress(app: &TestApp, token: &str) -> Vec<Value> {
+/// The on-demand (`only_last`) intents of the link `token` opens, whatever their status: a
+/// worker may already have run them (the link's first history is `historical`).
+async fn on_demand(app: &TestApp, token: &str) -> Vec<Value> {
     let (status, list) = app
         .get(&format!(
             "/v1/refresh_intents?link_token={token}&per_page=300"
@@ -34,7 +35,7 @@ async fn in_progress(app: &TestApp, token: &str) -> Vec<Value> {
     assert_eq!(status, StatusCode::OK, "{list}");
     let list = list.as_array().unwrap().clone();
     list.into_iter()
-        .filter(|i| i["status"] == "created")
+        .filter(|i| i["type"] == "only_last")
         .collect()
 }
 
@@ -49,13 +50,13 @@ both_backends! {
         let (status, again, replayed) = post_intent(&app, "ri-1", body.clone()).await;
         assert_eq!((status, replayed), (201, true), "{again}");
         assert_eq!(first, again, "the replay is the first answer");
-        assert_eq!(in_progress(&app, &token).await.len(), 1);
+        assert_eq!(on_demand(&app, &token).await.len(), 1);
 
         // The same key with another request is refused, and its create wrote nothing.
         let (_, other) = app.create_link("40427672-7").await;
         let (status, refused, _) = post_intent(&app, "ri-1", json!({"link_token": other})).await;
         assert_error(StatusCode::from_u16(status).unwrap(), &refused, 400, "idempotency_key_reused");
-        assert!(in_progress(&app, &other).await.is_empty(), "the refused create wrote no intent");
+        assert!(on_demand(&app, &other).await.is_empty(), "the refused create wrote no intent");
 
         // A create the rules refuse stores its refusal, replayed as it was.
         let (status, created, _) = post_intent(&app, "ri-2", json!({"link_token": other})).await;
@@ -98,7 +99,7 @@ both_backends! {
         assert!(created.iter().all(|c| c["id"] == created[0]["id"]), "one intent answered: {answers:?}");
         let first_answers = answers.iter().filter(|a| a.0 == 201 && !a.2).count();
         assert_eq!(first_answers, 1, "one request ran, the others replayed: {answers:?}");
-        let intents = in_progress(&app, &token).await;
+        let intents = on_demand(&app, &token).await;
         assert_eq!(intents.len(), 1);
         assert_eq!(intents[0]["id"], created[0]["id"]);
     }
@@ -113,7 +114,7 @@ both_backends! {
             post_intent(&app, "old", json!({"link_token": second_link})).await;
         assert_eq!((status, replayed), (201, false), "an expired key is new again: {second}");
         assert_ne!(first["id"], second["id"]);
-        assert_eq!(in_progress(&app, &second_link).await.len(), 1);
+        assert_eq!(on_demand(&app, &second_link).await.len(), 1);
         let (status, again, replayed) =
             post_intent(&app, "old", json!({"link_token": second_link})).await;
         assert_eq!((status, replayed), (201, true));
